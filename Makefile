@@ -1,0 +1,40 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Everything runs inside the environment managed by scripts/mlprod-env (a native venv
+# where the host has glibc >= 2.38, else a Debian 13 chroot); see README.md.
+ENV := scripts/mlprod-env
+IN_ENV := scripts/in-env
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast env shell lint docs clean-env purge-env help
+
+help:
+	@echo "make demo      set up, then run the penguin pipeline end to end"
+	@echo "make test      set up, then run the test suite"
+	@echo "make test-fast the suite without tests marked slow"
+	@echo "make shell     a shell inside the environment"
+	@echo "make lint      ruff"
+	@echo "make clean-env unmount the chroot's mounts; make purge-env deletes the environment"
+
+env:
+	@$(ENV) ensure
+
+demo: env
+	@$(IN_ENV) python -m mlprod.pipelines.demo
+
+test: env
+	@$(IN_ENV) python -m pytest $(PYTEST_ARGS)
+
+test-fast: env
+	@$(IN_ENV) python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+shell: env
+	@$(ENV) shell
+
+lint: env
+	@$(IN_ENV) ruff check mlprod tests benchmarks
+
+clean-env:
+	@$(ENV) clean
+
+purge-env:
+	@$(ENV) purge

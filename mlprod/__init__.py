@@ -1,0 +1,56 @@
+"""mlprod: composable, TFX-style components that take a model from experiment to production.
+
+The facade is deliberately thin: ``import mlprod`` does not import TensorFlow, Beam or
+TFMA. Each public name is resolved on first use (PEP 562 ``__getattr__``), so a missing
+optional dependency only breaks the capability that needs it.
+
+The one import-time act: ``TF_USE_LEGACY_KERAS`` defaults to ``"1"`` (only if unset),
+because tensorflow-model-optimization needs Keras 2 (``tf_keras``). Set it yourself
+before importing mlprod to override.
+
+Example:
+    >>> import mlprod
+    >>> df = mlprod.datasets.penguins()
+    >>> sorted(df.columns)[:2]
+    ['body_mass_g', 'culmen_depth_mm']
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily on first attribute access)
+_LAZY: dict[str, str] = {
+    # errors (light)
+    "MlprodError": "mlprod.errors",
+    "DataError": "mlprod.errors",
+    "ConfigError": "mlprod.errors",
+    "PipelineError": "mlprod.errors",
+    # pipelines
+    "PipelineConfig": "mlprod.pipelines.tabular",
+    "create_pipeline": "mlprod.pipelines.tabular",
+    "run_pipeline": "mlprod.pipelines.runner",
+}
+_SUBMODULES = ("datasets", "errors", "pipelines", "reporting")
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mlprod.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlprod' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

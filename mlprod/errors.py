@@ -1,0 +1,29 @@
+"""One exception family for mlprod (as ``keras_tuner.errors``).
+
+Every error names the offending thing (file, feature, parameter) and the fix.
+
+Example:
+    >>> from mlprod.errors import DataError
+    >>> try:
+    ...     raise DataError("column 'species' not found in penguins.csv; pass label='...'")
+    ... except ValueError as e:   # DataError is also a ValueError
+    ...     print(type(e).__name__)
+    DataError
+"""
+from __future__ import annotations
+
+
+class MlprodError(Exception):
+    """Base class of every error mlprod raises on purpose."""
+
+
+class DataError(MlprodError, ValueError):
+    """Input data is missing, empty, unreadable, or does not have the expected shape/columns."""
+
+
+class ConfigError(MlprodError, ValueError):
+    """A spec, config or argument is invalid (unknown name, out-of-range value, contradiction)."""
+
+
+class PipelineError(MlprodError, RuntimeError):
+    """A pipeline run failed, or a gate (validation, blessing) stopped it on purpose."""

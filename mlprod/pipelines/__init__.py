@@ -1,0 +1,1 @@
+"""Example TFX pipelines and the helpers that run them."""
