@@ -7,7 +7,7 @@ from mlprod.errors import ConfigError
 def test_penguins_shapes_and_skew_value():
     lab = datasets.penguins()
     skew = datasets.penguins("skewed")
-    assert lab.shape == (334, 5) and skew.shape == (333, 5)
+    assert lab.shape == (334, 5) and skew.shape == (334, 5)
     assert set(lab[datasets.PENGUIN_LABEL].unique()) == {0, 1, 2}
     assert lab["culmen_length_mm"].between(0, 1).all()
     assert (skew["culmen_length_mm"] == -1).sum() == 1

@@ -71,7 +71,7 @@ def penguins(split: str = "labelled") -> "pd.DataFrame":
     """Palmer penguins (features scaled to [0, 1], label ``species`` in 0..2).
 
     Args:
-        split: ``"labelled"`` (334 rows), ``"skewed"`` (333 rows, TFX's skew demo: one
+        split: ``"labelled"`` (334 rows), ``"skewed"`` (334 rows, TFX's skew demo: one
             ``culmen_length_mm`` is -1) or ``"unlabelled"`` (10 rows, no label).
 
     Example:

@@ -1,0 +1,57 @@
+"""The penguin example: tabular classification of Palmer penguins (bundled data).
+
+Example:
+    >>> from mlprod.pipelines import penguin
+    >>> cfg = penguin.config("/tmp/penguin-demo")
+    >>> pipeline = penguin.create_pipeline(cfg)
+    >>> from mlprod.pipelines.runner import run_pipeline
+    >>> print(run_pipeline(pipeline))        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlprod import datasets
+from mlprod.pipelines.tabular import PipelineConfig
+from mlprod.pipelines.tabular import create_pipeline as _create_tabular
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tfx import v1 as tfx
+
+NAME = "penguin"
+
+
+def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
+    """The penguin pipeline's config: bundled labelled data, label ``species``, under ``output_dir``.
+
+    Args:
+        output_dir: folder for the pipeline root, metadata store and pushed models.
+        **overrides: any :class:`PipelineConfig` field (e.g. ``train_steps=100``).
+
+    Example:
+        >>> config("/tmp/p", train_steps=50).train_steps
+        50
+    """
+    out = Path(output_dir)
+    base = PipelineConfig(
+        data_root=datasets.path("penguin/labelled").parent,
+        label=datasets.PENGUIN_LABEL,
+        pipeline_root=out / "pipeline_root",
+        metadata_path=out / "metadata.sqlite",
+        serving_model_dir=out / "serving_model",
+        pipeline_name=NAME,
+        min_accuracy=0.9,
+    )
+    return replace(base, **overrides)
+
+
+def create_pipeline(cfg: PipelineConfig) -> "tfx.dsl.Pipeline":
+    """Build the penguin pipeline from :func:`config` (or any compatible PipelineConfig).
+
+    Example:
+        >>> len(create_pipeline(config("/tmp/p")).components) >= 9
+        True
+    """
+    return _create_tabular(cfg)

@@ -1,0 +1,37 @@
+"""End to end: the penguin pipeline on LocalDagRunner + Beam DirectRunner (multi-processing)."""
+from pathlib import Path
+
+import pytest
+
+from mlprod import datasets
+from mlprod.pipelines import penguin
+from mlprod.pipelines.runner import run_pipeline
+
+
+@pytest.mark.slow
+def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
+    cfg = penguin.config(tmp_path)
+    first = run_pipeline(penguin.create_pipeline(cfg))
+    assert first.accuracy is not None and first.accuracy >= 0.9, first
+    assert first.blessed is True
+    pushed = Path(first.pushed_model)
+    assert (pushed / "saved_model.pb").is_file()
+    assert first.executions["Trainer"] == "COMPLETE"
+
+    # The pushed model serves raw tf.Examples (Transform graph inside): predict unlabelled penguins.
+    import numpy as np
+    import tensorflow as tf
+
+    df = datasets.penguins("unlabelled")
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        c: tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)])) for c, v in row.items()}))
+        .SerializeToString() for _, row in df.iterrows()]
+    probs = tf.saved_model.load(str(pushed)).signatures["serving_default"](
+        examples=tf.constant(examples))["outputs"].numpy()
+    assert probs.shape == (10, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+    second = run_pipeline(penguin.create_pipeline(cfg))
+    for comp in ("CsvExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"):
+        assert second.executions[comp] == "CACHED", second.executions
+    assert second.accuracy == pytest.approx(first.accuracy)

@@ -1,0 +1,53 @@
+"""A bad pipeline config fails before any component runs, naming the problem."""
+import pytest
+
+from mlprod import datasets
+from mlprod.errors import ConfigError, DataError
+from mlprod.pipelines.tabular import PipelineConfig, check_config
+
+
+def _cfg(root, **kw):
+    return PipelineConfig(data_root=root, label=kw.pop("label", "species"), pipeline_root="/tmp/x", **kw)
+
+
+def test_penguin_config_facts():
+    facts = check_config(_cfg(datasets.path("penguin/labelled").parent))
+    assert facts["num_classes"] == 3
+    assert facts["columns"][0] == "species"
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(DataError, match="not a folder"):
+        check_config(_cfg(tmp_path / "nope"))
+
+
+def test_label_not_in_data():
+    with pytest.raises(DataError, match="label column 'kind' is not in penguins_processed.csv"):
+        check_config(_cfg(datasets.path("penguin/labelled").parent, label="kind"))
+
+
+def test_empty_csv_and_header_only(tmp_path):
+    (tmp_path / "a.csv").write_text("")
+    with pytest.raises(DataError, match="is empty"):
+        check_config(_cfg(tmp_path))
+    (tmp_path / "a.csv").write_text("species,x\n")
+    with pytest.raises(DataError, match="no data rows"):
+        check_config(_cfg(tmp_path))
+
+
+def test_string_labels_and_mismatched_headers(tmp_path):
+    (tmp_path / "a.csv").write_text("species,x\nAdelie,1\n")
+    with pytest.raises(DataError, match="integer class ids"):
+        check_config(_cfg(tmp_path))
+    (tmp_path / "a.csv").write_text("species,x\n0,1\n")
+    (tmp_path / "b.csv").write_text("species,y\n1,1\n")
+    with pytest.raises(DataError, match="share one header"):
+        check_config(_cfg(tmp_path))
+
+
+def test_bad_budget_and_bound():
+    root = datasets.path("penguin/labelled").parent
+    with pytest.raises(ConfigError, match="positive"):
+        check_config(_cfg(root, train_steps=0))
+    with pytest.raises(ConfigError, match="min_accuracy"):
+        check_config(_cfg(root, min_accuracy=1.5))
