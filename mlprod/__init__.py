@@ -11,8 +11,8 @@ before importing mlprod to override.
 Example:
     >>> import mlprod
     >>> df = mlprod.datasets.penguins()
-    >>> sorted(df.columns)[:2]
-    ['body_mass_g', 'culmen_depth_mm']
+    >>> len(df.columns)
+    5
 """
 from __future__ import annotations
 

@@ -145,14 +145,13 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     if runs:
         run = max(runs, key=lambda c: c.create_time_since_epoch or c.id)
         summary.run_id = run.name
-        exec_types = {t.id: t.name for t in store.get_execution_types()}
         from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+        node_of = {e.id: c.name.split(".", 1)[1]
+                   for c in store.get_contexts_by_type("node") if c.name.startswith(f"{name}.")
+                   for e in store.get_executions_by_context(c.id)}
         for e in store.get_executions_by_context(run.id):
-            node = e.custom_properties.get("__tfx_node_id__") or e.properties.get("component_id")
-            comp = node.string_value if node is not None else exec_types.get(e.type_id, str(e.id))
-            comp = comp or exec_types.get(e.type_id, str(e.id))
-            summary.executions[comp] = mlmd.Execution.State.Name(e.last_known_state)
+            summary.executions[node_of.get(e.id, str(e.id))] = mlmd.Execution.State.Name(e.last_known_state)
 
     if "ModelBlessing" in newest:
         b = newest["ModelBlessing"].custom_properties.get("blessed")
