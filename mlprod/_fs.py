@@ -17,8 +17,8 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def atomic_write_text(path: "str | Path", text: str) -> Path:

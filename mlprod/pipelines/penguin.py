@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
-from mlprod.pipelines.tabular import PipelineConfig
+from mlprod.pipelines.tabular import PipelineConfig, join_uri
 from mlprod.pipelines.tabular import create_pipeline as _create_tabular
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,13 +34,12 @@ def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
         >>> config("/tmp/p", train_steps=50).train_steps
         50
     """
-    out = Path(output_dir)
     base = PipelineConfig(
         data_root=datasets.path("penguin/labelled").parent,
         label=datasets.PENGUIN_LABEL,
-        pipeline_root=out / "pipeline_root",
-        metadata_path=out / "metadata.sqlite",
-        serving_model_dir=out / "serving_model",
+        pipeline_root=join_uri(output_dir, "pipeline_root"),
+        metadata_path=join_uri(output_dir, "metadata.sqlite"),
+        serving_model_dir=join_uri(output_dir, "serving_model"),
         pipeline_name=NAME,
         min_accuracy=0.9,
     )

@@ -111,12 +111,6 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
     return summary
 
 
-def _metadata_store(pipeline: "tfx.dsl.Pipeline") -> Any:
-    from ml_metadata.metadata_store import metadata_store
-
-    return metadata_store.MetadataStore(pipeline.metadata_connection_config)
-
-
 def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     """Read the newest run of ``pipeline`` back from its ML Metadata store.
 
@@ -127,7 +121,9 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     cfg = pipeline.metadata_connection_config
     summary = RunSummary(name, pipeline.pipeline_info.pipeline_root,
                          getattr(getattr(cfg, "sqlite", None), "filename_uri", "") or str(cfg))
-    store = _metadata_store(pipeline)
+    from mlprod.pipelines.metadata import node_of_executions, open_store
+
+    store = open_store(cfg)
     ctx = store.get_context_by_type_and_name("pipeline", name)
     if ctx is None:
         return summary
@@ -147,11 +143,10 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
         summary.run_id = run.name
         from ml_metadata.proto import metadata_store_pb2 as mlmd
 
-        node_of = {e.id: c.name.split(".", 1)[1]
-                   for c in store.get_contexts_by_type("node") if c.name.startswith(f"{name}.")
-                   for e in store.get_executions_by_context(c.id)}
+        node_of = node_of_executions(store, name)
         for e in store.get_executions_by_context(run.id):
-            summary.executions[node_of.get(e.id, str(e.id))] = mlmd.Execution.State.Name(e.last_known_state)
+            node = node_of.get(e.id, f"{name}.{e.id}").split(".", 1)[1]
+            summary.executions[node] = mlmd.Execution.State.Name(e.last_known_state)
 
     if "ModelBlessing" in newest:
         b = newest["ModelBlessing"].custom_properties.get("blessed")

@@ -29,6 +29,21 @@ if TYPE_CHECKING:  # pragma: no cover
 MODULE = "mlprod.pipelines.tabular_module"
 
 
+def join_uri(base: "str | Path", *parts: str) -> str:
+    """Join path parts, keeping URIs such as ``gs://bucket/x`` intact (``Path`` would mangle ``//``).
+
+    Example:
+        >>> join_uri("gs://b/run", "pipeline_root")
+        'gs://b/run/pipeline_root'
+        >>> join_uri("/tmp/run", "a", "b")
+        '/tmp/run/a/b'
+    """
+    base = str(base)
+    if "://" in base:
+        return "/".join([base.rstrip("/"), *parts])
+    return str(Path(base, *parts))
+
+
 def default_beam_args(workers: int | None = None) -> list[str]:
     """Beam DirectRunner in multi-processing mode with one worker per core (at most 4).
 
@@ -75,12 +90,14 @@ class PipelineConfig:
     num_classes: int | None = None
 
     @property
-    def metadata(self) -> Path:
-        return Path(self.metadata_path or Path(self.pipeline_root) / "metadata.sqlite")
+    def metadata(self) -> str:
+        """The SQLite ML Metadata path actually used."""
+        return str(self.metadata_path or join_uri(self.pipeline_root, "metadata.sqlite"))
 
     @property
-    def serving_dir(self) -> Path:
-        return Path(self.serving_model_dir or Path(self.pipeline_root) / "serving_model")
+    def serving_dir(self) -> str:
+        """The push destination actually used."""
+        return str(self.serving_model_dir or join_uri(self.pipeline_root, "serving_model"))
 
 
 def check_config(config: PipelineConfig) -> dict[str, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from mlprod._fs import atomic_write_text
 
@@ -56,7 +57,7 @@ def table_html(df: "pd.DataFrame", *, row_class: "Iterable[str] | None" = None,
     classes = list(row_class) if row_class is not None else [""] * len(df)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
-    for cls, (_, r) in zip(classes, df.iterrows()):
+    for cls, (_, r) in zip(classes, df.iterrows(), strict=True):
         cells = "".join(f"<td>{html.escape(_fmt(v, float_format))}</td>" for v in r.tolist())
         rows.append(f'<tr class="{cls}">{cells}</tr>')
     return f'<table class="mlprod"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

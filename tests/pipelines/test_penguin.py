@@ -35,3 +35,22 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     for comp in ("CsvExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"):
         assert second.executions[comp] == "CACHED", second.executions
     assert second.accuracy == pytest.approx(first.accuracy)
+
+    # The registry view over ML Metadata agrees with the summaries.
+    from mlprod.pipelines import metadata
+
+    runs = metadata.runs(cfg.metadata)
+    assert len(runs) == 2 and runs["cached"].iloc[-1] >= 5 and runs["failed"].sum() == 0
+    models = metadata.models(cfg.metadata)
+    assert len(models) == 1 and bool(models["blessed"].iloc[0])
+    assert models["pushed_to"].iloc[0] == second.pushed_model
+    pushed_id = int(metadata.artifacts(cfg.metadata, "PushedModel")["id"].iloc[0])
+    steps = metadata.lineage(cfg.metadata, pushed_id)
+    assert {"penguin.Pusher", "penguin.Trainer", "penguin.Transform", "penguin.CsvExampleGen"} - \
+        set(steps["node"]) == {"penguin.CsvExampleGen"}  # ExampleGen has no inputs: it is the root
+    assert "Examples" in set(steps["input_type"])
+
+    # CLI view of the same store.
+    from mlprod import cli
+
+    assert cli.main(["runs", "--metadata", str(cfg.metadata)]) == 0
