@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlprod.errors import ConfigError
+
 
 def atomic_write_text(path: "str | Path", text: str) -> Path:
     """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
@@ -59,3 +61,39 @@ def atomic_dir(path: "str | Path") -> Iterator[str]:
     os.replace(tmp, path)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def join_uri(base: "str | Path", *parts: str) -> str:
+    """Join path parts, keeping URIs such as ``gs://bucket/x`` intact (``Path`` would mangle ``//``).
+
+    Example:
+        >>> join_uri("gs://b/run", "pipeline_root")
+        'gs://b/run/pipeline_root'
+        >>> join_uri("/tmp/run", "a", "b")
+        '/tmp/run/a/b'
+    """
+    base = str(base)
+    if "://" in base:
+        return "/".join([base.rstrip("/"), *parts])
+    return str(Path(base, *parts))
+
+
+def check_writable(root: "str | Path") -> None:
+    """Create ``root`` if needed and make sure we can write there (remote URIs are skipped).
+
+    Raises:
+        ConfigError: the folder cannot be created or is not writable.
+
+    Example:
+        >>> check_writable("/tmp/mlprod-example")
+    """
+    root = str(root)
+    if "://" in root:  # remote roots are checked by the runner that writes them
+        return
+    p = Path(root)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create output folder {root!r} ({e.strerror}); choose another --output folder.") from None
+    if not os.access(p, os.W_OK):
+        raise ConfigError(f"output folder {root!r} is not writable; choose another --output folder.")

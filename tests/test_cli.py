@@ -32,3 +32,11 @@ def test_compile_kubeflow_v2(tmp_path, capsys):
     rc = cli.main(["compile", "penguin", "--image", "img:1", "--root", "gs://b/run", "--output", str(out)])
     assert rc == 0 and out.is_file()
     assert "Trainer" in capsys.readouterr().out
+
+
+def test_unwritable_output_is_one_clear_line(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a folder is needed
+    rc = cli.main(["run", "penguin", "--output", str(blocker / "out")])
+    assert rc == 1
+    assert "cannot create output folder" in capsys.readouterr().err

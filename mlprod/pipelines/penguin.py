@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
-from mlprod.pipelines.tabular import PipelineConfig, join_uri
+from mlprod._fs import join_uri
+from mlprod.pipelines.tabular import PipelineConfig
 from mlprod.pipelines.tabular import create_pipeline as _create_tabular
 
 if TYPE_CHECKING:  # pragma: no cover

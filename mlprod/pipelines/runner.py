@@ -8,12 +8,11 @@ Example:
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlprod._fs import check_writable
 from mlprod.errors import ConfigError, PipelineError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,13 +67,6 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def _check_writable(root: str) -> None:
-    p = Path(root)
-    p.mkdir(parents=True, exist_ok=True)
-    if not os.access(p, os.W_OK):
-        raise ConfigError(f"pipeline root {root!r} is not writable; choose another --output folder.")
-
-
 def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSummary:
     """Run ``pipeline`` with TFX's ``LocalDagRunner`` (``"local"``) or ``BeamDagRunner`` (``"beam"``).
 
@@ -94,7 +86,7 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
 
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner {runner!r}; choose one of {RUNNERS}.")
-    _check_writable(pipeline.pipeline_info.pipeline_root)
+    check_writable(pipeline.pipeline_info.pipeline_root)
     t0 = time.perf_counter()
     try:
         if runner == "local":

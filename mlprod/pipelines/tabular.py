@@ -21,27 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlprod._fs import check_writable, join_uri
 from mlprod.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 MODULE = "mlprod.pipelines.tabular_module"
-
-
-def join_uri(base: "str | Path", *parts: str) -> str:
-    """Join path parts, keeping URIs such as ``gs://bucket/x`` intact (``Path`` would mangle ``//``).
-
-    Example:
-        >>> join_uri("gs://b/run", "pipeline_root")
-        'gs://b/run/pipeline_root'
-        >>> join_uri("/tmp/run", "a", "b")
-        '/tmp/run/a/b'
-    """
-    base = str(base)
-    if "://" in base:
-        return "/".join([base.rstrip("/"), *parts])
-    return str(Path(base, *parts))
 
 
 def default_beam_args(workers: int | None = None) -> list[str]:
@@ -160,6 +146,9 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
                         f"{sorted(labels)[:3]}. Map class names to integers first.") from None
     if not ints or ints[0] < 0:
         raise DataError(f"label {config.label!r} must hold integer class ids 0..K-1 (found {ints[:5]}).")
+    check_writable(config.pipeline_root)
+    if config.metadata_path is not None and "://" not in str(config.metadata_path):
+        check_writable(Path(config.metadata_path).parent)
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1}
 
 

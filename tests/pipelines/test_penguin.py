@@ -31,7 +31,8 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     assert probs.shape == (10, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
-    second = run_pipeline(penguin.create_pipeline(cfg))
+    # Second run on TFX's BeamDagRunner: same metadata store, so unchanged steps come from cache.
+    second = run_pipeline(penguin.create_pipeline(cfg), runner="beam")
     for comp in ("CsvExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"):
         assert second.executions[comp] == "CACHED", second.executions
     assert second.accuracy == pytest.approx(first.accuracy)
