@@ -31,12 +31,18 @@ _LAZY: dict[str, str] = {
     "DataError": "mlprod.errors",
     "ConfigError": "mlprod.errors",
     "PipelineError": "mlprod.errors",
+    # data validation
+    "infer_schema": "mlprod.validation",
+    "validate": "mlprod.validation",
+    "detect_skew": "mlprod.validation",
+    "detect_drift": "mlprod.validation",
+    "ValidationResult": "mlprod.validation",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "pipelines", "reporting")
+_SUBMODULES = ("datasets", "errors", "pipelines", "reporting", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -8,7 +8,7 @@ import mlprod
 EXPECTED_PUBLIC = {
     "ConfigError", "DataError", "MlprodError", "PipelineConfig", "PipelineError",
     "__version__", "create_pipeline", "datasets", "errors", "pipelines", "reporting",
-    "run_pipeline",
+    "run_pipeline", "infer_schema", "validate", "detect_skew", "detect_drift", "ValidationResult", "validation",
 }
 
 

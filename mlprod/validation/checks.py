@@ -1,0 +1,262 @@
+"""The notebook API: ``validate``, ``detect_skew`` and ``detect_drift``.
+
+Schema checks (types, domains, presence, new/missing columns) come from TFDV's
+``validate_statistics``; distribution distances come from :mod:`mlprod.validation.distance`
+with the thresholds the schema's comparators carry.
+
+Example:
+    >>> import mlprod
+    >>> from mlprod import datasets
+    >>> r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
+    >>> r.flagged
+    ['culmen_length_mm']
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlprod.errors import DataError
+from mlprod.validation import distance as dist
+from mlprod.validation.result import COLUMNS, ValidationResult
+from mlprod.validation.schema import is_categorical
+from mlprod.validation.stats import compute_statistics
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+
+def _by_name(stats: Any) -> dict[str, Any]:
+    return {".".join(f.path.step) or f.name: f for f in stats.datasets[0].features}
+
+
+def _schema_rows(anomalies: Any) -> list[dict[str, Any]]:
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    rows = []
+    for feat, info in sorted(anomalies.anomaly_info.items()):
+        sev = "error" if info.severity == anomalies_pb2.AnomalyInfo.ERROR else "warning"
+        rows.append({"feature": feat, "check": "schema", "value": None, "threshold": None, "severity": sev,
+                     "description": f"{info.short_description}: {info.description}"})
+    for info in anomalies.dataset_anomaly_info.reason:
+        rows.append({"feature": "(dataset)", "check": "schema", "value": None, "threshold": None,
+                     "severity": "error", "description": f"{info.short_description}: {info.description}"})
+    return rows
+
+
+def _without_comparators(schema: "schema_pb2.Schema") -> "schema_pb2.Schema":
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    s = schema_pb2.Schema()
+    s.CopyFrom(schema)
+    for f in s.feature:
+        f.ClearField("skew_comparator")
+        f.ClearField("drift_comparator")
+    return s
+
+
+def _schema_anomalies(stats: Any, schema: "schema_pb2.Schema", environment: str | None) -> Any:
+    import tensorflow_data_validation as tfdv
+
+    env = environment if environment in schema.default_environment else None
+    return tfdv.validate_statistics(stats, _without_comparators(schema), environment=env)
+
+
+def _numeric_values(frame: Any, name: str) -> Any:
+    """The column as float64 (NaN for missing), or None when absent/not numeric."""
+    import numpy as np
+    import pandas as pd
+
+    if frame is None or name not in frame.columns or not pd.api.types.is_numeric_dtype(frame[name]):
+        return None
+    return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
+                   environment: str | None, base_frame: Any = None,
+                   cur_frame: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    bstats, cstats = _by_name(base), _by_name(cur)
+    nb, nc = base.datasets[0].num_examples, cur.datasets[0].num_examples
+    rows, plots = [], {}
+    comp_field = "skew_comparator" if kind == "skew" else "drift_comparator"
+    for f in schema.feature:
+        if environment and environment in f.not_in_environment:
+            continue
+        comp = getattr(f, comp_field)
+        b, c = bstats.get(f.name), cstats.get(f.name)
+        if b is None or c is None:
+            continue  # a missing column is a schema anomaly already
+        b_num, c_num = b.HasField("num_stats"), c.HasField("num_stats")
+        if b_num != c_num:
+            rows.append({"feature": f.name, "check": f"{kind}:type", "value": None, "threshold": None,
+                         "severity": "error", "description": f"type changed: {'numeric' if b_num else 'string'} "
+                         f"in baseline, {'numeric' if c_num else 'string'} in current data"})
+            continue
+        if is_categorical(f) or not b_num:
+            if not comp.HasField("infinity_norm"):
+                continue
+            p, q = dist.category_frequencies(b), dist.category_frequencies(c)
+            if not p or not q:
+                continue
+            value, where = dist.linf(p, q)
+            n1 = nb - b.string_stats.common_stats.num_missing
+            n2 = nc - c.string_stats.common_stats.num_missing
+            th = max(comp.infinity_norm.threshold, dist.noise_floor("linf", n1, n2))
+            top = sorted(set(p) | set(q), key=lambda k: -max(p.get(k, 0), q.get(k, 0)))[:12]
+            plots[f.name] = (top, [p.get(k, 0.0) for k in top], [q.get(k, 0.0) for k in top])
+            desc = f"largest change in share of category {where!r}: {p.get(where, 0):.3f} -> {q.get(where, 0):.3f}"
+            check = f"{kind}:linf"
+        else:
+            if not comp.HasField("jensen_shannon_divergence"):
+                continue
+            bv, cv = _numeric_values(base_frame, f.name), _numeric_values(cur_frame, f.name)
+            exact = bv is not None and cv is not None
+            edges = dist.value_bins(bv) if exact else dist.numeric_bins(b)
+            if not edges:
+                continue
+            if exact:
+                p, q = dist.values_histogram(bv, edges), dist.values_histogram(cv, edges)
+            else:
+                p, q = dist.numeric_histogram(b, edges, nb), dist.numeric_histogram(c, edges, nc)
+            value = dist.jensen_shannon(p, q)
+            used = sum(1 for a, bb in zip(p, q, strict=True) if a > 0 or bb > 0)
+            n1 = nb - b.num_stats.common_stats.num_missing
+            n2 = nc - c.num_stats.common_stats.num_missing
+            th = max(comp.jensen_shannon_divergence.threshold, dist.noise_floor("jsd", n1, n2, used))
+            if not exact:
+                th += dist.SKETCH_ALLOWANCE
+            labels = ["missing", f"<{edges[0]:.3g}"] + [f"<={e:.3g}" for e in edges] + [f">{edges[-1]:.3g}"]
+            plots[f.name] = (labels, p, q)
+            desc = (f"mean {b.num_stats.mean:.4g} -> {c.num_stats.mean:.4g}, "
+                    f"median {_median(b):.4g} -> {_median(c):.4g}")
+            check = f"{kind}:jsd"
+        rows.append({"feature": f.name, "check": check, "value": round(value, 4), "threshold": round(th, 4),
+                     "severity": "error" if value > th else "ok", "description": desc})
+    return rows, plots
+
+
+def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
+    """The data as a DataFrame when it is one or a small CSV read in-process, else None."""
+    import os
+
+    import pandas as pd
+
+    from mlprod.validation import stats as st
+
+    if isinstance(data, pd.DataFrame):
+        return data.reset_index(drop=True)
+    if beam_args or not isinstance(data, (str, os.PathLike, list)):
+        return None
+    try:
+        files = st._files(data)
+    except DataError:
+        return None  # compute_statistics reports it
+    if all(f.lower().endswith(".csv") for f in files) and \
+            sum(os.path.getsize(f) for f in files) <= st.IN_PROCESS_MAX_BYTES:
+        return st.read_csv(files)
+    return None
+
+
+def _median(fs: Any) -> float:
+    return fs.num_stats.median
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _schema_for(baseline_stats: Any, schema: Any, label: str | None) -> "schema_pb2.Schema":
+    from mlprod.validation.schema import Curation, curate_schema, load_schema
+
+    if schema is None:
+        import tensorflow_data_validation as tfdv
+
+        return curate_schema(tfdv.infer_schema(baseline_stats), baseline_stats, Curation(label=label))
+    if not hasattr(schema, "feature"):
+        return load_schema(schema)
+    return schema
+
+
+def validate(data: Any, schema: Any, *, environment: str | None = None,
+             beam_args: list[str] | None = None) -> ValidationResult:
+    """Check ``data`` against ``schema`` (types, domains/ranges, presence, new or missing columns).
+
+    Args:
+        data: DataFrame, CSV/TFRecord path(s) or TFDV statistics.
+        schema: a Schema proto or the path of a text-proto schema.
+        environment: e.g. ``"SERVING"`` to allow the label to be absent.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> schema = mlprod.infer_schema(datasets.penguins(), label="species")     # doctest: +SKIP
+        >>> mlprod.validate(datasets.penguins("skewed"), schema).flagged           # doctest: +SKIP
+        ['culmen_length_mm']
+    """
+    stats = compute_statistics(data, beam_args=beam_args)
+    schema = _schema_for(stats, schema, None)
+    anomalies = _schema_anomalies(stats, schema, environment)
+    return ValidationResult("validate", _frame(_schema_rows(anomalies)), anomalies, None, stats, schema)
+
+
+def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "drift", label: str | None = None,
+            environment: str | None = None, beam_args: list[str] | None = None) -> ValidationResult:
+    """Compare two datasets feature by feature (the engine behind skew and drift detection).
+
+    ``current`` is also checked against the schema. Without a schema, one is inferred and
+    curated from ``baseline``.
+    """
+    if kind not in ("skew", "drift"):
+        raise DataError(f"kind must be 'skew' or 'drift', not {kind!r}.")
+    base_frame, cur_frame = _frame_of(baseline, beam_args), _frame_of(current, beam_args)
+    base = compute_statistics(baseline if base_frame is None else base_frame, beam_args=beam_args,
+                              name="baseline data")
+    cur = compute_statistics(current if cur_frame is None else cur_frame, beam_args=beam_args,
+                             name="current data")
+    schema = _schema_for(base, schema, label)
+    bnames, cnames = set(_by_name(base)), set(_by_name(cur))
+    if not bnames & cnames:
+        raise DataError(f"the two datasets share no columns (baseline: {sorted(bnames)}, current: "
+                        f"{sorted(cnames)}); compare data with the same features.")
+    if environment and any(environment in f.not_in_environment and f.name in cnames for f in schema.feature):
+        environment = None  # e.g. serving logs that carry the label: check them as training data
+    anomalies = _schema_anomalies(cur, schema, environment)
+    rows, plots = _distance_rows(base, cur, schema, kind, environment, base_frame, cur_frame)
+    table = _frame(_schema_rows(anomalies) + rows)
+    return ValidationResult(kind, table, anomalies, base, cur, schema, plots)
+
+
+def detect_skew(training: Any, serving: Any, schema: Any = None, *, label: str | None = None,
+                beam_args: list[str] | None = None) -> ValidationResult:
+    """Training/serving skew: does serving data look like what the model was trained on?
+
+    Serving data is checked in the schema's ``SERVING`` environment (label absent is fine).
+
+    Args:
+        training, serving: DataFrames, CSV/TFRecord path(s) or TFDV statistics.
+        schema: Schema proto or path; default inferred and curated from ``training``.
+        label: the label column, when the schema is inferred.
+        beam_args: Beam args for statistics on large files (any Beam runner).
+
+    Example:
+        >>> from mlprod import datasets
+        >>> detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species").passed
+        False
+    """
+    return compare(training, serving, schema, kind="skew", label=label, environment="SERVING",
+                   beam_args=beam_args)
+
+
+def detect_drift(previous: Any, current: Any, schema: Any = None, *, label: str | None = None,
+                 beam_args: list[str] | None = None) -> ValidationResult:
+    """Span-to-span drift: has the data moved between two spans (e.g. last month vs this month)?
+
+    Example:
+        >>> import mlprod
+        >>> from mlprod import datasets
+        >>> df = datasets.chicago_taxi()
+        >>> r = mlprod.detect_drift(df[df.trip_start_month == 1], df[df.trip_start_month == 7])
+        >>> "trip_start_month" in r.flagged
+        True
+    """
+    return compare(previous, current, schema, kind="drift", label=label, beam_args=beam_args)

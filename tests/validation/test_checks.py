@@ -1,0 +1,108 @@
+"""Skew/drift detection on real data: shifts are caught on the right features, random splits pass."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlprod
+from mlprod import datasets
+from mlprod.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def taxi_halves():
+    df = datasets.chicago_taxi()
+    idx = np.random.default_rng(0).permutation(len(df))
+    return df.iloc[idx[: len(df) // 2]], df.iloc[idx[len(df) // 2:]]
+
+
+def test_penguin_skewed_value_is_flagged():
+    r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
+    assert r.flagged == ["culmen_length_mm"]
+    row = r.issues.iloc[0]
+    assert row["check"] == "schema" and "-1" in row["description"]
+    assert not r.passed and "culmen_length_mm" in r._repr_html_()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_split_raises_no_alarm(seed):
+    df = datasets.chicago_taxi()
+    idx = np.random.default_rng(seed).permutation(len(df))
+    r = mlprod.detect_drift(df.iloc[idx[:7501]], df.iloc[idx[7501:]], label="tips")
+    assert r.passed, r.issues
+    jsd = r.table[r.table["check"] == "drift:jsd"]
+    assert len(jsd) >= 14 and jsd["value"].max() < 0.03  # well below the 0.05 threshold
+
+
+def test_injected_shifts_are_caught_on_the_right_feature(taxi_halves):
+    a, b = taxi_halves
+    cases = {
+        "trip_start_hour": b.assign(trip_start_hour=(b["trip_start_hour"] + 6) % 24),
+        "fare": b.assign(fare=b["fare"] * 1.2),
+        "trip_miles": b.assign(trip_miles=b["trip_miles"].astype(str)),
+    }
+    for feature, shifted in cases.items():
+        r = mlprod.detect_drift(a, shifted, label="tips")
+        assert r.flagged == [feature], (feature, r.issues)
+    new_cat = b.copy()
+    new_cat.loc[new_cat.sample(frac=0.05, random_state=0).index, "payment_type"] = "Bitcoin"
+    r = mlprod.detect_drift(a, new_cat, label="tips")
+    assert r.flagged == ["payment_type"]
+    assert "Bitcoin" in " ".join(r.issues["description"])
+
+
+def test_one_month_against_others_flags_time_features():
+    df = datasets.chicago_taxi()
+    r = mlprod.detect_drift(df[df.trip_start_month <= 6], df[df.trip_start_month == 12], label="tips")
+    assert set(r.flagged) == {"trip_start_month", "trip_start_timestamp"}
+
+
+def test_jsd_value_matches_an_independent_numpy_computation(taxi_halves):
+    a, _ = taxi_halves
+    shifted = a.assign(trip_start_hour=(a["trip_start_hour"] + 6) % 24)
+    r = mlprod.detect_drift(a, shifted, label="tips")
+    got = r.table.query("feature == 'trip_start_hour'")["value"].iloc[0]
+    # independent: bins = integer hours (the baseline's quantile edges are whole hours here)
+    p = np.bincount(a["trip_start_hour"], minlength=24) / len(a)
+    q = np.bincount(shifted["trip_start_hour"], minlength=24) / len(a)
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = lambda x: np.nansum(np.where(x > 0, x * np.log2(x / m), 0.0))  # noqa: E731
+    exact = 0.5 * kl(p) + 0.5 * kl(q)
+    assert exact == pytest.approx(0.08, abs=0.01)
+    assert got == pytest.approx(exact, abs=0.01)  # baseline-quantile bins are whole hours here
+
+
+def test_statistics_only_path_uses_sketch_allowance(taxi_halves):
+    from mlprod.validation import compute_statistics
+
+    a, b = taxi_halves
+    r = mlprod.detect_drift(compute_statistics(a), compute_statistics(b), label="tips")
+    assert r.passed, r.issues
+    assert r.table.query("check == 'drift:jsd'")["threshold"].min() >= 0.1
+
+
+def test_bad_inputs_name_the_problem(tmp_path):
+    with pytest.raises(DataError, match="empty"):
+        mlprod.detect_drift(pd.DataFrame(), datasets.penguins())
+    bad = tmp_path / "data.bin"
+    bad.write_bytes(b"\x00\x01")
+    with pytest.raises(DataError, match="cannot tell what"):
+        mlprod.validate(str(bad), mlprod.infer_schema(datasets.penguins()))
+    with pytest.raises(DataError, match="does not exist"):
+        mlprod.detect_skew(tmp_path / "missing.csv", datasets.penguins())
+    with pytest.raises(DataError, match="share no columns"):
+        mlprod.detect_drift(pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"b": [1, 2]}))
+
+
+def test_all_null_and_type_change_are_reported_not_crashes():
+    df = datasets.penguins()
+    cur = df.assign(body_mass_g=np.nan, flipper_length_mm=df["flipper_length_mm"].map(lambda v: f"{v:.2f}mm"))
+    r = mlprod.detect_skew(df, cur, label="species")
+    assert {"body_mass_g", "flipper_length_mm"} <= set(r.flagged)
+
+
+def test_inputs_are_not_modified(tmp_path):
+    src = datasets.path("penguin/skewed")
+    before = src.read_bytes()
+    mlprod.detect_skew(datasets.path("penguin/labelled"), src, label="species")
+    assert src.read_bytes() == before
