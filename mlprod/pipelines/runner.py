@@ -34,6 +34,7 @@ class RunSummary:
         accuracy: overall accuracy from the newest ModelEvaluation (None if none).
         blessed: whether the newest ModelBlessing blessed the model.
         pushed_model: the directory Pusher wrote (None if nothing was pushed).
+        data_checks: node id of each mlprod data gate -> "passed" or "FAILED on [...]; report ...".
         seconds: wall time of the run.
     """
 
@@ -46,6 +47,7 @@ class RunSummary:
     accuracy: float | None = None
     blessed: bool | None = None
     pushed_model: str | None = None
+    data_checks: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -64,6 +66,7 @@ class RunSummary:
             f"pushed model    {self.pushed_model or 'nothing pushed'}",
             f"executions      {len(self.executions)} ({len(self.cached)} reused from cache)",
         ]
+        lines += [f"data check      {node}: {text}" for node, text in sorted(self.data_checks.items())]
         return "\n".join(lines)
 
 
@@ -126,6 +129,7 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
         if t not in newest or a.id > newest[t].id:
             newest[t] = a
     summary.artifacts = {t: a.uri for t, a in sorted(newest.items())}
+    summary.data_checks = _data_checks(store, ctx, name)
 
     ours = {e.id for e in store.get_executions_by_context(ctx.id)}
     runs = [c for c in store.get_contexts_by_type("pipeline_run")
@@ -152,6 +156,24 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     if "ModelEvaluation" in newest:
         summary.accuracy = evaluation_accuracy(newest["ModelEvaluation"].uri)
     return summary
+
+
+def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
+    """Newest verdict of each mlprod data gate (ExampleAnomalies carrying a ``passed`` property)."""
+    from mlprod.pipelines.metadata import _producers
+
+    producer = _producers(store)
+    out: dict[str, tuple[int, str]] = {}
+    for a in store.get_artifacts_by_context(ctx.id):
+        if "passed" not in a.custom_properties:
+            continue
+        node = producer.get(a.id, str(a.id)).split(".", 1)[-1]
+        flagged = a.custom_properties["flagged"].string_value if "flagged" in a.custom_properties else ""
+        text = "passed" if a.custom_properties["passed"].int_value else f"FAILED on [{flagged}]"
+        report = a.custom_properties["report"].string_value if "report" in a.custom_properties else ""
+        if node not in out or a.id > out[node][0]:
+            out[node] = (a.id, f"{text}; report {report}")
+    return {k: v for k, (_, v) in out.items()}
 
 
 def evaluation_accuracy(eval_uri: str) -> float | None:

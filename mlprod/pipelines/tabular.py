@@ -1,8 +1,9 @@
 """A TFX pipeline for tabular classification, built from a small, checked config.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform -> Trainer ->
-(latest-blessed-model Resolver) -> Evaluator -> Pusher, for ``LocalDagRunner`` with Beam's
-DirectRunner in multi-processing mode by default.
+CsvExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator ->
+[serving data: ServingExampleGen -> ServingStatisticsGen -> SkewValidator (gate)] ->
+Transform -> Trainer -> (latest-blessed-model Resolver) -> Evaluator -> Pusher, for
+``LocalDagRunner`` with Beam's DirectRunner in multi-processing mode by default.
 
 Example:
     >>> from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
@@ -58,6 +59,11 @@ class PipelineConfig:
         min_accuracy: Evaluator's lower bound; below it the model is not blessed and not pushed.
         enable_cache: reuse executions whose inputs did not change.
         num_classes: number of label classes (default: inferred from the data).
+        serving_data_root: folder of serving CSV(s) (e.g. request logs); given, a skew gate
+            compares them with the training data before Transform/Trainer run.
+        skew_mode: ``"fail"`` stops the run when skew is found; ``"warn"`` records it only.
+        curate_schema: apply mlprod's schema curation (ranges, domains, environments) to
+            SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
     """
 
     data_root: str | Path
@@ -74,6 +80,9 @@ class PipelineConfig:
     min_accuracy: float = 0.8
     enable_cache: bool = True
     num_classes: int | None = None
+    serving_data_root: str | Path | None = None
+    skew_mode: str = "fail"
+    curate_schema: bool = True
 
     @property
     def metadata(self) -> str:
@@ -112,6 +121,11 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         raise ConfigError("train_steps and eval_steps must be positive integers.")
     if not 0.0 <= config.min_accuracy <= 1.0:
         raise ConfigError(f"min_accuracy={config.min_accuracy} must be in [0, 1].")
+    if config.skew_mode not in ("fail", "warn"):
+        raise ConfigError(f"skew_mode={config.skew_mode!r}; use 'fail' or 'warn'.")
+    if config.serving_data_root is not None and not Path(config.serving_data_root).is_dir():
+        raise DataError(f"serving_data_root {str(config.serving_data_root)!r} is not a folder; point it at "
+                        "the folder holding the serving CSV(s), or set it to None.")
     columns: list[str] | None = None
     labels: set[str] = set()
     for f in files:
@@ -162,7 +176,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         >>> from mlprod import datasets
         >>> cfg = PipelineConfig(datasets.path("penguin/labelled").parent, "species", "/tmp/p")
         >>> len(create_pipeline(cfg).components)
-        9
+        10
     """
     import tensorflow_model_analysis as tfma
     from tfx import v1 as tfx
@@ -175,16 +189,43 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
+    nodes: list[Any] = [example_gen, statistics_gen, schema_gen]
+    schema = schema_gen.outputs["schema"]
+    if config.curate_schema:
+        from mlprod.components.validation import SchemaCurator
+
+        curator = SchemaCurator(statistics=statistics_gen.outputs["statistics"], schema=schema,
+                                label=config.label)
+        schema = curator.outputs["curated_schema"]
+        nodes.append(curator)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema)
+    nodes.append(example_validator)
+    gates = []
+    if config.serving_data_root is not None:
+        from mlprod.components.validation import DistributionValidator
+
+        serving_gen = tfx.components.CsvExampleGen(
+            input_base=str(config.serving_data_root),
+            output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+                splits=[tfx.proto.SplitConfig.Split(name="serving", hash_buckets=1)]))).with_id("ServingExampleGen")
+        serving_stats = tfx.components.StatisticsGen(
+            examples=serving_gen.outputs["examples"]).with_id("ServingStatisticsGen")
+        skew = DistributionValidator(baseline_statistics=statistics_gen.outputs["statistics"],
+                                     statistics=serving_stats.outputs["statistics"], schema=schema,
+                                     kind="skew", mode=config.skew_mode, split="serving").with_id("SkewValidator")
+        nodes += [serving_gen, serving_stats, skew]
+        gates.append(skew)
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs["examples"], schema=schema,
         preprocessing_fn=f"{MODULE}.preprocessing_fn", custom_config=custom)
+    for gate in gates:  # a failed gate in "fail" mode stops the run before Transform/Trainer
+        transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(
         run_fn=f"{MODULE}.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
+        schema=schema,
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
         custom_config=custom)
@@ -216,8 +257,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, model_resolver, evaluator, pusher],
+        components=[*nodes, transform, trainer, model_resolver, evaluator, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata)),

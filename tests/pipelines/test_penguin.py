@@ -17,6 +17,8 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     pushed = Path(first.pushed_model)
     assert (pushed / "saved_model.pb").is_file()
     assert first.executions["Trainer"] == "COMPLETE"
+    # The serving logs (TFX's skewed copy) are caught by the skew gate, in "warn" mode.
+    assert first.data_checks["SkewValidator"].startswith("FAILED on [culmen_length_mm]")
 
     # The pushed model serves raw tf.Examples (Transform graph inside): predict unlabelled penguins.
     import numpy as np
@@ -55,3 +57,17 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     from mlprod import cli
 
     assert cli.main(["runs", "--metadata", str(cfg.metadata)]) == 0
+
+
+@pytest.mark.slow
+def test_skew_gate_in_fail_mode_stops_before_training(tmp_path):
+    from mlprod.errors import PipelineError
+    from mlprod.pipelines import metadata
+
+    cfg = penguin.config(tmp_path, skew_mode="fail")
+    with pytest.raises(PipelineError, match="culmen_length_mm"):
+        run_pipeline(penguin.create_pipeline(cfg))
+    nodes = set(metadata.artifacts(cfg.metadata)["produced_by"])
+    assert "penguin.ServingStatisticsGen" in nodes
+    assert not {"penguin.Transform", "penguin.Trainer", "penguin.Pusher"} & nodes
+    assert not (tmp_path / "serving_model").exists()
