@@ -37,12 +37,18 @@ _LAZY: dict[str, str] = {
     "detect_skew": "mlprod.validation",
     "detect_drift": "mlprod.validation",
     "ValidationResult": "mlprod.validation",
+    # evaluation
+    "evaluate": "mlprod.evaluation",
+    "EvalSpec": "mlprod.evaluation",
+    "Threshold": "mlprod.evaluation",
+    "Buckets": "mlprod.evaluation",
+    "EvalResult": "mlprod.evaluation",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "pipelines", "reporting", "validation")
+_SUBMODULES = ("datasets", "errors", "evaluation", "pipelines", "reporting", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -9,6 +9,7 @@ EXPECTED_PUBLIC = {
     "ConfigError", "DataError", "MlprodError", "PipelineConfig", "PipelineError",
     "__version__", "create_pipeline", "datasets", "errors", "pipelines", "reporting",
     "run_pipeline", "infer_schema", "validate", "detect_skew", "detect_drift", "ValidationResult", "validation",
+    "evaluate", "EvalSpec", "Threshold", "Buckets", "EvalResult", "evaluation",
 }
 
 

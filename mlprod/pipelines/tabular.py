@@ -59,6 +59,8 @@ class PipelineConfig:
         min_accuracy: Evaluator's lower bound; below it the model is not blessed and not pushed.
         enable_cache: reuse executions whose inputs did not change.
         num_classes: number of label classes (default: inferred from the data).
+        eval_slices: slices for the Evaluator (features or crosses, as in
+            :class:`mlprod.evaluation.EvalSpec`); thresholds judge the overall slice.
         serving_data_root: folder of serving CSV(s) (e.g. request logs); given, a skew gate
             compares them with the training data before Transform/Trainer run.
         skew_mode: ``"fail"`` stops the run when skew is found; ``"warn"`` records it only.
@@ -80,6 +82,7 @@ class PipelineConfig:
     min_accuracy: float = 0.8
     enable_cache: bool = True
     num_classes: int | None = None
+    eval_slices: tuple = ()
     serving_data_root: str | Path | None = None
     skew_mode: str = "fail"
     curate_schema: bool = True
@@ -178,8 +181,9 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         >>> len(create_pipeline(cfg).components)
         10
     """
-    import tensorflow_model_analysis as tfma
     from tfx import v1 as tfx
+
+    from mlprod.evaluation.spec import EvalSpec, Threshold
 
     facts = check_config(config)
     custom = {"label": config.label, "num_classes": facts["num_classes"],
@@ -234,18 +238,10 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    eval_config = tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(label_key=config.label, signature_name="serving_default")],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(
-                class_name="SparseCategoricalAccuracy",
-                threshold=tfma.MetricThreshold(
-                    value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
-                    # a new model may not be worse than the last blessed one by more than 1 point
-                    change_threshold=tfma.GenericChangeThreshold(
-                        direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -0.01})))])])
+    eval_config = EvalSpec(
+        label=config.label, model_type="classification", slices=list(config.eval_slices),
+        thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)},
+    ).to_eval_config()
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"], eval_config=eval_config)

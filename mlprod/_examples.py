@@ -1,0 +1,78 @@
+"""DataFrame <-> ``tf.Example`` conversion (one home for it; used by evaluation and preprocessing).
+
+Example:
+    >>> import pandas as pd
+    >>> from mlprod._examples import to_examples
+    >>> ex = to_examples(pd.DataFrame({"x": [1.5], "c": ["a"], "n": [3]}))[0]
+    >>> sorted(ex.features.feature)
+    ['c', 'n', 'x']
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def _feature(value: Any, kind: str) -> Any:
+    import tensorflow as tf
+
+    if kind == "f":
+        vals = list(value) if hasattr(value, "__len__") else [value]
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in vals]))
+    if kind == "i":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode("utf-8")]))
+
+
+def _kinds(df: "pd.DataFrame") -> dict[str, str]:
+    import pandas as pd
+
+    kinds = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
+            kinds[c] = "i"
+        elif pd.api.types.is_float_dtype(s):
+            kinds[c] = "f"
+        elif s.map(lambda v: hasattr(v, "__len__") and not isinstance(v, str)).any():
+            kinds[c] = "f"  # vectors, e.g. predicted probabilities
+        else:
+            kinds[c] = "s"
+    return kinds
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def to_examples(df: "pd.DataFrame") -> list[Any]:
+    """One ``tf.train.Example`` per row; missing values (NaN/None) are left out of the example."""
+    import tensorflow as tf
+
+    kinds = _kinds(df)
+    out = []
+    for row in df.itertuples(index=False, name=None):
+        feats = {c: _feature(v, kinds[c]) for c, v in zip(df.columns, row, strict=True) if not _missing(v)}
+        out.append(tf.train.Example(features=tf.train.Features(feature=feats)))
+    return out
+
+
+def write_tfrecord(df: "pd.DataFrame", path: "str | Path") -> Path:
+    """Write ``df`` as a TFRecord file of ``tf.Example`` and return the path."""
+    import tensorflow as tf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for ex in to_examples(df):
+            w.write(ex.SerializeToString())
+    return path
+
+
+def serialized(df: "pd.DataFrame") -> list[bytes]:
+    """Serialized examples of ``df`` (what a raw-example serving signature takes)."""
+    return [ex.SerializeToString() for ex in to_examples(df)]

@@ -1,0 +1,231 @@
+"""``evaluate(model, data, spec)``: sliced metrics, fairness and thresholds with TFMA on Beam.
+
+Models:
+* a SavedModel folder whose ``serving_default`` signature takes serialized ``tf.Example``s
+  (what TFX's Trainer exports) — TFMA runs the model itself;
+* a Keras model (tf_keras or Keras 3) or a ``.tflite`` file — mlprod computes predictions
+  (TFLite on the real interpreter) and TFMA evaluates them model-agnostically, so the
+  numbers come from the same TFMA metric code either way.
+
+Example:
+    >>> import mlprod
+    >>> from mlprod.evaluation import EvalSpec
+    >>> result = mlprod.evaluate("serving_model/1700000000", df,
+    ...                          EvalSpec(label="species", slices=["island"]))   # doctest: +SKIP
+    >>> result.table.head()                                                       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlprod.errors import ConfigError, DataError
+from mlprod.evaluation.result import EvalResult, parse_results
+from mlprod.evaluation.spec import Buckets, EvalSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+PRED, BASE_PRED = "__prediction", "__baseline_prediction"
+
+
+def _frame(data: Any) -> "pd.DataFrame":
+    import pandas as pd
+
+    from mlprod.validation.stats import _files, check_frame, read_csv
+
+    if isinstance(data, pd.DataFrame):
+        df = data.reset_index(drop=True)
+    elif isinstance(data, (str, Path, list)):
+        files = _files(data)
+        if not all(f.lower().endswith(".csv") for f in files):
+            raise DataError(f"evaluate() reads CSV files or DataFrames; got {files[:2]}. Load TFRecords into a "
+                            "DataFrame first, or evaluate them in a pipeline with TFX's Evaluator.")
+        df = read_csv(files)
+    else:
+        raise DataError(f"cannot evaluate on a {type(data).__name__}; pass a pandas DataFrame or CSV path(s).")
+    check_frame(df, "evaluation data")
+    return df
+
+
+def _add_buckets(df: "pd.DataFrame", spec: EvalSpec) -> "pd.DataFrame":
+    import pandas as pd
+
+    for s in [*spec.slices, *spec.fairness]:
+        if isinstance(s, Buckets):
+            idx = np.searchsorted(np.asarray(s.boundaries, dtype=float), df[s.feature].to_numpy(float), side="right")
+            labels = np.asarray(s.labels(), dtype=object)[idx]
+            df[s.column] = pd.Series(labels).where(df[s.feature].notna().to_numpy(), None)
+    return df
+
+
+def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
+    if spec.label not in df.columns:
+        raise DataError(f"label {spec.label!r} is not in the data (columns: {list(df.columns)}); "
+                        "pass labelled examples or fix EvalSpec(label=...).")
+    if df[spec.label].isna().all():
+        raise DataError(f"label {spec.label!r} is empty in every row; evaluation needs labels.")
+    missing = [c for c in spec.source_features() if c not in df.columns]
+    if missing:
+        raise DataError(f"slice feature(s) {missing} are not in the data (columns: {list(df.columns)}); "
+                        "fix EvalSpec(slices=..., fairness=...).")
+
+
+def _model_kind(model: Any) -> str:
+    if isinstance(model, (str, Path)):
+        p = Path(model)
+        if p.suffix == ".tflite" and p.is_file():
+            return "tflite"
+        if (p / "saved_model.pb").is_file():
+            return "saved_model"
+        raise ConfigError(f"{str(p)!r} is neither a SavedModel folder (with saved_model.pb) nor a .tflite file.")
+    if hasattr(model, "predict") and hasattr(model, "inputs"):
+        return "keras"
+    raise ConfigError(f"cannot evaluate a {type(model).__name__}; pass a SavedModel path, a .tflite path or a "
+                      "Keras model.")
+
+
+def _inputs(df: "pd.DataFrame", names: list[str], feature_columns: list[str] | None, label: str) -> Any:
+    """Model inputs from columns: named inputs by name, else one matrix of ``feature_columns``."""
+    if len(names) > 1 or (names and names[0] in df.columns):
+        missing = [n for n in names if n not in df.columns]
+        if missing:
+            raise DataError(f"the model's inputs {missing} are not columns of the data; rename them.")
+        return {n: df[n].to_numpy(np.float32).reshape(-1, 1) for n in names}
+    cols = feature_columns or [c for c in df.columns if c != label and np.issubdtype(df[c].dtype, np.number)]
+    if not cols:
+        raise DataError("no numeric feature columns to feed the model; pass feature_columns=[...].")
+    return np.stack([np.stack(df[c].to_numpy()) if df[c].dtype == object else df[c].to_numpy(np.float32)
+                     for c in cols], axis=1).reshape(len(df), -1).astype(np.float32)
+
+
+def predict(model: Any, df: "pd.DataFrame", *, feature_columns: list[str] | None = None,
+            label: str = "") -> np.ndarray:
+    """Predictions of a Keras model or a ``.tflite`` file (TFLite interpreter) on ``df``.
+
+    Example:
+        >>> predict("model.tflite", df, feature_columns=["x1", "x2"])   # doctest: +SKIP
+    """
+    kind = _model_kind(model)
+    if kind == "keras":
+        names = [t.name.split(":")[0] for t in model.inputs]
+        try:
+            out = model.predict(_inputs(df, names, feature_columns, label), verbose=0, batch_size=256)
+        except (ValueError, TypeError) as e:
+            raise DataError(f"the Keras model does not accept the data's columns: {str(e)[:300]}") from None
+        return np.asarray(out)
+    from mlprod._tflite import run_tflite
+
+    return run_tflite(str(model), _inputs(df, [], feature_columns, label))
+
+
+def _check_signature(path: str, spec: EvalSpec) -> None:
+    import tensorflow as tf
+
+    sigs = tf.saved_model.load(path).signatures
+    if spec.signature not in sigs:
+        raise ConfigError(f"SavedModel {path} has no signature {spec.signature!r} (it has {list(sigs)}); "
+                          "set EvalSpec(signature=...).")
+    args = sigs[spec.signature].structured_input_signature[1]
+    if not any(getattr(v, "dtype", None) == tf.string for v in args.values()):
+        raise ConfigError(f"signature {spec.signature!r} of {path} takes {list(args)}, not serialized "
+                          "tf.Examples; export a raw-example serving signature (as TFX's Trainer does).")
+
+
+def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
+             feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
+             output_dir: str | Path | None = None) -> EvalResult:
+    """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
+
+    Args:
+        model: SavedModel folder (raw-example signature), Keras model, or ``.tflite`` path.
+        data: labelled DataFrame or CSV path(s).
+        spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
+        baseline: optional model of the same kind to compare with (change thresholds).
+        feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
+        beam_args: Beam pipeline args (DirectRunner by default; any runner).
+        output_dir: keep TFMA's output here (default: a temporary folder).
+
+    Raises:
+        DataError: empty data, label or slice feature missing, model rejects the data.
+        ConfigError: unknown model kind, signature that does not take examples.
+
+    Example:
+        >>> from mlprod.evaluation import EvalSpec, Threshold
+        >>> r = evaluate(keras_model, df, EvalSpec(label="species", slices=["species"],
+        ...              thresholds={"sparse_categorical_accuracy": Threshold(lower=0.9)}),
+        ...              feature_columns=features)                           # doctest: +SKIP
+        >>> r.passed, r.worst_slices().head(3)                               # doctest: +SKIP
+    """
+    import tensorflow_model_analysis as tfma
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from mlprod._examples import write_tfrecord
+
+    if not isinstance(spec, EvalSpec):
+        raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
+                          "tfma.run_model_analysis directly.")
+    df = _frame(data)
+    _check(df, spec)
+    df = _add_buckets(df.copy(), spec)
+    kind = _model_kind(model)
+    if baseline is not None and _model_kind(baseline) != kind:
+        raise ConfigError("baseline must be the same kind of model as the candidate.")
+    has_change = any(t.max_drop is not None for t in spec.thresholds.values())
+    if kind != "saved_model" and has_change:
+        # TFMA compares only models it runs itself: evaluate without change thresholds and
+        # apply them against the separately evaluated baseline (none: first model, rubber stamp).
+        no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
+        cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
+                        output_dir=output_dir)
+        if baseline is None:
+            return replace(cand, spec=spec)
+        base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
+                        beam_args=beam_args)
+        return replace(cand, spec=spec).with_baseline(base.table)
+    eval_config = spec.to_eval_config()
+    shared = None
+    if kind == "saved_model":
+        _check_signature(str(model), spec)
+        eval_config.model_specs[0].name = "candidate"
+        specs = [eval_config.model_specs[0]]
+        # without a baseline, change thresholds cannot be judged: bless on value thresholds (as TFX)
+        shared = [tfma.default_eval_shared_model(str(model), eval_config=eval_config, model_name="candidate",
+                                                 rubber_stamp=baseline is None and has_change)]
+        if baseline is not None:
+            _check_signature(str(baseline), spec)
+            b = eval_config.model_specs.add()
+            b.CopyFrom(specs[0])
+            b.name, b.is_baseline = "baseline", True
+            shared.append(tfma.default_eval_shared_model(str(baseline), eval_config=eval_config,
+                                                         model_name="baseline"))
+    else:
+        # model-agnostic TFMA on predictions we computed (Keras on CPU, TFLite on the interpreter)
+        if baseline is not None:
+            base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
+                            beam_args=beam_args)
+            return evaluate(model, df, spec, feature_columns=feature_columns, beam_args=beam_args,
+                            output_dir=output_dir).with_baseline(base.table)
+        df[PRED] = list(predict(model, df, feature_columns=feature_columns, label=spec.label))
+        if spec.model_type == "binary":
+            df[PRED] = [float(np.ravel(v)[-1]) for v in df[PRED]]
+        ms = eval_config.model_specs[0]
+        ms.name, ms.prediction_key = "candidate", PRED
+        ms.ClearField("signature_name")
+    with tempfile.TemporaryDirectory(prefix="mlprod-eval-") as tmp:
+        records = write_tfrecord(df, os.path.join(tmp, "data.tfrecord"))
+        out = str(output_dir or os.path.join(tmp, "tfma"))
+        try:
+            tfma.run_model_analysis(eval_shared_model=shared[0] if shared and len(shared) == 1 else shared,
+                                    eval_config=eval_config, data_location=str(records), output_path=out,
+                                    pipeline_options=PipelineOptions(beam_args or []))
+        except Exception as e:  # TFMA raises many types; name the step and keep the cause
+            msg = str(e).splitlines()[0][:300]
+            raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "
+                            "Check that the model's inputs match the data's columns and types.") from e
+        return parse_results(out, spec, has_baseline=baseline is not None)

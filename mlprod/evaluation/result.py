@@ -1,0 +1,219 @@
+"""Tidy evaluation results read back from TFMA's output, with worst slices, fairness and HTML."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from mlprod.evaluation.spec import EvalSpec
+
+OVERALL = "Overall"
+
+
+def slice_name(slice_key: Any) -> str:
+    """``()`` -> ``"Overall"``; ``(("a", 1), ("b", "x"))`` -> ``"a=1, b=x"``."""
+    if not slice_key:
+        return OVERALL
+    return ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key)
+
+
+def _value(v: Any) -> float | None:
+    if v.HasField("double_value"):
+        return v.double_value.value
+    return None
+
+
+def parse_results(output_path: str, spec: "EvalSpec", has_baseline: bool = False) -> "EvalResult":
+    """Read TFMA's metrics and validation result from ``output_path`` into an :class:`EvalResult`."""
+    import pandas as pd
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.slicer import slicer_lib
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    counts: dict[str, float] = {}
+    for m in tfma.load_metrics(output_path):
+        sname = slice_name(slicer_lib.deserialize_slice_key(m.slice_key))
+        for kv in m.metric_keys_and_values:
+            key, val = kv.key, _value(kv.value)
+            if val is None:
+                continue
+            name = key.name if not key.sub_key.HasField("top_k") else f"{key.name}@top{key.sub_key.top_k.value}"
+            if key.sub_key.HasField("class_id"):
+                name = f"{name}[class {key.sub_key.class_id.value}]"
+            row = rows.setdefault((sname, name), {"slice": sname, "metric": name, "value": None,
+                                                  "baseline": None, "change": None})
+            if key.is_diff:
+                row["change"] = val
+            elif key.model_name == "baseline":
+                row["baseline"] = val
+            else:
+                row["value"] = val
+            if name == "example_count" and key.model_name != "baseline" and not key.is_diff:
+                counts[sname] = val
+    failures: set[tuple[str, str]] = set()
+    validation_ok = True
+    try:
+        vr = tfma.load_validation_result(output_path)
+        validation_ok = vr.validation_ok
+        for per_slice in vr.metric_validations_per_slice:
+            sname = slice_name(slicer_lib.deserialize_slice_key(per_slice.slice_key))
+            for f in per_slice.failures:
+                failures.add((sname, f.metric_key.name))
+    except Exception:  # noqa: BLE001 - no validation result when no thresholds were set
+        pass
+    table = pd.DataFrame(list(rows.values()), columns=["slice", "metric", "value", "baseline", "change"])
+    table["count"] = table["slice"].map(counts)
+    table["too_small"] = table["count"].fillna(0) < spec.min_slice_size
+    thresholded = set(spec.thresholds)
+    table["passed"] = [None if m not in thresholded else (s, m) not in failures
+                       for s, m in zip(table["slice"], table["metric"], strict=True)]
+    order = {OVERALL: 0}
+    table = table.sort_values(["slice", "metric"], key=lambda c: c.map(lambda v: (order.get(v, 1), str(v))),
+                              ignore_index=True)
+    if table.empty:
+        from mlprod.errors import DataError
+
+        raise DataError("TFMA produced no metrics; check that the label and predictions are present.")
+    return EvalResult(table=table, spec=spec, validation_ok=validation_ok,
+                      failures=sorted(failures), output_path=output_path)
+
+
+@dataclass
+class EvalResult(HtmlResult):
+    """Sliced metrics, threshold verdicts and fairness, as DataFrames with an offline HTML view.
+
+    Attributes:
+        table: slice, metric, value, baseline, change, count, too_small, passed.
+        validation_ok: TFMA's verdict over all thresholds (what blesses a model in TFX).
+        failures: (slice, metric) pairs that broke a threshold.
+    """
+
+    table: "pd.DataFrame"
+    spec: "EvalSpec"
+    validation_ok: bool = True
+    failures: list[tuple[str, str]] | None = None
+    output_path: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when every threshold holds (the model would be blessed)."""
+        return self.validation_ok
+
+    @property
+    def primary_metric(self) -> str:
+        from mlprod.evaluation.spec import METRICS
+
+        names = [n for c, n in METRICS[self.spec.model_type].items() if c != "ExampleCount"]
+        present = set(self.table["metric"])
+        return next((n for n in [*self.spec.thresholds, *names] if n in present), names[0])
+
+    def overall(self) -> "pd.Series":
+        """Metric -> value on the whole data."""
+        t = self.table[self.table["slice"] == OVERALL]
+        return t.set_index("metric")["value"]
+
+    def worst_slices(self, metric: str | None = None, min_size: int | None = None) -> "pd.DataFrame":
+        """Slices ranked by how far ``metric`` falls behind the overall value (worst first).
+
+        Slices smaller than ``min_size`` (default ``spec.min_slice_size``) are left out: their
+        numbers are too noisy to act on (they stay in :attr:`table`, flagged ``too_small``).
+        """
+        from mlprod.evaluation.spec import LOWER_IS_BETTER
+
+        metric = metric or self.primary_metric
+        min_size = self.spec.min_slice_size if min_size is None else min_size
+        t = self.table[(self.table["metric"] == metric) & (self.table["slice"] != OVERALL)].copy()
+        t = t[t["count"].fillna(0) >= min_size]
+        overall = self.overall().get(metric)
+        sign = 1 if metric in LOWER_IS_BETTER else -1
+        t["gap_to_overall"] = (t["value"] - overall) * (-sign)
+        return t.sort_values("gap_to_overall", ignore_index=True)[["slice", "metric", "value", "count",
+                                                                   "gap_to_overall"]]
+
+    def fairness(self) -> "pd.DataFrame":
+        """Per sensitive feature and rate: the value per group and the largest gap between groups."""
+        import pandas as pd
+
+        rows = []
+        from mlprod.evaluation.spec import FAIRNESS_RATES
+
+        rates = [m for m in self.table["metric"].unique() if m in FAIRNESS_RATES or m == self.primary_metric]
+        for feat in self.spec.fairness:
+            prefix = f"{feat}="
+            t = self.table[self.table["slice"].str.startswith(prefix) & ~self.table["slice"].str.contains(", ")
+                           & ~self.table["too_small"]]
+            for metric in rates:
+                g = t[t["metric"] == metric].dropna(subset=["value"])
+                if len(g) < 2:
+                    continue
+                best, worst = g.loc[g["value"].idxmax()], g.loc[g["value"].idxmin()]
+                rows.append({"feature": feat, "metric": metric, "groups": len(g),
+                             "max_group": best["slice"][len(prefix):], "max": best["value"],
+                             "min_group": worst["slice"][len(prefix):], "min": worst["value"],
+                             "gap": best["value"] - worst["value"]})
+        return pd.DataFrame(rows, columns=["feature", "metric", "groups", "max_group", "max", "min_group", "min",
+                                           "gap"])
+
+    def with_baseline(self, baseline_table: "pd.DataFrame") -> "EvalResult":
+        """This result with a baseline's values merged in and change thresholds applied.
+
+        Used when the candidate and baseline are evaluated separately (Keras/TFLite models).
+        """
+        from dataclasses import replace
+
+        from mlprod.evaluation.spec import LOWER_IS_BETTER
+
+        base = baseline_table.set_index(["slice", "metric"])["value"]
+        t = self.table.copy()
+        t["baseline"] = [base.get((s, m)) for s, m in zip(t["slice"], t["metric"], strict=True)]
+        t["change"] = t["value"] - t["baseline"]
+        failures = set(self.failures or [])
+        for i, row in t.iterrows():
+            th = self.spec.thresholds.get(row["metric"])
+            if th is None or th.max_drop is None or row["change"] != row["change"]:
+                continue
+            worse = row["change"] if row["metric"] in LOWER_IS_BETTER else -row["change"]
+            if row["slice"] == OVERALL and worse > th.max_drop:
+                failures.add((row["slice"], row["metric"]))
+                t.loc[i, "passed"] = False
+        return replace(self, table=t, failures=sorted(failures), validation_ok=self.validation_ok and not (
+            failures - set(self.failures or [])))
+
+    def __repr__(self) -> str:
+        return (f"<EvalResult {'passed' if self.passed else 'FAILED'}: {self.primary_metric}="
+                f"{self.overall().get(self.primary_metric, float('nan')):.4f} overall, "
+                f"{self.table['slice'].nunique()} slices>")
+
+    def _plot(self, metric: str) -> str:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        t = self.table[(self.table["metric"] == metric)].head(40)
+        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.22 * len(t))))
+        colors = ["#bbb" if small else "#3b7dd8" for small in t["too_small"]]
+        ax.barh(range(len(t)), t["value"], color=colors)
+        ax.set_yticks(range(len(t)))
+        ax.set_yticklabels([f"{s} (n={int(c) if c == c else 0})" for s, c in zip(t["slice"], t["count"],
+                                                                                  strict=True)], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(metric + " (grey: slice too small)")
+        return figure_html(fig)
+
+    def to_html(self, full: bool = True) -> str:
+        """Summary, metric per slice plot, worst slices, fairness gaps, thresholds, full table."""
+        m = self.primary_metric
+        status = "<p class='mlprod-ok'>All thresholds hold.</p>" if self.passed else \
+            f"<p class='mlprod-bad'>Thresholds broken: {self.failures}</p>"
+        fair = self.fairness()
+        sections = [("Summary", status + table_html(self.overall().reset_index())),
+                    (f"{m} per slice", self._plot(m)),
+                    ("Worst slices", table_html(self.worst_slices().head(10))),
+                    ("Fairness gaps", table_html(fair) if len(fair) else "<p>no sensitive features</p>"),
+                    ("All metrics", table_html(self.table))]
+        return html_page("mlprod evaluation report", sections, full=full)

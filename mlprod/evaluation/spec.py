@@ -1,0 +1,203 @@
+"""The evaluation spec: a short, typed description that compiles to ``tfma.EvalConfig``.
+
+Example:
+    >>> from mlprod.evaluation import EvalSpec, Threshold, Buckets
+    >>> spec = EvalSpec(label="big_tipper", model_type="binary",
+    ...                 slices=["payment_type", ("trip_start_hour", "payment_type"),
+    ...                         Buckets("trip_miles", (1, 3, 10))],
+    ...                 fairness=["payment_type"],
+    ...                 thresholds={"auc": Threshold(lower=0.6, max_drop=0.01)})
+    >>> cfg = spec.to_eval_config()
+    >>> len(cfg.slicing_specs)
+    5
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from mlprod.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tensorflow_model_analysis.proto import config_pb2 as tfma
+
+MODEL_TYPES = ("classification", "binary", "regression")
+
+# TFMA metric class -> the name it reports, per task (the defaults are all of them)
+METRICS: dict[str, dict[str, str]] = {
+    "classification": {"ExampleCount": "example_count", "SparseCategoricalAccuracy": "sparse_categorical_accuracy"},
+    "binary": {"ExampleCount": "example_count", "BinaryAccuracy": "binary_accuracy", "AUC": "auc",
+               "Precision": "precision", "Recall": "recall", "Calibration": "calibration",
+               "MeanLabel": "mean_label", "MeanPrediction": "mean_prediction"},
+    "regression": {"ExampleCount": "example_count", "MeanSquaredError": "mean_squared_error",
+                   "MeanAbsoluteError": "mean_absolute_error", "MeanLabel": "mean_label",
+                   "MeanPrediction": "mean_prediction"},
+}
+LOWER_IS_BETTER = {"mean_squared_error", "mean_absolute_error"}
+# group rates reported for sensitive features of binary models: false positive rate (TFMA's
+# FallOut), false negative rate (MissRate), true positive rate (Recall), mean score
+FAIRNESS_CLASSES = {"FallOut": "fall_out", "MissRate": "miss_rate"}
+FAIRNESS_RATES = ("fall_out", "miss_rate", "recall", "mean_prediction")
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Slice a numeric feature by value ranges, e.g. ``Buckets("trip_miles", (1, 3, 10))``.
+
+    Buckets are ``(-inf, 1)``, ``[1, 3)``, ``[3, 10)``, ``[10, inf)``; evaluation adds a column
+    ``<feature>_bucket`` holding the bucket label to the data it evaluates.
+    """
+
+    feature: str
+    boundaries: tuple[float, ...]
+
+    @property
+    def column(self) -> str:
+        return f"{self.feature}_bucket"
+
+    def labels(self) -> list[str]:
+        b = list(self.boundaries)
+        return [f"<{b[0]:g}"] + [f"[{lo:g},{hi:g})" for lo, hi in zip(b, b[1:], strict=False)] + [f">={b[-1]:g}"]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Bless only models that meet these bounds.
+
+    Attributes:
+        lower, upper: absolute bounds on the metric value.
+        max_drop: largest allowed worsening vs the baseline model (absolute; for
+            lower-is-better metrics, the largest allowed increase).
+    """
+
+    lower: float | None = None
+    upper: float | None = None
+    max_drop: float | None = None
+
+
+Slice = Union[str, tuple, Buckets]
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What to evaluate and how (compiles to ``tfma.EvalConfig`` with :meth:`to_eval_config`).
+
+    Attributes:
+        label: label column.
+        model_type: ``"classification"`` (integer classes, probability vector output),
+            ``"binary"`` (0/1 label, one score) or ``"regression"``.
+        slices: features (``"payment_type"``), crosses (``("hour", "payment_type")``) or
+            :class:`Buckets`; the overall slice is always included.
+        metrics: TFMA metric class names (default: all of :data:`METRICS` for the task).
+        fairness: sensitive features: sliced on, and rates per group with their gaps reported.
+        thresholds: reported metric name (e.g. ``"auc"``) -> :class:`Threshold`.
+        prediction_key: output key when the model returns a dict with several outputs.
+        weight_key: example weight column.
+        min_slice_size: slices with fewer examples are flagged as too small to judge.
+        signature: the SavedModel signature taking serialized examples.
+        threshold_slices: ``"overall"`` (thresholds judge the whole data) or ``"all"`` (every
+            slice must meet them, TFMA's default).
+    """
+
+    label: str
+    model_type: str = "classification"
+    slices: tuple[Slice, ...] | list[Slice] = ()
+    metrics: tuple[str, ...] | list[str] | None = None
+    fairness: tuple[str, ...] | list[str] = ()
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    prediction_key: str | None = None
+    weight_key: str | None = None
+    min_slice_size: int = 30
+    signature: str = "serving_default"
+    threshold_slices: str = "overall"
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ConfigError("EvalSpec needs the label column name (label=...).")
+        if self.model_type not in MODEL_TYPES:
+            raise ConfigError(f"model_type={self.model_type!r}; choose one of {MODEL_TYPES}.")
+        known = METRICS[self.model_type]
+        for m in self.metric_classes:
+            if m not in known and m not in FAIRNESS_CLASSES:
+                raise ConfigError(f"metric {m!r} does not fit a {self.model_type} model; use one of {sorted(known)}.")
+        reported = set(known.values()) | set(FAIRNESS_RATES)
+        for name, th in self.thresholds.items():
+            if name not in reported:
+                raise ConfigError(f"threshold on {name!r}, which is not reported for {self.model_type}; "
+                                  f"use one of {sorted(known.values())}.")
+            if not isinstance(th, Threshold):
+                raise ConfigError(f"thresholds[{name!r}] must be a Threshold(lower=, upper=, max_drop=).")
+        if self.fairness and self.model_type == "regression":
+            raise ConfigError("fairness rates need a classifier; use slices=... for regression.")
+        if self.threshold_slices not in ("overall", "all"):
+            raise ConfigError(f"threshold_slices={self.threshold_slices!r}; use 'overall' or 'all'.")
+        if self.min_slice_size < 1:
+            raise ConfigError("min_slice_size must be >= 1.")
+
+    @property
+    def metric_classes(self) -> list[str]:
+        return list(self.metrics) if self.metrics else list(METRICS[self.model_type])
+
+    @property
+    def slice_features(self) -> list[str]:
+        """Every column the slices read (bucket columns included)."""
+        cols: list[str] = []
+        for s in [*self.slices, *self.fairness]:
+            cols += [s.column] if isinstance(s, Buckets) else ([s] if isinstance(s, str) else list(s))
+        return list(dict.fromkeys(cols))
+
+    def source_features(self) -> list[str]:
+        """The raw columns slices need from the data."""
+        cols: list[str] = []
+        for s in [*self.slices, *self.fairness]:
+            cols += [s.feature] if isinstance(s, Buckets) else ([s] if isinstance(s, str) else list(s))
+        return list(dict.fromkeys(cols))
+
+    def to_eval_config(self) -> "tfma.EvalConfig":
+        """Compile to ``tfma.EvalConfig`` (what TFX's Evaluator and ``tfma.run_model_analysis`` take)."""
+        from tensorflow_model_analysis.proto import config_pb2 as tfma
+
+        model_spec = tfma.ModelSpec(label_key=self.label, signature_name=self.signature)
+        if self.prediction_key:
+            model_spec.prediction_key = self.prediction_key
+        if self.weight_key:
+            model_spec.example_weight_key = self.weight_key
+        slicing = [tfma.SlicingSpec()]
+        for s in [*self.slices, *[f for f in self.fairness if f not in self.slices]]:
+            keys = [s.column] if isinstance(s, Buckets) else ([s] if isinstance(s, str) else list(s))
+            slicing.append(tfma.SlicingSpec(feature_keys=keys))
+        names = METRICS[self.model_type]
+        configs = []
+        for cls in self.metric_classes:
+            mc = tfma.MetricConfig(class_name=cls)
+            th = self.thresholds.get(names.get(cls, ""))
+            if th is not None:
+                bound = _threshold(th, names[cls] in LOWER_IS_BETTER)
+                if self.threshold_slices == "all":
+                    mc.threshold.CopyFrom(bound)
+                else:
+                    mc.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()], threshold=bound)
+            configs.append(mc)
+        if self.fairness and self.model_type == "binary":
+            configs += [tfma.MetricConfig(class_name=c) for c in FAIRNESS_CLASSES if c not in self.metric_classes]
+        return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slicing,
+                               metrics_specs=[tfma.MetricsSpec(metrics=configs)])
+
+
+def _threshold(th: Threshold, lower_is_better: bool) -> Any:
+    from tensorflow_model_analysis.proto import config_pb2 as tfma
+
+    mt = tfma.MetricThreshold()
+    if th.lower is not None or th.upper is not None:
+        vt = tfma.GenericValueThreshold()
+        if th.lower is not None:
+            vt.lower_bound.value = th.lower
+        if th.upper is not None:
+            vt.upper_bound.value = th.upper
+        mt.value_threshold.CopyFrom(vt)
+    if th.max_drop is not None:
+        ct = tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER if lower_is_better else tfma.MetricDirection.HIGHER_IS_BETTER)
+        ct.absolute.value = th.max_drop if lower_is_better else -th.max_drop
+        mt.change_threshold.CopyFrom(ct)
+    return mt

@@ -1,0 +1,113 @@
+"""Sliced evaluation on real data, checked against independent numpy/sklearn computations."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import mlprod
+from mlprod import datasets
+from mlprod.errors import ConfigError, DataError
+from mlprod.evaluation import Buckets, EvalSpec, Threshold
+
+from .conftest import PENGUIN_FEATURES, TAXI_FEATURES, export_raw_example_model, np_accuracy
+
+
+def _value(result, slice_name, metric):
+    t = result.table
+    return t[(t["slice"] == slice_name) & (t["metric"] == metric)]["value"].iloc[0]
+
+
+def test_penguin_per_slice_accuracy_matches_numpy(penguin_model):
+    df = datasets.penguins()
+    spec = EvalSpec(label="species", slices=["species", Buckets("body_mass_g", (0.3, 0.6))])
+    r = mlprod.evaluate(penguin_model, df, spec, feature_columns=PENGUIN_FEATURES)
+    probs = penguin_model.predict(df[PENGUIN_FEATURES].to_numpy("float32"), verbose=0)
+    assert _value(r, "Overall", "sparse_categorical_accuracy") == pytest.approx(np_accuracy(probs, df.species), abs=1e-6)
+    for k in range(3):
+        mask = (df.species == k).to_numpy()
+        assert _value(r, f"species={k}", "sparse_categorical_accuracy") == pytest.approx(
+            np_accuracy(probs[mask], df.species[mask]), abs=1e-6)
+        assert _value(r, f"species={k}", "example_count") == mask.sum()
+    heavy = (df.body_mass_g >= 0.6).to_numpy()
+    assert _value(r, "body_mass_g_bucket=>=0.6", "sparse_categorical_accuracy") == pytest.approx(
+        np_accuracy(probs[heavy], df.species[heavy]), abs=1e-6)
+    worst = r.worst_slices()
+    assert worst["gap_to_overall"].is_monotonic_increasing
+    assert "<img" in r._repr_html_()
+
+
+def test_taxi_binary_slices_fairness_against_sklearn(taxi_model, taxi_data):
+    df = taxi_data
+    spec = EvalSpec(label="big_tipper", model_type="binary",
+                    slices=["trip_start_hour", "pickup_community_area"], fairness=["payment_type"], min_slice_size=50)
+    r = mlprod.evaluate(taxi_model, df, spec, feature_columns=TAXI_FEATURES)
+    p = taxi_model.predict(df[TAXI_FEATURES].to_numpy("float32"), verbose=0).ravel()
+    y = df["big_tipper"].to_numpy()
+    assert _value(r, "Overall", "auc") == pytest.approx(roc_auc_score(y, p), abs=2e-3)
+    assert _value(r, "Overall", "binary_accuracy") == pytest.approx(np.mean((p > 0.5) == y), abs=1e-6)
+    cash = (df.payment_type == "Cash").to_numpy()
+    assert _value(r, "payment_type=Cash", "binary_accuracy") == pytest.approx(np.mean((p[cash] > 0.5) == y[cash]),
+                                                                            abs=1e-6)
+    hour = (df.trip_start_hour == 18).to_numpy()
+    assert _value(r, "trip_start_hour=18", "example_count") == hour.sum()
+    fair = r.fairness()
+    row = fair[(fair.feature == "payment_type") & (fair.metric == "binary_accuracy")].iloc[0]
+    groups = df[df.payment_type.map(df.payment_type.value_counts()) >= 50].groupby("payment_type")
+    accs = groups.apply(lambda g: np.mean((p[g.index] > 0.5) == y[g.index]))
+    assert row["gap"] == pytest.approx(accs.max() - accs.min(), abs=1e-6)
+    small = r.table[r.table["too_small"]]
+    assert len(small) > 0 and (small["count"] < 50).all()  # tiny community areas are flagged, not hidden
+
+
+def test_saved_model_route_thresholds_block_a_worse_model(penguin_model, tmp_path, penguin_float_df):
+    import tf_keras as keras
+
+    good = export_raw_example_model(penguin_model, PENGUIN_FEATURES, tmp_path / "good")
+    worse = keras.models.clone_model(penguin_model)  # untrained weights
+    bad = export_raw_example_model(worse, PENGUIN_FEATURES, tmp_path / "bad")
+    spec = EvalSpec(label="species",
+                    thresholds={"sparse_categorical_accuracy": Threshold(lower=0.3, max_drop=0.01)})
+    r_good = mlprod.evaluate(good, penguin_float_df, spec)
+    keras_r = mlprod.evaluate(penguin_model, penguin_float_df, spec, feature_columns=PENGUIN_FEATURES)
+    assert _value(r_good, "Overall", "sparse_categorical_accuracy") == pytest.approx(
+        _value(keras_r, "Overall", "sparse_categorical_accuracy"), abs=1e-6)
+    r = mlprod.evaluate(bad, penguin_float_df, spec, baseline=good)
+    assert not r.passed  # much worse than the baseline: change threshold breaks
+    assert ("Overall", "sparse_categorical_accuracy") in r.failures
+    row = r.table[(r.table.slice == "Overall") & (r.table.metric == "sparse_categorical_accuracy")].iloc[0]
+    assert row["change"] == pytest.approx(row["value"] - row["baseline"], abs=1e-6) and row["change"] < -0.01
+    assert mlprod.evaluate(good, penguin_float_df, spec, baseline=good).passed
+
+
+def test_tflite_model_is_evaluated_on_the_interpreter(penguin_model, tmp_path):
+    import tensorflow as tf
+
+    path = tmp_path / "penguin.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(penguin_model).convert())
+    df = datasets.penguins()
+    spec = EvalSpec(label="species")
+    r = mlprod.evaluate(str(path), df, spec, feature_columns=PENGUIN_FEATURES)
+    k = mlprod.evaluate(penguin_model, df, spec, feature_columns=PENGUIN_FEATURES)
+    assert _value(r, "Overall", "sparse_categorical_accuracy") == pytest.approx(
+        _value(k, "Overall", "sparse_categorical_accuracy"), abs=0.01)
+
+
+def test_bad_inputs(penguin_model, tmp_path):
+    df = datasets.penguins()
+    with pytest.raises(DataError, match="slice feature"):
+        mlprod.evaluate(penguin_model, df, EvalSpec(label="species", slices=["island"]),
+                        feature_columns=PENGUIN_FEATURES)
+    with pytest.raises(DataError, match="label 'kind' is not in the data"):
+        mlprod.evaluate(penguin_model, df, EvalSpec(label="kind"), feature_columns=PENGUIN_FEATURES)
+    with pytest.raises(ConfigError, match="does not fit a regression model"):
+        EvalSpec(label="tips", model_type="regression", metrics=["AUC"])
+    with pytest.raises(DataError, match="empty"):
+        mlprod.evaluate(penguin_model, pd.DataFrame(), EvalSpec(label="species"))
+    with pytest.raises(ConfigError, match="neither a SavedModel"):
+        mlprod.evaluate(str(tmp_path), df, EvalSpec(label="species"))
+    with pytest.raises(DataError, match="takes inputs of shape"):
+        import tensorflow as tf
+
+        p = tmp_path / "m.tflite"
+        p.write_bytes(tf.lite.TFLiteConverter.from_keras_model(penguin_model).convert())
+        mlprod.evaluate(str(p), df, EvalSpec(label="species"), feature_columns=PENGUIN_FEATURES[:2])
