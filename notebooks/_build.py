@@ -45,6 +45,30 @@ NOTEBOOKS = {
              "drift = mlprod.detect_drift(a, shifted, label='tips')\ndrift"),
         code("drift.table.sort_values('value', ascending=False).head(8)"),
     ],
+    "evaluation": [
+        md("# Sliced evaluation\n\nMetrics per slice, fairness gaps and thresholds with TensorFlow Model "
+           "Analysis, on a small model trained here on the Chicago taxi data."),
+        code("import numpy as np\nimport tf_keras as keras\n\nimport mlprod\nfrom mlprod import datasets\n"
+             "from mlprod.evaluation import Buckets, EvalSpec, Threshold\n\n"
+             "df = datasets.chicago_taxi().sample(4000, random_state=0).reset_index(drop=True)\n"
+             "features = ['trip_miles', 'fare', 'trip_seconds', 'trip_start_hour']\n"
+             "df = df.dropna(subset=features).reset_index(drop=True)\n"
+             "df['big_tipper'] = (df.tips > 0.2 * df.fare).astype('int64')\n"
+             "x = df[features].to_numpy('float32')\n"
+             "keras.utils.set_random_seed(0)\n"
+             "norm = keras.layers.Normalization(input_shape=(4,)); norm.adapt(x)\n"
+             "model = keras.Sequential([norm, keras.layers.Dense(16, activation='relu'), "
+             "keras.layers.Dense(1, activation='sigmoid')])\n"
+             "model.compile('adam', 'binary_crossentropy')\n"
+             "model.fit(x, df.big_tipper, epochs=5, verbose=0);"),
+        code("spec = EvalSpec(label='big_tipper', model_type='binary',\n"
+             "                slices=['trip_start_hour', Buckets('trip_miles', (1, 3, 10))],\n"
+             "                fairness=['payment_type'], min_slice_size=50,\n"
+             "                thresholds={'auc': Threshold(lower=0.6)})\n"
+             "result = mlprod.evaluate(model, df, spec, feature_columns=features)\nresult"),
+        code("result.worst_slices().head()"),
+        code("result.fairness()"),
+    ],
 }
 
 for name, cells in NOTEBOOKS.items():

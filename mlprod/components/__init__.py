@@ -17,6 +17,7 @@ _LAZY = {
     "HtmlReport": "mlprod.components.artifacts",
     "SchemaCurator": "mlprod.components.validation",
     "DistributionValidator": "mlprod.components.validation",
+    "evaluator_components": "mlprod.components.evaluation",
 }
 __all__ = sorted(_LAZY)
 

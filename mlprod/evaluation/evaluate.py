@@ -77,6 +77,8 @@ def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
 
 
 def _model_kind(model: Any) -> str:
+    if model is None:
+        return "predictions"
     if isinstance(model, (str, Path)):
         p = Path(model)
         if p.suffix == ".tflite" and p.is_file():
@@ -143,7 +145,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
 
     Args:
-        model: SavedModel folder (raw-example signature), Keras model, or ``.tflite`` path.
+        model: SavedModel folder (raw-example signature), Keras model, ``.tflite`` path, or
+            ``None`` to evaluate predictions stored in the column ``spec.prediction_key``.
         data: labelled DataFrame or CSV path(s).
         spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
         baseline: optional model of the same kind to compare with (change thresholds).
@@ -174,6 +177,9 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     _check(df, spec)
     df = _add_buckets(df.copy(), spec)
     kind = _model_kind(model)
+    if kind == "predictions" and (not spec.prediction_key or spec.prediction_key not in df.columns):
+        raise ConfigError("model=None evaluates predictions stored in the data: set EvalSpec(prediction_key=...) "
+                          "to the column holding them.")
     if baseline is not None and _model_kind(baseline) != kind:
         raise ConfigError("baseline must be the same kind of model as the candidate.")
     has_change = any(t.max_drop is not None for t in spec.thresholds.values())
@@ -206,12 +212,16 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
                                                          model_name="baseline"))
     else:
         # model-agnostic TFMA on predictions we computed (Keras on CPU, TFLite on the interpreter)
-        if baseline is not None:
+        # or that the data already holds (model=None)
+        if baseline is not None and kind != "predictions":
             base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
                             beam_args=beam_args)
             return evaluate(model, df, spec, feature_columns=feature_columns, beam_args=beam_args,
                             output_dir=output_dir).with_baseline(base.table)
-        df[PRED] = list(predict(model, df, feature_columns=feature_columns, label=spec.label))
+        if kind == "predictions":
+            df[PRED] = df[spec.prediction_key]
+        else:
+            df[PRED] = list(predict(model, df, feature_columns=feature_columns, label=spec.label))
         if spec.model_type == "binary":
             df[PRED] = [float(np.ravel(v)[-1]) for v in df[PRED]]
         ms = eval_config.model_specs[0]

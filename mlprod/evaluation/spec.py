@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from mlprod.errors import ConfigError
 
@@ -75,7 +75,7 @@ class Threshold:
     max_drop: float | None = None
 
 
-Slice = Union[str, tuple, Buckets]
+Slice = str | tuple | Buckets
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     """
     from tfx import v1 as tfx
 
+    from mlprod.components.evaluation import evaluator_components
     from mlprod.evaluation.spec import EvalSpec, Threshold
 
     facts = check_config(config)
@@ -233,18 +234,10 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
         custom_config=custom)
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-    eval_config = EvalSpec(
-        label=config.label, model_type="classification", slices=list(config.eval_slices),
-        thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)},
-    ).to_eval_config()
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"], eval_config=eval_config)
+    model_resolver, evaluator = evaluator_components(
+        example_gen.outputs["examples"], trainer.outputs["model"],
+        EvalSpec(label=config.label, model_type="classification", slices=list(config.eval_slices),
+                 thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)}))
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(

@@ -69,6 +69,7 @@ class Curation:
     min_range_samples: int = 20
     tail_ratio: float = 1.0
     required_from_presence: bool = True
+    presence_tolerance: float = 0.01
     label: str | None = None
     serving_environment: bool = True
     categorical_threshold: float | None = DEFAULT_CATEGORICAL_THRESHOLD
@@ -193,10 +194,12 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
         if c.required_from_presence and st is not None:
             present = n - st.num_stats.common_stats.num_missing if st.HasField("num_stats") else \
                 n - st.string_stats.common_stats.num_missing
-            f.presence.min_fraction = 1.0 if present == n else 0.0
+            # "required" tolerates a sliver of missing values (c.presence_tolerance), so a
+            # feature missing in 2 of 15,002 rows does not alarm on samples that happened to miss them
+            f.presence.min_fraction = 1.0 - c.presence_tolerance if present == n else 0.0
             # a feature seen in under 1% of examples may legitimately vanish from a sample
             f.presence.min_count = 1 if present >= 0.01 * n else 0
-        if ov.required is not None:
+        if ov.required is not None:  # an explicit "required" means every example
             f.presence.min_fraction = 1.0 if ov.required else 0.0
         # comparators
         cat = is_categorical(f)

@@ -15,7 +15,7 @@ def test_curation_ranges_presence_environment_comparators():
     s = mlprod.infer_schema(datasets.penguins(), label="species")
     f = _feature(s, "culmen_length_mm")
     assert f.float_domain.min == pytest.approx(-0.25) and f.float_domain.max == pytest.approx(1.25)
-    assert f.presence.min_fraction == 1.0
+    assert f.presence.min_fraction == pytest.approx(0.99)
     assert f.drift_comparator.jensen_shannon_divergence.threshold == pytest.approx(0.05)
     label = _feature(s, "species")
     assert list(label.not_in_environment) == ["SERVING"] and not label.HasField("skew_comparator")
