@@ -197,6 +197,10 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
             # "required" tolerates a sliver of missing values (c.presence_tolerance), so a
             # feature missing in 2 of 15,002 rows does not alarm on samples that happened to miss them
             f.presence.min_fraction = 1.0 - c.presence_tolerance if present == n else 0.0
+            if f.presence.min_fraction < 1.0 and f.HasField("shape"):
+                # a fixed shape means "in every example"; keep "one value when present" instead
+                f.ClearField("shape")
+                f.value_count.min = f.value_count.max = 1
             # a feature seen in under 1% of examples may legitimately vanish from a sample
             f.presence.min_count = 1 if present >= 0.01 * n else 0
         if ov.required is not None:  # an explicit "required" means every example

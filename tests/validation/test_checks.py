@@ -23,11 +23,10 @@ def test_penguin_skewed_value_is_flagged():
     assert not r.passed and "culmen_length_mm" in r._repr_html_()
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_split_raises_no_alarm(seed):
-    df = datasets.chicago_taxi()
-    idx = np.random.default_rng(seed).permutation(len(df))
-    r = mlprod.detect_drift(df.iloc[idx[:7501]], df.iloc[idx[7501:]], label="tips")
+    df = datasets.chicago_taxi().sample(frac=1.0, random_state=seed)  # as benchmarks/bench_validation.py
+    r = mlprod.detect_drift(df.iloc[:7501], df.iloc[7501:], label="tips")
     assert r.passed, r.issues
     jsd = r.table[r.table["check"] == "drift:jsd"]
     assert len(jsd) >= 14 and jsd["value"].max() < 0.03  # well below the 0.05 threshold
