@@ -37,6 +37,15 @@ _LAZY: dict[str, str] = {
     "detect_skew": "mlprod.validation",
     "detect_drift": "mlprod.validation",
     "ValidationResult": "mlprod.validation",
+    # preprocessing
+    "analyze_and_transform": "mlprod.preprocessing",
+    "FeatureSpec": "mlprod.preprocessing",
+    "Numeric": "mlprod.preprocessing",
+    "Categorical": "mlprod.preprocessing",
+    "Cross": "mlprod.preprocessing",
+    "PCA": "mlprod.preprocessing",
+    "Distance": "mlprod.preprocessing",
+    "DateParts": "mlprod.preprocessing",
     # evaluation
     "evaluate": "mlprod.evaluation",
     "EvalSpec": "mlprod.evaluation",
@@ -48,7 +57,7 @@ _LAZY: dict[str, str] = {
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "evaluation", "pipelines", "reporting", "validation")
+_SUBMODULES = ("datasets", "errors", "evaluation", "pipelines", "preprocessing", "reporting", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

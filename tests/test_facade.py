@@ -10,6 +10,8 @@ EXPECTED_PUBLIC = {
     "__version__", "create_pipeline", "datasets", "errors", "pipelines", "reporting",
     "run_pipeline", "infer_schema", "validate", "detect_skew", "detect_drift", "ValidationResult", "validation",
     "evaluate", "EvalSpec", "Threshold", "Buckets", "EvalResult", "evaluation",
+    "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
+    "preprocessing",
 }
 
 

@@ -1,0 +1,16 @@
+"""Declarative feature engineering compiled to a TensorFlow Transform ``preprocessing_fn``,
+analyzed on Apache Beam, with one graph for training and serving.
+
+Example:
+    >>> import mlprod
+    >>> from mlprod.preprocessing import FeatureSpec, Numeric, Categorical, Distance, DateParts
+    >>> spec = FeatureSpec(label="tips", features=(Numeric("fare", scale="log"),
+    ...                                            Categorical("payment_type", encoding="onehot", top_k=5)))
+    >>> result = mlprod.analyze_and_transform(mlprod.datasets.chicago_taxi().head(1000), spec)  # doctest: +SKIP
+"""
+from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
+from mlprod.preprocessing.compile import build_preprocessing_fn
+from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
+
+__all__ = ["PCA", "Categorical", "Cross", "DateParts", "Distance", "FeatureSpec", "Numeric", "TransformResult",
+           "analyze_and_transform", "build_preprocessing_fn", "serving_fn"]
