@@ -46,6 +46,9 @@ _LAZY: dict[str, str] = {
     "PCA": "mlprod.preprocessing",
     "Distance": "mlprod.preprocessing",
     "DateParts": "mlprod.preprocessing",
+    # edge optimization
+    "optimize": "mlprod.optimization",
+    "OptimizeResult": "mlprod.optimization",
     # evaluation
     "evaluate": "mlprod.evaluation",
     "EvalSpec": "mlprod.evaluation",
@@ -57,7 +60,7 @@ _LAZY: dict[str, str] = {
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "evaluation", "pipelines", "preprocessing", "reporting", "validation")
+_SUBMODULES = ("datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

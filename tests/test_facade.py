@@ -11,7 +11,7 @@ EXPECTED_PUBLIC = {
     "run_pipeline", "infer_schema", "validate", "detect_skew", "detect_drift", "ValidationResult", "validation",
     "evaluate", "EvalSpec", "Threshold", "Buckets", "EvalResult", "evaluation",
     "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
-    "preprocessing",
+    "preprocessing", "optimize", "OptimizeResult", "optimization",
 }
 
 

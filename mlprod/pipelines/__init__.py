@@ -17,7 +17,7 @@ _LAZY = {
     "summarize": "mlprod.pipelines.runner",
     "RunSummary": "mlprod.pipelines.runner",
 }
-_EXAMPLES = ("penguin",)
+_EXAMPLES = ("penguin", "chicago_taxi")
 __all__ = sorted([*_LAZY, *_EXAMPLES])
 
 

@@ -17,11 +17,14 @@ from mlprod import datasets
 from mlprod._fs import join_uri
 from mlprod.pipelines.tabular import PipelineConfig
 from mlprod.pipelines.tabular import create_pipeline as _create_tabular
+from mlprod.preprocessing.spec import FeatureSpec, Numeric
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 NAME = "penguin"
+FEATURES = ("culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g")
+SPEC = FeatureSpec(label=datasets.PENGUIN_LABEL, features=tuple(Numeric(f) for f in FEATURES))
 
 
 def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
@@ -47,6 +50,7 @@ def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
         pipeline_name=NAME,
         min_accuracy=0.9,
         eval_slices=(datasets.PENGUIN_LABEL,),  # accuracy per species = per-class recall
+        feature_spec=SPEC,
         # TFX's skew demo data stands in for serving logs: the gate flags culmen_length_mm
         # (one value of -1) and, in "warn" mode, records it without stopping the demo.
         serving_data_root=datasets.path("penguin/skewed").parent,

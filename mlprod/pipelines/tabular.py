@@ -64,6 +64,10 @@ class PipelineConfig:
         serving_data_root: folder of serving CSV(s) (e.g. request logs); given, a skew gate
             compares them with the training data before Transform/Trainer run.
         skew_mode: ``"fail"`` stops the run when skew is found; ``"warn"`` records it only.
+        check_kind: ``"skew"`` (serving data vs training) or ``"drift"`` (a later span vs training).
+        feature_spec: the :class:`mlprod.preprocessing.FeatureSpec` Transform applies (default:
+            z-score every numeric column, vocabulary-encode every string column, imputing
+            columns that have missing values).
         curate_schema: apply mlprod's schema curation (ranges, domains, environments) to
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
     """
@@ -85,6 +89,8 @@ class PipelineConfig:
     eval_slices: tuple = ()
     serving_data_root: str | Path | None = None
     skew_mode: str = "fail"
+    check_kind: str = "skew"
+    feature_spec: Any = None
     curate_schema: bool = True
 
     @property
@@ -126,6 +132,8 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         raise ConfigError(f"min_accuracy={config.min_accuracy} must be in [0, 1].")
     if config.skew_mode not in ("fail", "warn"):
         raise ConfigError(f"skew_mode={config.skew_mode!r}; use 'fail' or 'warn'.")
+    if config.check_kind not in ("skew", "drift"):
+        raise ConfigError(f"check_kind={config.check_kind!r}; use 'skew' or 'drift'.")
     if config.serving_data_root is not None and not Path(config.serving_data_root).is_dir():
         raise DataError(f"serving_data_root {str(config.serving_data_root)!r} is not a folder; point it at "
                         "the folder holding the serving CSV(s), or set it to None.")
@@ -166,7 +174,41 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     check_writable(config.pipeline_root)
     if config.metadata_path is not None and "://" not in str(config.metadata_path):
         check_writable(Path(config.metadata_path).parent)
-    return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1}
+    spec = config.feature_spec or default_feature_spec(files, config.label)
+    missing = [c for c in spec.input_columns() if c not in (columns or [])]
+    if missing:
+        raise DataError(f"the feature spec names column(s) {missing} that are not in the CSV header {columns}; "
+                        "fix the spec.")
+    return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
+            "feature_spec": spec}
+
+
+def default_feature_spec(files: list[Path], label: str) -> Any:
+    """Z-score numeric columns, vocabulary-encode string columns, impute where values are missing.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> spec = default_feature_spec([datasets.path("penguin/labelled")], "species")
+        >>> [type(f).__name__ for f in spec.features]
+        ['Numeric', 'Numeric', 'Numeric', 'Numeric']
+    """
+    import pandas as pd
+
+    from mlprod.preprocessing.spec import Categorical, FeatureSpec, Numeric
+
+    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    feats: list[Any] = []
+    for c in df.columns:
+        if c == label:
+            continue
+        has_missing = bool(df[c].isna().any())
+        if df[c].isna().all():
+            continue
+        if pd.api.types.is_numeric_dtype(df[c]):
+            feats.append(Numeric(c, impute="mean" if has_missing else None))
+        else:
+            feats.append(Categorical(c, impute="constant" if has_missing else None))
+    return FeatureSpec(features=tuple(feats), label=label)
 
 
 def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
@@ -185,6 +227,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
 
     from mlprod.components.evaluation import evaluator_components
     from mlprod.evaluation.spec import EvalSpec, Threshold
+    from mlprod.preprocessing.tfx_fn import transform_component
 
     facts = check_config(config)
     custom = {"label": config.label, "num_classes": facts["num_classes"],
@@ -218,12 +261,11 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
             examples=serving_gen.outputs["examples"]).with_id("ServingStatisticsGen")
         skew = DistributionValidator(baseline_statistics=statistics_gen.outputs["statistics"],
                                      statistics=serving_stats.outputs["statistics"], schema=schema,
-                                     kind="skew", mode=config.skew_mode, split="serving").with_id("SkewValidator")
+                                     kind=config.check_kind, mode=config.skew_mode,
+                                     split="serving").with_id(f"{config.check_kind.capitalize()}Validator")
         nodes += [serving_gen, serving_stats, skew]
         gates.append(skew)
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema,
-        preprocessing_fn=f"{MODULE}.preprocessing_fn", custom_config=custom)
+    transform = transform_component(example_gen.outputs["examples"], schema, facts["feature_spec"])
     for gate in gates:  # a failed gate in "fail" mode stops the run before Transform/Trainer
         transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(

@@ -1,8 +1,9 @@
-"""Transform and Trainer code for the tabular pipeline, referenced by module path.
+"""Trainer code for the tabular pipelines, referenced by module path.
 
-TFX imports these by name (``preprocessing_fn='mlprod.pipelines.tabular_module.preprocessing_fn'``,
-``run_fn='...run_fn'``), so no module file is copied or packaged. ``custom_config`` carries the
-label, the number of classes and the model shape.
+TFX imports it by name (``run_fn='mlprod.pipelines.tabular_module.run_fn'``), so no module file
+is copied or packaged. ``custom_config`` carries the label, the number of classes and the model
+shape. Transform is driven by an :class:`mlprod.preprocessing.FeatureSpec`
+(:mod:`mlprod.preprocessing.tfx_fn`).
 
 The exported model's ``serving_default`` signature takes serialized raw ``tf.Example``s, applies
 the Transform graph and returns class probabilities: one graph for training and serving.
@@ -19,33 +20,6 @@ from tfx_bsl.public import tfxio
 BATCH_SIZE = 32
 
 
-def _dense(x: Any) -> tf.Tensor:
-    """Densify an optional (sparse) feature to shape [batch]; missing values become 0 / ''."""
-    if isinstance(x, tf.SparseTensor):
-        default = "" if x.dtype == tf.string else tf.cast(0, x.dtype)
-        x = tf.sparse.to_dense(tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default)
-    return tf.reshape(x, [-1])
-
-
-def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """Z-score numeric features, vocabulary-encode string features, pass the label through.
-
-    Features come out as ``[batch, 1]`` float32, the label as ``[batch]`` int64.
-    """
-    label = custom_config["label"]
-    out: dict[str, tf.Tensor] = {}
-    for name, value in inputs.items():
-        x = _dense(value)
-        if name == label:
-            out[name] = tf.cast(x, tf.int64)
-        elif x.dtype == tf.string:
-            ids = tft.compute_and_apply_vocabulary(x, num_oov_buckets=1)
-            out[name] = tf.reshape(tf.cast(ids, tf.float32), [-1, 1])
-        else:
-            out[name] = tf.reshape(tft.scale_to_z_score(tf.cast(x, tf.float32)), [-1, 1])
-    return out
-
-
 def _dataset(files: list[str], data_accessor: Any, tf_transform_output: Any, label: str,
              batch_size: int) -> tf.data.Dataset:
     return data_accessor.tf_dataset_factory(
@@ -53,11 +27,20 @@ def _dataset(files: list[str], data_accessor: Any, tf_transform_output: Any, lab
         tf_transform_output.transformed_metadata.schema).repeat()
 
 
-def build_model(feature_names: list[str], num_classes: int, hidden_units: list[int],
+def model_inputs(features: dict[str, tf.Tensor], names: list[str]) -> dict[str, tf.Tensor]:
+    """Transformed features as float32 ``[batch, k]`` tensors (scalars become ``[batch, 1]``)."""
+    out = {}
+    for n in names:
+        x = tf.cast(features[n], tf.float32)
+        out[n] = tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else x
+    return out
+
+
+def build_model(widths: dict[str, int], num_classes: int, hidden_units: list[int],
                 learning_rate: float) -> tf.keras.Model:
-    """A small dense classifier over scalar transformed features (tf_keras, QAT-ready)."""
+    """A small dense classifier over transformed features of the given widths (tf_keras, QAT-ready)."""
     keras = tf.keras
-    inputs = [keras.layers.Input(shape=(1,), name=n) for n in feature_names]
+    inputs = [keras.layers.Input(shape=(w,), name=n) for n, w in widths.items()]
     d = keras.layers.concatenate(inputs) if len(inputs) > 1 else inputs[0]
     for units in hidden_units:
         d = keras.layers.Dense(units, activation="relu")(d)
@@ -73,11 +56,13 @@ def _serving_fn(model: tf.keras.Model, tf_transform_output: Any, label: str) -> 
     model.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = {k: v for k, v in tf_transform_output.raw_feature_spec().items() if k != label}
 
+    names = list(model.input_names)
+
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(serialized, raw_spec)
         transformed = model.tft_layer(features)
-        return {"outputs": model(transformed)}
+        return {"outputs": model(model_inputs(transformed, names))}
 
     return serve
 
@@ -87,12 +72,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     cfg = fn_args.custom_config
     label = cfg["label"]
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    features = sorted(k for k in tf_transform_output.transformed_feature_spec() if k != label)
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE)
-    evals = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE)
+    spec = tf_transform_output.transformed_feature_spec()
+    widths = {k: int(v.shape[0]) if len(v.shape) else 1 for k, v in sorted(spec.items()) if k != label}
+    names = list(widths)
+
+    def to_inputs(features: dict, y: tf.Tensor) -> tuple:
+        return model_inputs(features, names), y
+
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
+    evals = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
     tf.keras.utils.set_random_seed(cfg.get("seed", 0))
-    model = build_model(features, int(cfg["num_classes"]), list(cfg["hidden_units"]),
-                        float(cfg["learning_rate"]))
+    model = build_model(widths, int(cfg["num_classes"]), list(cfg["hidden_units"]), float(cfg["learning_rate"]))
     model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evals,
               validation_steps=fn_args.eval_steps, verbose=2)
     signatures = {"serving_default": _serving_fn(model, tf_transform_output, label)}

@@ -18,7 +18,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from mlprod.errors import ConfigError
 
@@ -184,7 +184,7 @@ class DateParts:
         return (self.timestamp,)
 
 
-Feature = Union[Numeric, Categorical, Cross, PCA, Distance, DateParts]
+Feature = Numeric | Categorical | Cross | PCA | Distance | DateParts
 KINDS: dict[str, type] = {c.__name__.lower(): c for c in (Numeric, Categorical, Cross, PCA, Distance, DateParts)}
 
 

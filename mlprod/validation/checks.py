@@ -86,6 +86,8 @@ def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
         if b is None or c is None:
             continue  # a missing column is a schema anomaly already
         b_num, c_num = b.HasField("num_stats"), c.HasField("num_stats")
+        if _present(b) == 0 or _present(c) == 0:
+            continue  # nothing to compare; whether the feature may be absent is the schema's call
         if b_num != c_num:
             rows.append({"feature": f.name, "check": f"{kind}:type", "value": None, "threshold": None,
                          "severity": "error", "description": f"type changed: {'numeric' if b_num else 'string'} "
@@ -154,6 +156,12 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
             sum(os.path.getsize(f) for f in files) <= st.IN_PROCESS_MAX_BYTES:
         return st.read_csv(files)
     return None
+
+
+def _present(fs: Any) -> int:
+    """Examples in which the feature has a value (0 when it never occurs)."""
+    common = fs.num_stats.common_stats if fs.HasField("num_stats") else fs.string_stats.common_stats
+    return int(common.num_non_missing)
 
 
 def _median(fs: Any) -> float:

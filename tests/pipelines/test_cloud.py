@@ -17,7 +17,7 @@ def test_kubeflow_v2_spec_names_our_components_and_code(tmp_path):
                  "Evaluator", "Pusher"):
         assert comp in tasks
     text = json.dumps(spec)
-    assert "mlprod.pipelines.tabular_module.preprocessing_fn" in text
+    assert "mlprod.preprocessing.tfx_fn.preprocessing_fn" in text and "mlprod_feature_spec" in text
     assert "mlprod.pipelines.tabular_module.run_fn" in text
     assert spec["pipelineSpec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]["image"] \
         == "example/mlprod:0.1"

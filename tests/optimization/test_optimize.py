@@ -1,0 +1,91 @@
+"""Edge optimization on real digits: real size/accuracy relations on the TFLite interpreter."""
+import numpy as np
+import pytest
+
+import mlprod
+from mlprod.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype("float32")
+    y = d.target.astype("int64")
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(x))
+    return x[idx[:1400]], y[idx[:1400]], x[idx[1400:]], y[idx[1400:]]
+
+
+@pytest.fixture(scope="module")
+def model(digits):
+    import tf_keras as keras
+
+    x, y, _, _ = digits
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.layers.Dense(64, activation="relu", input_shape=(64,)),
+                          keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    return m
+
+
+@pytest.fixture(scope="module")
+def result(model, digits):
+    return mlprod.optimize(model, digits, techniques=["float", "dynamic", "int8", "qat", "prune_int8", "cluster"],
+                           fine_tune_epochs=2, latency_samples=50, progress=False)
+
+
+def _row(result, name):
+    return result.table.set_index("technique").loc[name]
+
+
+def test_sizes_and_accuracy_relations(result):
+    assert (result.table["status"] == "ok").all(), result.table[["technique", "note"]]
+    fl, i8 = _row(result, "float"), _row(result, "int8")
+    assert i8["size_bytes"] * 2 < fl["size_bytes"]  # int8 weights (~4x on weights; fixed overhead on this tiny model)
+    assert abs(fl["accuracy"] - _row(result, "keras")["accuracy"]) < 1e-9  # float TFLite == Keras
+    assert i8["accuracy_drop"] < 3.0
+    assert _row(result, "qat")["accuracy_drop"] < 3.0
+    pr = _row(result, "prune_int8")
+    assert pr["sparsity"] >= 0.75 and pr["gzip_bytes"] < i8["gzip_bytes"]  # zeros compress
+    assert result.best(max_drop=3.0) in set(result.table["technique"])
+    assert "<img" in result._repr_html_()
+
+
+def test_interpreter_agrees_with_keras(model, digits, result):
+    from mlprod._tflite import run_tflite
+
+    _, _, x, _ = digits
+    keras_probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(run_tflite(result.models["float"], x), keras_probs, atol=1e-5)
+    int8 = run_tflite(result.models["int8"], x)
+    assert np.mean(np.argmax(int8, 1) == np.argmax(keras_probs, 1)) > 0.95
+
+
+def test_save_writes_models_atomically(result, tmp_path):
+    paths = result.save(tmp_path / "models")
+    assert paths["int8"].stat().st_size == len(result.models["int8"])
+    assert (tmp_path / "models" / "metrics.csv").is_file()
+
+
+def test_bad_inputs_fail_before_training(model, digits):
+    x, y, xt, yt = digits
+    with pytest.raises(ConfigError, match="tf_keras model"):
+        mlprod.optimize(object(), digits)
+    with pytest.raises(ConfigError, match="unknown technique"):
+        mlprod.optimize(model, digits, techniques=["int4"])
+    with pytest.raises(ConfigError, match="sparsity"):
+        mlprod.optimize(model, digits, techniques=["prune"], sparsity=1.5)
+    with pytest.raises(DataError, match="shape"):
+        mlprod.optimize(model, (x[:, :10], y, xt[:, :10], yt), techniques=["int8"])
+
+
+def test_a_failing_technique_does_not_stop_the_others(model, digits):
+    x, y, xt, yt = digits
+    # labels outside the model's 10 classes: fine-tuning fails, conversion without training does not
+    r = mlprod.optimize(model, (x, y + 10, xt, yt), techniques=["float", "qat"], progress=False, latency_samples=5)
+    t = r.table.set_index("technique")
+    assert t.loc["float", "status"] == "ok" and t.loc["qat", "status"] == "failed"
+    assert t.loc["qat", "note"]
