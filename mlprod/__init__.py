@@ -46,6 +46,11 @@ _LAZY: dict[str, str] = {
     "PCA": "mlprod.preprocessing",
     "Distance": "mlprod.preprocessing",
     "DateParts": "mlprod.preprocessing",
+    # neural architecture search
+    "search": "mlprod.tuning",
+    "DenseSpace": "mlprod.tuning",
+    "ConvSpace": "mlprod.tuning",
+    "SearchResult": "mlprod.tuning",
     # edge optimization
     "optimize": "mlprod.optimization",
     "OptimizeResult": "mlprod.optimization",
@@ -60,7 +65,7 @@ _LAZY: dict[str, str] = {
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "validation")
+_SUBMODULES = ("datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

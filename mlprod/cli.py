@@ -18,7 +18,7 @@ from pathlib import Path
 from mlprod import __version__
 from mlprod.errors import ConfigError, MlprodError
 
-PIPELINES = ("penguin", "chicago_taxi")
+PIPELINES = ("penguin", "chicago_taxi", "mnist_edge")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ def test_unknown_pipeline_is_one_clear_line_and_exit_1(capsys):
     rc = cli.main(["run", "no-such-pipeline", "--output", "/tmp/x"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1
-    assert err == ["mlprod: error: unknown pipeline 'no-such-pipeline'; choose one of penguin, chicago_taxi."]
+    assert err == ["mlprod: error: unknown pipeline 'no-such-pipeline'; choose one of penguin, chicago_taxi, mnist_edge."]
 
 
 def test_console_script_installed():

@@ -12,6 +12,7 @@ EXPECTED_PUBLIC = {
     "evaluate", "EvalSpec", "Threshold", "Buckets", "EvalResult", "evaluation",
     "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
     "preprocessing", "optimize", "OptimizeResult", "optimization",
+    "search", "DenseSpace", "ConvSpace", "SearchResult", "tuning",
 }
 
 

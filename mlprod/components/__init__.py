@@ -18,6 +18,8 @@ _LAZY = {
     "SchemaCurator": "mlprod.components.validation",
     "DistributionValidator": "mlprod.components.validation",
     "evaluator_components": "mlprod.components.evaluation",
+    "EdgeOptimizer": "mlprod.components.optimization",
+    "TFLiteModels": "mlprod.components.optimization",
 }
 __all__ = sorted(_LAZY)
 

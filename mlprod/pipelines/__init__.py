@@ -17,7 +17,7 @@ _LAZY = {
     "summarize": "mlprod.pipelines.runner",
     "RunSummary": "mlprod.pipelines.runner",
 }
-_EXAMPLES = ("penguin", "chicago_taxi")
+_EXAMPLES = ("penguin", "chicago_taxi", "mnist_edge")
 __all__ = sorted([*_LAZY, *_EXAMPLES])
 
 

@@ -147,6 +147,9 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     if "ModelBlessing" in newest:
         b = newest["ModelBlessing"].custom_properties.get("blessed")
         summary.blessed = bool(b.int_value) if b is not None else None
+        dest = newest["ModelBlessing"].custom_properties.get("pushed_destination")  # EdgeOptimizer pushes
+        if dest is not None and dest.string_value:
+            summary.pushed_model = dest.string_value
     if "PushedModel" in newest:
         a = newest["PushedModel"]
         pushed = a.custom_properties.get("pushed")

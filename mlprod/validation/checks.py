@@ -56,9 +56,18 @@ def _without_comparators(schema: "schema_pb2.Schema") -> "schema_pb2.Schema":
 
 def _schema_anomalies(stats: Any, schema: "schema_pb2.Schema", environment: str | None) -> Any:
     import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     env = environment if environment in schema.default_environment else None
-    return tfdv.validate_statistics(stats, _without_comparators(schema), environment=env)
+    anomalies = tfdv.validate_statistics(stats, _without_comparators(schema), environment=env)
+    # TFDV reports a column absent from the statistics as "dropped" even when the schema lets it
+    # be absent (presence.min_count == 0); those are not anomalies
+    optional = {f.name for f in schema.feature if f.presence.min_count == 0 and f.presence.min_fraction == 0}
+    for name in list(anomalies.anomaly_info):
+        info = anomalies.anomaly_info[name]
+        if name in optional and all(r.type == anomalies_pb2.AnomalyInfo.SCHEMA_MISSING_COLUMN for r in info.reason):
+            del anomalies.anomaly_info[name]
+    return anomalies
 
 
 def _numeric_values(frame: Any, name: str) -> Any:

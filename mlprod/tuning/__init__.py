@@ -1,0 +1,14 @@
+"""Neural architecture search with Keras Tuner: declarative spaces, five strategies (random, grid,
+Bayesian, Hyperband, regularized evolution), budgets and size-constrained selection.
+
+Example:
+    >>> import mlprod
+    >>> from mlprod.tuning import DenseSpace
+    >>> r = mlprod.search(DenseSpace((4,), 3), (x, y), strategy="evolution", max_trials=8)  # doctest: +SKIP
+"""
+from mlprod.tuning.evolution import RegularizedEvolutionOracle
+from mlprod.tuning.search import STRATEGIES, SearchResult, make_oracle, search
+from mlprod.tuning.spaces import ConvSpace, DenseSpace
+
+__all__ = ["STRATEGIES", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle", "SearchResult", "make_oracle",
+           "search"]

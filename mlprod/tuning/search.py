@@ -1,0 +1,285 @@
+"""``search(space, data, strategy=...)``: neural architecture search with Keras Tuner.
+
+Example:
+    >>> import mlprod
+    >>> from mlprod.tuning import DenseSpace
+    >>> space = DenseSpace(input_shape=(4,), num_classes=3)
+    >>> result = mlprod.search(space, (x, y), strategy="evolution", max_trials=8, epochs=5)  # doctest: +SKIP
+    >>> result.best_hyperparameters, result.trials                                           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlprod.errors import ConfigError, DataError
+from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+STRATEGIES = ("random", "grid", "bayesian", "hyperband", "evolution")
+
+
+def _objective(name: str) -> Any:
+    import keras_tuner as kt
+
+    return kt.Objective(name, "min" if "loss" in name else "max")
+
+
+def make_oracle(strategy: str, objective: str, max_trials: int, epochs: int, seed: int, **kw: Any) -> Any:
+    """The Keras Tuner ``Oracle`` for a strategy name."""
+    import keras_tuner as kt
+
+    from mlprod.tuning.evolution import RegularizedEvolutionOracle
+
+    obj = _objective(objective)
+    if strategy == "random":
+        return kt.oracles.RandomSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
+    if strategy == "grid":
+        return kt.oracles.GridSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
+    if strategy == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(objective=obj, max_trials=max_trials, seed=seed,
+                                                     num_initial_points=kw.get("initial_points", 2))
+    if strategy == "hyperband":
+        return kt.oracles.HyperbandOracle(objective=obj, max_epochs=epochs, factor=3, seed=seed,
+                                          hyperband_iterations=1)
+    if strategy == "evolution":
+        pop = kw.get("population_size", max(2, min(10, max_trials // 2)))
+        return RegularizedEvolutionOracle(objective=obj, max_trials=max_trials, population_size=pop,
+                                          sample_size=kw.get("sample_size", max(1, min(3, pop - 1))), seed=seed)
+    raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+
+
+def _split(data: Any, validation_split: float, subsample: float | None, seed: int) -> tuple:
+    import tensorflow as tf
+
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], tf.data.Dataset):
+        return data  # (train_ds, val_ds)
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
+        raise DataError("data must be (x, y), (x, y, x_val, y_val) numpy arrays, or (train_ds, val_ds) "
+                        "tf.data datasets of (features, label).")
+    arrays = [np.asarray(a) for a in data]
+    if any(a.size == 0 for a in arrays):
+        raise DataError("data is empty; pass some examples.")
+    rng = np.random.default_rng(seed)
+    if len(arrays) == 2:
+        x, y = arrays
+        if len(x) != len(y):
+            raise DataError(f"x has {len(x)} rows but y has {len(y)}.")
+        idx = rng.permutation(len(x))
+        n_val = max(1, int(len(x) * validation_split))
+        x_tr, y_tr, x_val, y_val = x[idx[n_val:]], y[idx[n_val:]], x[idx[:n_val]], y[idx[:n_val]]
+    else:
+        x_tr, y_tr, x_val, y_val = arrays
+    if subsample is not None:
+        if not 0 < subsample <= 1:
+            raise ConfigError(f"subsample={subsample} must be in (0, 1].")
+        keep = rng.permutation(len(x_tr))[: max(1, int(len(x_tr) * subsample))]
+        x_tr, y_tr = x_tr[keep], y_tr[keep]
+    return x_tr.astype(np.float32), y_tr, x_val.astype(np.float32), y_val
+
+
+@dataclass
+class SearchResult(HtmlResult):
+    """Outcome of :func:`search`.
+
+    Attributes:
+        best_hyperparameters: values of the chosen trial (respecting any size budget).
+        best_model: the chosen architecture as a **tf_keras** model with the searched weights
+            (ready for :func:`mlprod.optimize` / QAT).
+        trials: DataFrame: trial_id, status, score, params, tflite_bytes, fits_budget, seconds, values.
+        objective, strategy: what was optimized and how.
+    """
+
+    best_hyperparameters: dict[str, Any]
+    best_model: Any
+    trials: "pd.DataFrame"
+    objective: str
+    strategy: str
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        ok = self.trials[self.trials["status"] == "COMPLETED"]
+        return (f"<SearchResult {self.strategy}: {len(ok)}/{len(self.trials)} trials completed, best "
+                f"{self.objective}={ok['score'].max() if len(ok) else float('nan'):.4f}>")
+
+    def plot_html(self) -> str:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        t = self.trials.dropna(subset=["score"])
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot(range(len(t)), t["score"], "o-", label=self.objective)
+        best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
+        ax.plot(range(len(t)), best, "--", label="best so far")
+        ax.set_xlabel("trial")
+        ax.set_ylabel(self.objective)
+        ax.set_title(self.strategy)
+        ax.legend(fontsize=8)
+        return figure_html(fig)
+
+    def to_html(self, full: bool = True) -> str:
+        return html_page(f"mlprod search ({self.strategy})", [
+            ("Metric per trial", self.plot_html()),
+            ("Best hyperparameters", table_html(_frame([self.best_hyperparameters]))),
+            ("Trials", table_html(self.trials.astype(str)))], full=full)
+
+
+def _frame(rows: list[dict]) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def _tflite_bytes(model: Any) -> int:
+    import tensorflow as tf
+
+    return len(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def search(space: Any, data: Any, *, strategy: str = "random", objective: str = "val_accuracy",
+           max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
+           early_stopping: bool = True, max_params: int | None = None, max_tflite_bytes: int | None = None,
+           validation_split: float = 0.2, batch_size: int = 32, seed: int = 0, directory: str | None = None,
+           verbose: bool = True, **strategy_kwargs: Any) -> SearchResult:
+    """Search architectures/hyperparameters in ``space`` with a Keras Tuner strategy.
+
+    Args:
+        space: a :class:`~mlprod.tuning.DenseSpace` / :class:`~mlprod.tuning.ConvSpace`, or your
+            own ``build(hp)`` returning a compiled Keras 3 model (then ``best_model`` is Keras 3).
+        data: ``(x, y)``, ``(x, y, x_val, y_val)`` or ``(train_ds, val_ds)``.
+        strategy: ``random``, ``grid``, ``bayesian``, ``hyperband`` or ``evolution`` (regularized
+            aging evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`).
+        objective: a metric the model reports, e.g. ``val_accuracy`` or ``val_loss``.
+        max_trials, epochs: budget per search and per trial (Hyperband: max epochs).
+        max_seconds: wall-clock budget: no new trial starts after it.
+        subsample: train each trial on this share of the training data (lower fidelity).
+        early_stopping: stop hopeless trials from their learning curve (patience 2 on the objective).
+        max_params, max_tflite_bytes: size budget; the best trial that fits is chosen.
+        seed: makes the search deterministic.
+
+    Raises:
+        ConfigError: unknown strategy/objective, empty or contradictory space, too small a budget.
+        DataError: data of the wrong shape, empty, mismatched x/y.
+
+    Example:
+        >>> r = search(DenseSpace((4,), 3), (x, y), strategy="bayesian", max_trials=6)  # doctest: +SKIP
+    """
+    import keras
+    import keras_tuner as kt
+    import pandas as pd
+
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+    if max_trials < 1 or epochs < 1 or (max_seconds is not None and max_seconds <= 0):
+        raise ConfigError("the budget is too small to run one trial: max_trials >= 1, epochs >= 1, max_seconds > 0.")
+    if strategy == "hyperband" and epochs < 2:
+        raise ConfigError("hyperband needs epochs >= 2 (its largest per-trial budget).")
+    base = objective[4:] if objective.startswith("val_") else objective
+    if base not in ("loss", "accuracy") and not callable(space):
+        raise ConfigError(f"objective {objective!r} is not reported by mlprod's spaces; use accuracy, loss, "
+                          "val_accuracy or val_loss.")
+    build: Callable[[Any], Any] = space.build if hasattr(space, "build") else space
+    x_tr, y_tr, x_val, y_val = _split(data, validation_split, subsample, seed)
+    if hasattr(space, "input_shape") and not isinstance(x_tr, __import__("tensorflow").data.Dataset):
+        want = (space.flat_input,) if getattr(space, "flat_input", None) else tuple(space.input_shape)
+        if tuple(x_tr.shape[1:]) != want:
+            raise DataError(f"examples have shape {tuple(x_tr.shape[1:])}, the search space expects {want}; "
+                            "reshape the data or fix input_shape.")
+    try:
+        build(kt.HyperParameters())  # fails now, not in every trial, if the space cannot build
+    except (ConfigError, DataError):
+        raise
+    except Exception as e:
+        raise ConfigError(f"the search space cannot build a model: {type(e).__name__}: {e}") from e
+
+    keras.utils.set_random_seed(seed)
+    work = directory or tempfile.mkdtemp(prefix="mlprod-search-")
+    oracle = make_oracle(strategy, objective, max_trials, epochs, seed, **strategy_kwargs)
+    started = time.perf_counter()
+
+    class Budget(keras.callbacks.Callback):
+        def on_train_end(self, logs: Any = None) -> None:
+            if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                tuner.oracle.max_trials = len(tuner.oracle.trials)  # no new trial after this one
+
+    tuner = kt.Tuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
+                     overwrite=True, max_model_size=None)
+    callbacks: list[Any] = [Budget()]
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=objective, patience=2,
+                                                       mode="min" if "loss" in objective else "max"))
+    fit = {"epochs": epochs, "batch_size": batch_size, "callbacks": callbacks, "verbose": 0}
+    if isinstance(x_tr, np.ndarray):
+        fit.update(x=x_tr, y=y_tr, validation_data=(x_val, y_val))
+    else:
+        fit.update(x=x_tr, validation_data=y_tr)
+        fit.pop("batch_size")
+    if verbose:
+        print(f"search: {strategy}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
+    try:
+        tuner.search(**fit)
+    except kt.errors.FatalError as e:
+        raise ConfigError(f"the search stopped: {str(e)[:300]}") from e
+    except ValueError as e:
+        if "objective" in str(e).lower():
+            raise ConfigError(f"objective {objective!r} is not reported by the model ({e}).") from e
+        raise
+
+    rows = []
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+        row = {"trial_id": trial.trial_id, "status": trial.status, "score": trial.score,
+               **{f"hp.{k}": v for k, v in trial.hyperparameters.values.items()}}
+        rows.append(row)
+    trials = pd.DataFrame(rows)
+    done = trials[(trials["status"] == "COMPLETED") & trials["score"].notna()]
+    if done.empty:
+        raise DataError("no trial completed; see the trials' errors (e.g. the data does not fit the model).")
+    # size of every completed architecture, in tf_keras (what goes to the device)
+    tfk_build = (lambda hp: space.build(hp, backend="tf_keras")) if hasattr(space, "build") else None
+    params, sizes = {}, {}
+    for tid in done["trial_id"]:
+        hp = tuner.oracle.trials[tid].hyperparameters
+        m = tfk_build(hp) if tfk_build else build(hp)
+        params[tid] = int(m.count_params())
+        if max_tflite_bytes is not None and tfk_build:
+            sizes[tid] = _tflite_bytes(m)
+    trials["params"] = trials["trial_id"].map(params)
+    trials["tflite_bytes"] = trials["trial_id"].map(sizes) if sizes else None
+    fits = pd.Series(True, index=trials.index)
+    if max_params is not None:
+        fits &= trials["params"].fillna(np.inf) <= max_params
+    if max_tflite_bytes is not None:
+        fits &= trials["tflite_bytes"].fillna(np.inf) <= max_tflite_bytes
+    trials["fits_budget"] = fits & (trials["status"] == "COMPLETED")
+    eligible = trials[trials["fits_budget"] & trials["score"].notna()]
+    notes = []
+    if eligible.empty:
+        raise ConfigError(f"no completed trial fits the size budget (max_params={max_params}, "
+                          f"max_tflite_bytes={max_tflite_bytes}); smallest had {int(trials['params'].min())} params.")
+    ascending = "loss" in objective
+    best_id = eligible.sort_values("score", ascending=ascending).iloc[0]["trial_id"]
+    best_hp = tuner.oracle.trials[best_id].hyperparameters
+    best_k3 = tuner.load_model(tuner.oracle.trials[best_id])
+    if tfk_build:
+        best = tfk_build(best_hp)
+        best.set_weights(best_k3.get_weights())  # same architecture, same weight order
+    else:
+        best = best_k3
+        notes.append("custom build(hp): best_model is the Keras 3 model keras-tuner trained")
+    if directory is None:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    if verbose:
+        print(f"search: done in {seconds:.1f} s; best trial {best_id}", flush=True)
+    return SearchResult(dict(best_hp.values), best, trials, objective, strategy, seconds, notes)

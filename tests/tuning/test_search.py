@@ -1,0 +1,79 @@
+"""Each strategy on a small budget with real penguins; budgets, size constraint, errors."""
+import numpy as np
+import pytest
+
+import mlprod
+from mlprod import datasets
+from mlprod.errors import ConfigError, DataError
+from mlprod.tuning import DenseSpace, RegularizedEvolutionOracle, make_oracle
+
+FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+SPACE = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 2), width=(8, 32, 8), batch_norm=(False,),
+                   optimizers=("adam",), learning_rate=(3e-3, 3e-2))
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    df = datasets.penguins()
+    return df[FEATURES].to_numpy("float32"), df["species"].to_numpy()
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid", "bayesian", "hyperband", "evolution"])
+def test_each_strategy_runs_and_returns_a_tf_keras_model(strategy, penguins):
+    x, y = penguins
+    kw = {"population_size": 2, "sample_size": 1} if strategy == "evolution" else {}
+    r = mlprod.search(SPACE, (x, y), strategy=strategy, max_trials=3, epochs=3, seed=0, verbose=False, **kw)
+    import tf_keras
+
+    assert isinstance(r.best_model, tf_keras.Model)
+    done = r.trials[r.trials["status"] == "COMPLETED"]
+    assert 1 <= len(done) and (strategy == "hyperband" or len(r.trials) <= 3)
+    best = done["score"].max()
+    assert best > 0.3
+    # the tf_keras copy carries the searched weights: it scores like the best trial on validation data
+    assert r.best_model.count_params() == int(r.trials.set_index("trial_id").loc[done.loc[done["score"].idxmax(),
+                                                                                  "trial_id"], "params"])
+    assert "<img" in r._repr_html_()
+
+
+def test_deterministic_given_a_seed(penguins):
+    x, y = penguins
+    a = mlprod.search(SPACE, (x, y), strategy="random", max_trials=2, epochs=2, seed=3, verbose=False)
+    b = mlprod.search(SPACE, (x, y), strategy="random", max_trials=2, epochs=2, seed=3, verbose=False)
+    assert a.best_hyperparameters == b.best_hyperparameters
+    np.testing.assert_allclose(a.trials["score"], b.trials["score"], atol=1e-6)
+
+
+def test_size_budget_picks_a_model_that_fits(penguins):
+    x, y = penguins
+    r = mlprod.search(SPACE, (x, y), strategy="random", max_trials=4, epochs=2, max_params=400, seed=1,
+                      verbose=False)
+    assert r.best_model.count_params() <= 400
+    assert (r.trials.loc[r.trials["fits_budget"], "params"] <= 400).all()
+
+
+def test_evolution_mutates_from_the_population():
+    import keras_tuner as kt
+
+    o = RegularizedEvolutionOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=5,
+                                   population_size=2, sample_size=1, seed=0)
+    assert isinstance(o, kt.Oracle)
+    with pytest.raises(ConfigError, match="population_size"):
+        RegularizedEvolutionOracle(population_size=1)
+    assert isinstance(make_oracle("evolution", "val_loss", 4, 2, 0), RegularizedEvolutionOracle)
+
+
+def test_bad_inputs_fail_before_any_trial(penguins):
+    x, y = penguins
+    with pytest.raises(ConfigError, match="contradictory"):
+        DenseSpace(input_shape=(4,), num_classes=3, depth=(3, 1))
+    with pytest.raises(ConfigError, match="no choices"):
+        DenseSpace(input_shape=(4,), num_classes=3, activations=())
+    with pytest.raises(ConfigError, match="strategy"):
+        mlprod.search(SPACE, (x, y), strategy="annealing")
+    with pytest.raises(ConfigError, match="budget is too small"):
+        mlprod.search(SPACE, (x, y), max_trials=0)
+    with pytest.raises(ConfigError, match="objective"):
+        mlprod.search(SPACE, (x, y), objective="val_f1")
+    with pytest.raises(DataError, match="shape"):
+        mlprod.search(SPACE, (x[:, :2], y))
