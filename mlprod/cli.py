@@ -52,6 +52,69 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mlprod.validation import detect_drift, detect_skew
+
+    fn = detect_drift if args.drift else detect_skew
+    print(f"comparing {args.current} with {args.baseline} ({'drift' if args.drift else 'skew'}) ...", flush=True)
+    result = fn(args.baseline, args.current, label=args.label)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 100):
+        print(result.issues.to_string(index=False) if len(result.issues) else "no issues")
+    if args.report:
+        print(f"report: {result.save_html(args.report)}")
+    return 0 if result.passed else 3
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mlprod.evaluation import EvalSpec, Threshold, evaluate
+
+    thresholds = {}
+    for item in args.threshold or []:
+        name, _, value = item.partition(">=")
+        if not value:
+            raise ConfigError(f"--threshold {item!r}: write METRIC>=VALUE, e.g. sparse_categorical_accuracy>=0.9.")
+        thresholds[name.strip()] = Threshold(lower=float(value))
+    spec = EvalSpec(label=args.label, model_type=args.model_type,
+                    slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds)
+    cols = [c for c in (args.feature_columns or "").split(",") if c] or None
+    result = evaluate(args.model, args.data, spec, feature_columns=cols)
+    with pd.option_context("display.width", 200):
+        print(result.overall().to_string())
+        print("\nworst slices:")
+        print(result.worst_slices().head(10).to_string(index=False))
+    if args.report:
+        print(f"report: {result.save_html(args.report)}")
+    return 0 if result.passed else 3
+
+
+def _cmd_optimize(args: argparse.Namespace) -> int:
+    import numpy as np
+    import tf_keras
+
+    from mlprod.errors import DataError
+    from mlprod.optimization import optimize
+
+    try:
+        npz = np.load(args.data)
+        data = tuple(npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"--data {args.data!r} must be an .npz with x_train, y_train, x_test, y_test ({e}).") from None
+    try:
+        model = tf_keras.models.load_model(args.model)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot load a tf_keras model from {args.model!r} ({str(e)[:200]}).") from None
+    result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
+    print(result.table.drop(columns=["note"]).to_string(index=False))
+    paths = result.save(args.output)
+    result.save_html(Path(args.output) / "report.html")
+    print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
+    return 0 if result.best() else 3
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -86,6 +149,33 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--root", required=True, help="pipeline root on cloud storage, e.g. gs://bucket/run")
     comp.add_argument("--output", default="pipeline.json", help="where to write the JSON spec")
     comp.set_defaults(func=_cmd_compile)
+
+    val = sub.add_parser("validate", help="skew (or --drift) report of CURRENT data against BASELINE data")
+    val.add_argument("baseline", help="training/previous data: CSV, TFRecord or folder")
+    val.add_argument("current", help="serving/current data")
+    val.add_argument("--label", help="label column (absent from serving data)")
+    val.add_argument("--drift", action="store_true", help="span-to-span drift instead of training/serving skew")
+    val.add_argument("--report", help="write the HTML report here")
+    val.set_defaults(func=_cmd_validate)
+
+    ev = sub.add_parser("evaluate", help="sliced evaluation of a model on labelled data (TFMA)")
+    ev.add_argument("model", help="SavedModel folder (raw-example signature), .tflite or Keras .h5")
+    ev.add_argument("data", help="labelled CSV")
+    ev.add_argument("--label", required=True)
+    ev.add_argument("--model-type", default="classification", choices=["classification", "binary", "regression"])
+    ev.add_argument("--slices", help="comma-separated slice features")
+    ev.add_argument("--feature-columns", help="comma-separated input columns for .tflite/Keras models")
+    ev.add_argument("--threshold", action="append", help="METRIC>=VALUE (repeatable); exit 3 when broken")
+    ev.add_argument("--report", help="write the HTML report here")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    op = sub.add_parser("optimize", help="quantize/prune a tf_keras model to TFLite and measure it")
+    op.add_argument("model", help="tf_keras model (.h5 or SavedModel folder)")
+    op.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
+    op.add_argument("--techniques", default="float,dynamic,int8,qat,prune_int8")
+    op.add_argument("--max-drop", type=float, default=1.0, help="accuracy points allowed vs Keras")
+    op.add_argument("--output", default="tflite-models", help="folder for .tflite files and metrics")
+    op.set_defaults(func=_cmd_optimize)
 
     runs = sub.add_parser("runs", help="list runs and models recorded in an ML Metadata store")
     runs.add_argument("--metadata", default="mlprod-output/metadata.sqlite",

@@ -40,3 +40,39 @@ def test_unwritable_output_is_one_clear_line(capsys, tmp_path):
     rc = cli.main(["run", "penguin", "--output", str(blocker / "out")])
     assert rc == 1
     assert "cannot create output folder" in capsys.readouterr().err
+
+
+def test_validate_command_flags_the_skewed_penguin(capsys, tmp_path):
+    from mlprod import datasets
+
+    rc = cli.main(["validate", str(datasets.path("penguin/labelled")), str(datasets.path("penguin/skewed")),
+                   "--label", "species", "--report", str(tmp_path / "r.html")])
+    out = capsys.readouterr().out
+    assert rc == 3 and "culmen_length_mm" in out and (tmp_path / "r.html").is_file()
+
+
+def test_optimize_and_evaluate_commands(capsys, tmp_path):
+    import numpy as np
+    import tf_keras as keras
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x, y = (d.data / 16).astype("float32"), d.target
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.layers.Dense(32, activation="relu", input_shape=(64,)),
+                          keras.layers.Dense(10, activation="softmax")])
+    m.compile("adam", "sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=5, verbose=0)
+    m.save(tmp_path / "m.h5")
+    np.savez(tmp_path / "d.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
+    rc = cli.main(["optimize", str(tmp_path / "m.h5"), "--data", str(tmp_path / "d.npz"), "--techniques",
+                   "float,int8", "--max-drop", "5", "--output", str(tmp_path / "out")])
+    assert rc == 0 and (tmp_path / "out" / "int8.tflite").is_file()
+    import pandas as pd
+
+    cols = [f"p{i}" for i in range(64)]
+    pd.DataFrame(x[1400:], columns=cols).assign(label=y[1400:]).to_csv(tmp_path / "test.csv", index=False)
+    rc = cli.main(["evaluate", str(tmp_path / "out" / "int8.tflite"), str(tmp_path / "test.csv"), "--label", "label",
+                   "--feature-columns", ",".join(cols), "--threshold", "sparse_categorical_accuracy>=0.99"])
+    assert rc == 3  # the threshold is deliberately out of reach: exit code says "not blessed"
+    assert "sparse_categorical_accuracy" in capsys.readouterr().out

@@ -173,6 +173,10 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     if not isinstance(spec, EvalSpec):
         raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
                           "tfma.run_model_analysis directly.")
+    if isinstance(model, (str, Path)) and str(model).endswith((".h5", ".keras")):
+        import tf_keras
+
+        model = tf_keras.models.load_model(str(model))
     df = _frame(data)
     _check(df, spec)
     df = _add_buckets(df.copy(), spec)

@@ -51,6 +51,10 @@ def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
         min_accuracy=0.9,
         eval_slices=(datasets.PENGUIN_LABEL,),  # accuracy per species = per-class recall
         feature_spec=SPEC,
+        # NAS through TFX's Tuner with mlprod's regularized-evolution oracle (small budget)
+        tune={"strategy": "evolution", "max_trials": 3, "epochs": 2, "steps": 20, "depth": (1, 2),
+              "width": (8, 32, 8), "batch_norm": (False,), "optimizers": ("adam",),
+              "learning_rate": (3e-3, 3e-2)},
         # TFX's skew demo data stands in for serving logs: the gate flags culmen_length_mm
         # (one value of -1) and, in "warn" mode, records it without stopping the demo.
         serving_data_root=datasets.path("penguin/skewed").parent,

@@ -65,6 +65,9 @@ class PipelineConfig:
             compares them with the training data before Transform/Trainer run.
         skew_mode: ``"fail"`` stops the run when skew is found; ``"warn"`` records it only.
         check_kind: ``"skew"`` (serving data vs training) or ``"drift"`` (a later span vs training).
+        tune: given, a Tuner searches the architecture before Trainer (NAS), e.g.
+            ``{"strategy": "evolution", "max_trials": 4, "epochs": 2, "depth": (1, 2)}``
+            (see :mod:`mlprod.tuning.tfx_fn`); Trainer rebuilds the best one in tf_keras.
         feature_spec: the :class:`mlprod.preprocessing.FeatureSpec` Transform applies (default:
             z-score every numeric column, vocabulary-encode every string column, imputing
             columns that have missing values).
@@ -90,6 +93,7 @@ class PipelineConfig:
     serving_data_root: str | Path | None = None
     skew_mode: str = "fail"
     check_kind: str = "skew"
+    tune: dict[str, Any] | None = None
     feature_spec: Any = None
     curate_schema: bool = True
 
@@ -268,7 +272,19 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     transform = transform_component(example_gen.outputs["examples"], schema, facts["feature_spec"])
     for gate in gates:  # a failed gate in "fail" mode stops the run before Transform/Trainer
         transform.add_upstream_node(gate)
+    tuner = None
+    if config.tune is not None:
+        tune_cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in config.tune.items()},
+                    "label": config.label, "num_classes": facts["num_classes"]}
+        custom.update(tune_cfg)
+        tuner = tfx.components.Tuner(
+            tuner_fn="mlprod.tuning.tfx_fn.tuner_fn",
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            train_args=tfx.proto.TrainArgs(num_steps=int(config.tune.get("steps", 30))),
+            eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps), custom_config=tune_cfg)
     trainer = tfx.components.Trainer(
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         run_fn=f"{MODULE}.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -288,7 +304,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),
-        components=[*nodes, transform, trainer, model_resolver, evaluator, pusher],
+        components=[*nodes, transform, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata)),

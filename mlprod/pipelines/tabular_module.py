@@ -52,6 +52,19 @@ def build_model(widths: dict[str, int], num_classes: int, hidden_units: list[int
     return model
 
 
+def tuned_model(widths: dict[str, int], hparams: Any, cfg: dict[str, Any]) -> tf.keras.Model:
+    """Named feature inputs -> concatenation -> the tuned architecture (see mlprod.tuning.tfx_fn)."""
+    from mlprod.tuning.tfx_fn import build_from_hyperparameters
+
+    keras = tf.keras
+    body = build_from_hyperparameters(hparams, cfg, sum(widths.values()))
+    inputs = [keras.layers.Input(shape=(w,), name=n) for n, w in widths.items()]
+    x = keras.layers.concatenate(inputs) if len(inputs) > 1 else inputs[0]
+    model = keras.Model(inputs=inputs, outputs=body(x))
+    model.compile(optimizer=body.optimizer, loss=body.loss, metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    return model
+
+
 def _serving_fn(model: tf.keras.Model, tf_transform_output: Any, label: str) -> Any:
     model.tft_layer = tf_transform_output.transform_features_layer()
     raw_spec = {k: v for k, v in tf_transform_output.raw_feature_spec().items() if k != label}
@@ -82,7 +95,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
     evals = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
     tf.keras.utils.set_random_seed(cfg.get("seed", 0))
-    model = build_model(widths, int(cfg["num_classes"]), list(cfg["hidden_units"]), float(cfg["learning_rate"]))
+    if fn_args.hyperparameters:  # the Tuner's choice, rebuilt in tf_keras (QAT-ready)
+        model = tuned_model(widths, fn_args.hyperparameters, cfg)
+    else:
+        model = build_model(widths, int(cfg["num_classes"]), list(cfg["hidden_units"]), float(cfg["learning_rate"]))
     model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evals,
               validation_steps=fn_args.eval_steps, verbose=2)
     signatures = {"serving_default": _serving_fn(model, tf_transform_output, label)}

@@ -16,7 +16,7 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     assert first.blessed is True
     pushed = Path(first.pushed_model)
     assert (pushed / "saved_model.pb").is_file()
-    assert first.executions["Trainer"] == "COMPLETE"
+    assert first.executions["Trainer"] == "COMPLETE" and first.executions["Tuner"] == "COMPLETE"
     # The serving logs (TFX's skewed copy) are caught by the skew gate, in "warn" mode.
     assert first.data_checks["SkewValidator"].startswith("FAILED on [culmen_length_mm]")
 
@@ -35,7 +35,7 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
 
     # Second run on TFX's BeamDagRunner: same metadata store, so unchanged steps come from cache.
     second = run_pipeline(penguin.create_pipeline(cfg), runner="beam")
-    for comp in ("CsvExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Trainer"):
+    for comp in ("CsvExampleGen", "StatisticsGen", "SchemaGen", "Transform", "Tuner", "Trainer"):
         assert second.executions[comp] == "CACHED", second.executions
     assert second.accuracy == pytest.approx(first.accuracy)
 

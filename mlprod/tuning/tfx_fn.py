@@ -1,0 +1,83 @@
+"""NAS in TFX: a ``tuner_fn`` for TFX's standard Tuner, built from the same search spaces.
+
+TFX imports ``tuner_fn`` by module path and passes ``custom_config``; Trainer then rebuilds the
+chosen architecture in tf_keras from the Tuner's best hyperparameters
+(:func:`build_from_hyperparameters`).
+
+Example:
+    >>> tuner = tfx.components.Tuner(tuner_fn="mlprod.tuning.tfx_fn.tuner_fn",
+    ...     examples=transform.outputs["transformed_examples"],
+    ...     transform_graph=transform.outputs["transform_graph"],
+    ...     train_args=tfx.proto.TrainArgs(num_steps=50), eval_args=tfx.proto.EvalArgs(num_steps=5),
+    ...     custom_config={"label": "species", "num_classes": 3, "strategy": "evolution",
+    ...                    "max_trials": 4, "epochs": 2})                               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mlprod.tuning.spaces import DenseSpace
+
+SPACE_KEYS = ("depth", "width", "activations", "dropout", "batch_norm", "learning_rate", "optimizers")
+
+
+def feature_widths(tf_transform_output: Any, label: str) -> dict[str, int]:
+    """Transformed feature name -> width (scalars 1), sorted by name: the model's input layout."""
+    spec = tf_transform_output.transformed_feature_spec()
+    return {k: int(v.shape[0]) if len(v.shape) else 1 for k, v in sorted(spec.items()) if k != label}
+
+
+def space_from_config(cfg: dict[str, Any], input_dim: int) -> DenseSpace:
+    """The DenseSpace described by ``custom_config`` (keys of :data:`SPACE_KEYS`, lists ok)."""
+    kw = {k: tuple(cfg[k]) for k in SPACE_KEYS if k in cfg}
+    return DenseSpace(input_shape=(input_dim,), num_classes=int(cfg["num_classes"]), **kw)
+
+
+def concat_features(features: dict[str, Any], names: list[str]) -> Any:
+    """One float32 ``[batch, sum(widths)]`` matrix from transformed features, in ``names`` order."""
+    import tensorflow as tf
+
+    cols = []
+    for n in names:
+        x = tf.cast(features[n], tf.float32)
+        cols.append(tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else x)
+    return tf.concat(cols, axis=1)
+
+
+def tuner_fn(fn_args: Any) -> Any:
+    """Build the Keras Tuner (Keras 3 models) and fit arguments for TFX's Tuner component."""
+    import keras_tuner as kt
+    import tensorflow_transform as tft
+    from tfx.components.tuner.component import TunerFnResult
+    from tfx_bsl.public import tfxio
+
+    from mlprod.tuning.search import make_oracle
+
+    cfg = fn_args.custom_config
+    label = cfg["label"]
+    tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
+    widths = feature_widths(tft_out, label)
+    names = list(widths)
+    space = space_from_config(cfg, sum(widths.values()))
+
+    def dataset(files: list[str]) -> Any:
+        ds = fn_args.data_accessor.tf_dataset_factory(
+            files, tfxio.TensorFlowDatasetOptions(batch_size=32, label_key=label), tft_out.transformed_metadata.schema)
+        return ds.map(lambda f, y: (concat_features(f, names), y)).repeat()
+
+    oracle = make_oracle(cfg.get("strategy", "random"), "val_accuracy", int(cfg.get("max_trials", 4)),
+                         int(cfg.get("epochs", 2)), int(cfg.get("seed", 0)))
+    tuner = kt.Tuner(oracle=oracle, hypermodel=lambda hp: space.build(hp, backend="keras"),
+                     directory=fn_args.working_dir, project_name="mlprod_nas", overwrite=True)
+    return TunerFnResult(tuner=tuner, fit_kwargs={
+        "x": dataset(fn_args.train_files), "validation_data": dataset(fn_args.eval_files),
+        "steps_per_epoch": fn_args.train_steps, "validation_steps": fn_args.eval_steps,
+        "epochs": int(cfg.get("epochs", 2)), "verbose": 0})
+
+
+def build_from_hyperparameters(hparams: dict[str, Any] | Any, cfg: dict[str, Any], input_dim: int) -> Any:
+    """The tuned architecture as a compiled tf_keras model over a ``[batch, input_dim]`` matrix."""
+    import keras_tuner as kt
+
+    hp = hparams if isinstance(hparams, kt.HyperParameters) else kt.HyperParameters.from_config(hparams)
+    return space_from_config(cfg, input_dim).build(hp, backend="tf_keras")
