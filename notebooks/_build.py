@@ -69,6 +69,55 @@ NOTEBOOKS = {
         code("result.worst_slices().head()"),
         code("result.fairness()"),
     ],
+    "preprocessing": [
+        md("# Preprocessing at scale\n\nDescribe features once; mlprod compiles a TensorFlow Transform "
+           "`preprocessing_fn`, runs the full-pass analysis on Apache Beam, and gives back the transformed "
+           "data and one graph for training and serving."),
+        code("import tensorflow as tf\n\nimport mlprod\nfrom mlprod import datasets\n"
+             "from mlprod.preprocessing import Categorical, DateParts, Distance, FeatureSpec, Numeric\n\n"
+             "spec = FeatureSpec(label='tips', features=(\n"
+             "    Numeric('fare', scale='log'),\n"
+             "    Numeric('trip_start_hour', buckets=4),\n"
+             "    Categorical('payment_type', encoding='onehot', top_k=4),\n"
+             "    Distance('trip_km', 'pickup_latitude', 'pickup_longitude', 'dropoff_latitude',\n"
+             "             'dropoff_longitude', scale='none', impute='mean'),\n"
+             "    DateParts('start', 'trip_start_timestamp', ('hour', 'weekday')),\n"
+             "))\nprint(spec.to_json()[:200], '...')"),
+        code("taxi = datasets.chicago_taxi().head(1000)\n"
+             "result = mlprod.analyze_and_transform(taxi, spec)\nresult"),
+        md("## The same graph at serving time, on raw `tf.Example`s"),
+        code("from mlprod._examples import serialized\n\n"
+             "served = result.serving_fn()(tf.constant(serialized(taxi.drop(columns=['tips']).head(3))))\n"
+             "served['trip_km'].numpy(), result.transformed['trip_km'].head(3).to_numpy()"),
+    ],
+    "tuning": [
+        md("# Neural architecture search\n\nOne declarative space, five strategies (random, grid, Bayesian, "
+           "Hyperband and regularized evolution), a size budget, and a tf_keras result ready for QAT."),
+        code("import mlprod\nfrom mlprod import datasets\nfrom mlprod.tuning import DenseSpace\n\n"
+             "df = datasets.penguins()\nx = df.drop(columns='species').to_numpy('float32')\n"
+             "y = df['species'].to_numpy()\n"
+             "space = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 2), width=(8, 32, 8),\n"
+             "                   batch_norm=(False,), optimizers=('adam',), learning_rate=(3e-3, 3e-2))"),
+        code("result = mlprod.search(space, (x, y), strategy='evolution', max_trials=4, epochs=3,\n"
+             "                       max_params=600, population_size=2, sample_size=1)\nresult"),
+        code("result.trials[['trial_id', 'status', 'score', 'params', 'fits_budget']]"),
+        code("type(result.best_model).__module__, result.best_model.count_params()"),
+    ],
+    "optimization": [
+        md("# Edge optimization\n\nPost-training quantization, quantization-aware training and pruning to "
+           "TFLite, measured on the real TFLite interpreter (scikit-learn's bundled 8x8 digits)."),
+        code("import numpy as np\nimport tf_keras as keras\nfrom sklearn.datasets import load_digits\n\n"
+             "import mlprod\n\nd = load_digits()\nx, y = (d.data / 16).astype('float32'), d.target\n"
+             "keras.utils.set_random_seed(0)\n"
+             "model = keras.Sequential([keras.layers.Dense(64, activation='relu', input_shape=(64,)),\n"
+             "                          keras.layers.Dense(10, activation='softmax')])\n"
+             "model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+             "model.fit(x[:1400], y[:1400], epochs=10, verbose=0);"),
+        code("result = mlprod.optimize(model, (x[:1400], y[:1400], x[1400:], y[1400:]),\n"
+             "                         techniques=['float', 'dynamic', 'int8', 'qat', 'prune_int8'],\n"
+             "                         fine_tune_epochs=1, latency_samples=50)\nresult"),
+        code("result.best(max_drop=1.0)"),
+    ],
 }
 
 for name, cells in NOTEBOOKS.items():

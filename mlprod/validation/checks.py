@@ -169,8 +169,10 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
 
 def _present(fs: Any) -> int:
     """Examples in which the feature has a value (0 when it never occurs)."""
+    from mlprod.validation.schema import examples_with_values
+
     common = fs.num_stats.common_stats if fs.HasField("num_stats") else fs.string_stats.common_stats
-    return int(common.num_non_missing)
+    return examples_with_values(fs, int(common.num_non_missing + common.num_missing))
 
 
 def _median(fs: Any) -> float:

@@ -125,6 +125,20 @@ def _set_range(f: Any, st: Any, margin: float, min_samples: int = 20, tail_ratio
             f.int_domain.max = math.ceil(hi + pad)
 
 
+def examples_with_values(st: Any, n: int) -> int:
+    """Examples in which a feature has at least one value.
+
+    TFDV counts a feature present when its key is there, even with an empty value list (what
+    CsvExampleGen writes for an empty CSV cell); for single-valued features the number of values
+    is the number of examples that really have one.
+    """
+    common = st.num_stats.common_stats if st.HasField("num_stats") else st.string_stats.common_stats
+    present = n - common.num_missing
+    if common.max_num_values <= 1:
+        present = min(present, int(common.tot_num_values))
+    return int(present)
+
+
 def is_categorical(feature: "schema_pb2.Feature") -> bool:
     """True for string features and for ints marked categorical in the schema."""
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -192,8 +206,7 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
                 target.max = ov.max
         # required vs optional from presence
         if c.required_from_presence and st is not None:
-            present = n - st.num_stats.common_stats.num_missing if st.HasField("num_stats") else \
-                n - st.string_stats.common_stats.num_missing
+            present = examples_with_values(st, n)
             # "required" tolerates a sliver of missing values (c.presence_tolerance), so a
             # feature missing in 2 of 15,002 rows does not alarm on samples that happened to miss them
             f.presence.min_fraction = 1.0 - c.presence_tolerance if present == n else 0.0

@@ -1,0 +1,104 @@
+"""Transform throughput on the taxi data: Beam DirectRunner modes vs a pandas/scikit-learn equivalent.
+
+Same transforms everywhere: z-score fare, log trip_miles, median-imputed min-max trip_seconds,
+quantile buckets of the hour, payment_type vocabulary, great-circle distance. Each case runs in
+its own process (peak memory is its own).
+
+Usage:
+    scripts/in-env python -m benchmarks.bench_preprocessing              # 100k rows
+    scripts/in-env python -m benchmarks.bench_preprocessing --rows 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import print_table
+
+CASES = {
+    "mlprod / DirectRunner in-memory": ["--direct_running_mode=in_memory"],
+    "mlprod / DirectRunner multi-processing, 1 worker": ["--direct_running_mode=multi_processing",
+                                                         "--direct_num_workers=1"],
+    "mlprod / DirectRunner multi-processing, 2 workers": ["--direct_running_mode=multi_processing",
+                                                          "--direct_num_workers=2"],
+    "pandas + scikit-learn": None,
+}
+
+
+def data(rows: int) -> Any:
+    import pandas as pd
+
+    from mlprod import datasets
+
+    df = datasets.chicago_taxi()
+    return pd.concat([df] * max(1, -(-rows // len(df))), ignore_index=True).iloc[:rows]
+
+
+def spec() -> Any:
+    from mlprod.preprocessing import Categorical, Distance, FeatureSpec, Numeric
+
+    return FeatureSpec(features=(
+        Numeric("fare"), Numeric("trip_miles", scale="log"),
+        Numeric("trip_seconds", scale="minmax", impute="median"), Numeric("trip_start_hour", buckets=4),
+        Categorical("payment_type"),
+        Distance("trip_km", "pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude",
+                 impute="mean")))
+
+
+def pandas_sklearn(df: Any) -> Any:
+    import pandas as pd
+    from sklearn.preprocessing import KBinsDiscretizer, MinMaxScaler, OrdinalEncoder, StandardScaler
+
+    out = pd.DataFrame(index=df.index)
+    out["fare"] = StandardScaler().fit_transform(df[["fare"]]).ravel()
+    out["trip_miles"] = StandardScaler().fit_transform(np.log1p(df[["trip_miles"]].clip(lower=0))).ravel()
+    secs = df[["trip_seconds"]].fillna(df["trip_seconds"].median())
+    out["trip_seconds"] = MinMaxScaler().fit_transform(secs).ravel()
+    out["trip_start_hour"] = KBinsDiscretizer(4, encode="ordinal", strategy="quantile").fit_transform(
+        df[["trip_start_hour"]]).ravel()
+    out["payment_type"] = OrdinalEncoder().fit_transform(df[["payment_type"]]).ravel()
+    cols = ["pickup_latitude", "pickup_longitude", "dropoff_latitude", "dropoff_longitude"]
+    lat1, lon1, lat2, lon2 = (np.radians(df[c].fillna(df[c].mean()).to_numpy()) for c in cols)
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    km = 2 * 6371.0088 * np.arcsin(np.sqrt(a))
+    out["trip_km"] = (km - km.mean()) / km.std()
+    return out
+
+
+def _child(name: str, rows: int, q: Any) -> None:
+    df = data(rows)
+    t0 = time.perf_counter()
+    if CASES[name] is None:
+        pandas_sklearn(df)
+    else:
+        import mlprod
+
+        mlprod.analyze_and_transform(df, spec(), beam_args=CASES[name], progress=False)
+    q.put({"seconds": time.perf_counter() - t0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=100_000)
+    args = ap.parse_args()
+    ctx = mp.get_context("spawn")
+    out = []
+    for name in CASES:
+        print(f"{name}: {args.rows:,} rows ...", flush=True)
+        q = ctx.Queue()
+        p = ctx.Process(target=_child, args=(name, args.rows, q))
+        p.start()
+        res = q.get()
+        p.join()
+        out.append({"case": name, "rows": args.rows, "seconds": round(res["seconds"], 1),
+                    "rows_per_s": round(args.rows / res["seconds"]), "peak_rss_mb": round(res["peak_mb"])})
+    print_table(out, f"Analyze + transform {args.rows:,} taxi rows (2 cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""NAS strategies with the same budget, several seeds, vs plain Keras Tuner RandomSearch.
+
+Usage: scripts/in-env python -m benchmarks.bench_tuning [--trials 6 --epochs 3 --seeds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from benchmarks.harness import print_table
+
+
+def datasets_() -> dict:
+    from mlprod import datasets
+    from mlprod.tuning import DenseSpace
+
+    x, y = datasets.mnist()
+    df = datasets.penguins()
+    px, py = df.drop(columns="species").to_numpy("float32"), df["species"].to_numpy()
+    return {
+        "mnist (1,000)": ((x, y), DenseSpace(input_shape=(784,), num_classes=10, depth=(1, 2), width=(32, 128, 32),
+                                              batch_norm=(False,), learning_rate=(1e-4, 1e-2))),
+        "penguins": ((px, py), DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 3), width=(8, 64, 8),
+                                          learning_rate=(1e-3, 3e-2))),
+    }
+
+
+def plain_random(space, data, trials, epochs, seed):  # noqa: ANN001, ANN201
+    """What users would otherwise run: keras_tuner.RandomSearch on the same space and data."""
+    import keras_tuner as kt
+
+    x, y = data
+    idx = np.random.default_rng(seed).permutation(len(x))
+    n = max(1, int(len(x) * 0.2))
+    tuner = kt.RandomSearch(lambda hp: space.build(hp), objective="val_accuracy", max_trials=trials, seed=seed,
+                            overwrite=True, directory=f"/tmp/kt-bench-{seed}", project_name="plain")
+    tuner.search(x[idx[n:]], y[idx[n:]], validation_data=(x[idx[:n]], y[idx[:n]]), epochs=epochs, verbose=0)
+    return max(t.score for t in tuner.oracle.trials.values() if t.score is not None)
+
+
+def main() -> None:
+    import mlprod
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--trials", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=2)
+    args = ap.parse_args()
+    rows = []
+    for name, (data, space) in datasets_().items():
+        for strategy in ("keras_tuner.RandomSearch", "random", "grid", "bayesian", "hyperband", "evolution"):
+            scores, secs = [], []
+            for seed in range(args.seeds):
+                t0 = time.perf_counter()
+                if strategy.startswith("keras_tuner"):
+                    scores.append(plain_random(space, data, args.trials, args.epochs, seed))
+                else:
+                    r = mlprod.search(space, data, strategy=strategy, max_trials=args.trials, epochs=args.epochs,
+                                      seed=seed, verbose=False, early_stopping=False)
+                    scores.append(float(r.trials["score"].max()))
+                secs.append(time.perf_counter() - t0)
+            rows.append({"data": name, "strategy": strategy, "best_val_accuracy_mean": round(float(np.mean(scores)), 4),
+                         "min": round(float(np.min(scores)), 4), "max": round(float(np.max(scores)), 4),
+                         "seconds_mean": round(float(np.mean(secs)), 1)})
+            print(rows[-1], flush=True)
+    print_table(rows, f"Same budget: {args.trials} trials x {args.epochs} epochs (Hyperband: max epochs), "
+                      f"{args.seeds} seeds")
+
+
+if __name__ == "__main__":
+    main()
