@@ -61,7 +61,8 @@ def run(tool: str, df: Any, slices: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             path = write_tfrecord(df, os.path.join(tmp, "d.tfrecord"))
             res = tfma.run_model_analysis(eval_config=cfg, data_location=str(path), output_path=tmp + "/out")
-            return sum(len(m) for _, m in res.slicing_metrics)
+            return sum(len(per_sub) for _, m in res.slicing_metrics for per_out in m.values()
+                       for per_sub in per_out.values())
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
     def metrics(g: Any) -> dict:
