@@ -77,3 +77,25 @@ def test_bad_inputs_fail_before_any_trial(penguins):
         mlprod.search(SPACE, (x, y), objective="val_f1")
     with pytest.raises(DataError, match="shape"):
         mlprod.search(SPACE, (x[:, :2], y))
+
+
+def test_wall_clock_budget_tflite_budget_and_failed_trials(penguins):
+    x, y = penguins
+    r = mlprod.search(SPACE, (x, y), strategy="random", max_trials=50, epochs=1, max_seconds=0.001, seed=0,
+                      verbose=False)
+    assert len(r.trials) == 1  # the budget ran out after the first trial
+    r = mlprod.search(SPACE, (x, y), strategy="random", max_trials=2, epochs=1, max_tflite_bytes=10**6,
+                      verbose=False)
+    assert r.trials["tflite_bytes"].notna().all() and r.trials["fits_budget"].all()
+
+    import keras_tuner as kt
+
+    def flaky(hp):  # a custom build(hp) where one variant crashes
+        if hp.Choice("variant", ["ok", "crash"]) == "crash":
+            raise ValueError("this architecture does not build")
+        return SPACE.build(kt.HyperParameters())
+
+    r = mlprod.search(flaky, (x, y), strategy="grid", max_trials=2, epochs=1, seed=0, verbose=False)
+    assert {"FAILED", "COMPLETED"} <= set(r.trials["status"])  # recorded as failed, the search went on
+    with pytest.raises(ConfigError, match="cannot build"):  # checked before any trial
+        mlprod.search(lambda hp: SPACE.build(hp) if False else 1 / 0, (x, y), verbose=False)

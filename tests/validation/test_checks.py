@@ -105,3 +105,12 @@ def test_inputs_are_not_modified(tmp_path):
     before = src.read_bytes()
     mlprod.detect_skew(datasets.path("penguin/labelled"), src, label="species")
     assert src.read_bytes() == before
+
+
+def test_tfrecords_are_summarised_on_beam():
+    from mlprod.validation import compute_statistics
+
+    stats = compute_statistics(datasets.path("mnist"), beam_args=["--direct_running_mode=in_memory"])
+    assert stats.datasets[0].num_examples == 1000
+    names = {f.path.step[0] for f in stats.datasets[0].features}
+    assert names == {"image_floats", "image_class"}
