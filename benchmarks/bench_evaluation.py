@@ -11,16 +11,14 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
-import resource
 import tempfile
 import time
 from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import print_table
+from benchmarks.harness import print_table, run_isolated
 
 SLICINGS = {1: [], 10: ["payment_type"], 100: ["trip_start_hour", "pickup_community_area"]}
 TOOLS = ("mlprod", "tfma (hand-written config)", "pandas + sklearn groupby")
@@ -78,31 +76,25 @@ def run(tool: str, df: Any, slices: list[str]) -> int:
     return len(out) * 5
 
 
-def _child(tool: str, rows: int, slices: list[str], q: Any) -> None:
+def _child(tool: str, rows: int, slices: list[str]) -> dict[str, Any]:
     df = data(rows)
     t0 = time.perf_counter()
     n = run(tool, df, slices)
-    q.put({"seconds": time.perf_counter() - t0, "values": n,
-           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    return {"seconds": time.perf_counter() - t0, "values": n}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=100_000)
     args = ap.parse_args()
-    ctx = mp.get_context("spawn")
     rows = []
     for n_slices, slices in SLICINGS.items():
         for tool in TOOLS:
             print(f"{tool}: ~{n_slices} slices on {args.rows:,} rows ...", flush=True)
-            q = ctx.Queue()
-            p = ctx.Process(target=_child, args=(tool, args.rows, slices, q))
-            p.start()
-            res = q.get()
-            p.join()
+            res = run_isolated(_child, tool, args.rows, slices)
             rows.append({"slices": f"~{n_slices} ({', '.join(slices) or 'overall'})", "tool": tool,
                          "seconds": round(res["seconds"], 2), "examples_per_s": round(args.rows / res["seconds"]),
-                         "peak_rss_mb": round(res["peak_mb"]), "values": res["values"]})
+                         "peak_rss_mb": round(res["peak_rss_mb"]), "values": res["values"]})
     print_table(rows, f"Sliced evaluation of {args.rows:,} taxi predictions")
 
 

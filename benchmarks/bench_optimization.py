@@ -51,6 +51,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--fine-tune-epochs", type=int, default=10)
     args = ap.parse_args()
     for name in ("mnist (1,000 bundled)", "sklearn digits (1,797)"):
         (x, y, xt, yt), shape = data(name)
@@ -58,9 +59,10 @@ def main() -> None:
         m.fit(x, y, epochs=args.epochs, batch_size=32, verbose=0)
         r = mlprod.optimize(m, (x, y, xt, yt), techniques=["float", "dynamic", "float16", "int8", "qat", "prune",
                                                              "prune_int8", "cluster", "prune_qat"],
-                            sparsity=0.8, fine_tune_epochs=3, latency_samples=200)
+                            sparsity=0.8, fine_tune_epochs=args.fine_tune_epochs, latency_samples=200)
         t = r.table.drop(columns=["note"]).round(4)
-        print_table(t.to_dict("records"), f"{name}: {len(xt)} test examples")
+        print_table(t.to_dict("records"), f"{name}: {len(x)} train / {len(xt)} test examples, "
+                                          f"{args.fine_tune_epochs} fine-tune epochs")
         rows = t.set_index("technique")
         checks = [
             ("int8 smaller than float (x)", rows.loc["int8", "smaller_than_float"], ">= 3.9"),

@@ -11,14 +11,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import time
 from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import print_table
+from benchmarks.harness import print_table, run_isolated
 
 CASES = {
     "mlprod / DirectRunner in-memory": ["--direct_running_mode=in_memory"],
@@ -70,7 +68,7 @@ def pandas_sklearn(df: Any) -> Any:
     return out
 
 
-def _child(name: str, rows: int, q: Any) -> None:
+def _child(name: str, rows: int) -> dict[str, Any]:
     df = data(rows)
     t0 = time.perf_counter()
     if CASES[name] is None:
@@ -79,24 +77,19 @@ def _child(name: str, rows: int, q: Any) -> None:
         import mlprod
 
         mlprod.analyze_and_transform(df, spec(), beam_args=CASES[name], progress=False)
-    q.put({"seconds": time.perf_counter() - t0, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    return {"seconds": time.perf_counter() - t0}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=100_000)
     args = ap.parse_args()
-    ctx = mp.get_context("spawn")
     out = []
     for name in CASES:
         print(f"{name}: {args.rows:,} rows ...", flush=True)
-        q = ctx.Queue()
-        p = ctx.Process(target=_child, args=(name, args.rows, q))
-        p.start()
-        res = q.get()
-        p.join()
+        res = run_isolated(_child, name, args.rows)
         out.append({"case": name, "rows": args.rows, "seconds": round(res["seconds"], 1),
-                    "rows_per_s": round(args.rows / res["seconds"]), "peak_rss_mb": round(res["peak_mb"])})
+                    "rows_per_s": round(args.rows / res["seconds"]), "peak_rss_mb": round(res["peak_rss_mb"])})
     print_table(out, f"Analyze + transform {args.rows:,} taxi rows (2 cores)")
 
 

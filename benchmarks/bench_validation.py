@@ -13,12 +13,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import time
 from typing import Any
 
-from benchmarks.harness import print_table
+from benchmarks.harness import print_table, run_isolated
 
 TOOLS = ("mlprod", "mlprod (stats only)", "tfdv (JSD 0.1)", "evidently")
 
@@ -92,33 +90,27 @@ def run_tool(tool: str, a: Any, b: Any) -> set[str]:
     return flagged
 
 
-def _child(tool: str, rows: int, q: Any) -> None:
+def _child(tool: str, rows: int) -> dict[str, Any]:
     a, b, _ = scenarios(taxi(rows))["random split"]
     t0 = time.perf_counter()
     run_tool(tool, a, b)
     seconds = time.perf_counter() - t0
     # quality on the real 15,002 rows (replicated rows would make random halves share values)
     quality = {name: sorted(run_tool(tool, x, y)) for name, (x, y, _) in scenarios(taxi(15_002)).items()}
-    q.put({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "quality": quality})
+    return {"seconds": seconds, "quality": quality}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=100_000)
     args = ap.parse_args()
-    ctx = mp.get_context("spawn")
     speed, quality = [], []
     expected = {name: want for name, (_, _, want) in scenarios(taxi(2000)).items()}
     for tool in TOOLS:
         print(f"running {tool} on {args.rows:,} rows ...", flush=True)
-        q = ctx.Queue()
-        p = ctx.Process(target=_child, args=(tool, args.rows, q))
-        p.start()
-        res = q.get()
-        p.join()
+        res = run_isolated(_child, tool, args.rows)
         speed.append({"tool": tool, "rows": args.rows, "seconds": round(res["seconds"], 2),
-                      "rows_per_s": round(args.rows / res["seconds"]), "peak_rss_mb": round(res["peak_mb"])})
+                      "rows_per_s": round(args.rows / res["seconds"]), "peak_rss_mb": round(res["peak_rss_mb"])})
         row = {"tool": tool}
         for name, flagged in res["quality"].items():
             want = expected[name]

@@ -70,6 +70,29 @@ def run_cases(cases: list[Case], repeat: int = 3) -> list[dict[str, Any]]:
     return rows
 
 
+def _isolated_child(target: Callable[..., dict[str, Any]], args: tuple, q: Any) -> None:
+    out = target(*args)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    q.put(out)
+
+
+def run_isolated(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``target(*args)`` (a module-level function returning a dict) in a fresh process.
+
+    Each tool then pays its own imports and its peak memory is its own: the result gains
+    ``peak_rss_mb`` (the child's peak resident memory; children it spawns are not included).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_isolated_child, args=(target, args, q))
+    p.start()
+    out = q.get()
+    p.join()
+    return out
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of ``rows`` (columns: union of keys, in first-seen order)."""
     cols: list[str] = []
