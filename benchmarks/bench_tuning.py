@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--plot", help="also save a bar chart (PNG) of the table here")
     args = ap.parse_args()
     rows = []
     for name, (data, space) in datasets_().items():
@@ -67,6 +68,35 @@ def main() -> None:
             print(rows[-1], flush=True)
     print_table(rows, f"Same budget: {args.trials} trials x {args.epochs} epochs (Hyperband: max epochs), "
                       f"{args.seeds} seeds")
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """Best validation accuracy per strategy (mean, min-max bars, seconds), one panel per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r["data"] for r in rows))
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4))
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        vals = [r for r in rows if r["data"] == name]
+        means = [v["best_val_accuracy_mean"] for v in vals]
+        err = [[m - v["min"] for m, v in zip(means, vals, strict=True)],
+               [v["max"] - m for m, v in zip(means, vals, strict=True)]]
+        ax.bar(range(len(vals)), means, yerr=err, capsize=3,
+               color=["#999" if v["strategy"].startswith("keras_tuner") else "#3b7dd8" for v in vals])
+        ax.set_xticks(range(len(vals)))
+        ax.set_xticklabels([v["strategy"].replace("keras_tuner.RandomSearch", "plain KT random") for v in vals],
+                           rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0.3, 1.0)
+        ax.set_title(f"{name}: best val accuracy")
+        for i, v in enumerate(vals):
+            ax.text(i, 0.32, f"{v['seconds_mean']:.0f}s", ha="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":
