@@ -119,7 +119,7 @@ def qat(model: Any, x: np.ndarray, y: np.ndarray, *, epochs: int = 2, lr: float 
 
 
 def prune(model: Any, x: np.ndarray, y: np.ndarray, *, sparsity: float = 0.8, schedule: str = "polynomial",
-          epochs: int = 2, lr: float = 1e-4, strip: bool = True) -> Any:
+          epochs: int = 2, lr: float = 1e-3, strip: bool = True) -> Any:
     """Magnitude pruning to ``sparsity`` with a ``constant`` or ``polynomial`` decay schedule.
 
     Returns the stripped model (``strip=False`` keeps the pruning wrappers, for prune -> QAT).
