@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlprod._data import load_frame
 from mlprod.errors import ConfigError, DataError
 from mlprod.evaluation.result import EvalResult, parse_results
 from mlprod.evaluation.spec import Buckets, EvalSpec
@@ -32,25 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 PRED, BASE_PRED = "__prediction", "__baseline_prediction"
-
-
-def _frame(data: Any) -> "pd.DataFrame":
-    import pandas as pd
-
-    from mlprod.validation.stats import _files, check_frame, read_csv
-
-    if isinstance(data, pd.DataFrame):
-        df = data.reset_index(drop=True)
-    elif isinstance(data, (str, Path, list)):
-        files = _files(data)
-        if not all(f.lower().endswith(".csv") for f in files):
-            raise DataError(f"evaluate() reads CSV files or DataFrames; got {files[:2]}. Load TFRecords into a "
-                            "DataFrame first, or evaluate them in a pipeline with TFX's Evaluator.")
-        df = read_csv(files)
-    else:
-        raise DataError(f"cannot evaluate on a {type(data).__name__}; pass a pandas DataFrame or CSV path(s).")
-    check_frame(df, "evaluation data")
-    return df
 
 
 def _add_buckets(df: "pd.DataFrame", spec: EvalSpec) -> "pd.DataFrame":
@@ -177,7 +159,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         import tf_keras
 
         model = tf_keras.models.load_model(str(model))
-    df = _frame(data)
+    df = load_frame(data, "evaluation data")
     _check(df, spec)
     df = _add_buckets(df.copy(), spec)
     kind = _model_kind(model)

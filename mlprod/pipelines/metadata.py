@@ -112,7 +112,7 @@ def artifacts(store: "str | Path | Any", type_name: str | None = None) -> "pd.Da
     s = open_store(store)
     types = {t.id: t.name for t in s.get_artifact_types()}
     arts = s.get_artifacts_by_type(type_name) if type_name else s.get_artifacts()
-    producer = _producers(s)
+    producer = producers(s)
     rows = [{"id": a.id, "type": types.get(a.type_id, "?"), "uri": a.uri,
              "produced_by": producer.get(a.id, ""), "created": _time(a.create_time_since_epoch)}
             for a in arts]
@@ -120,7 +120,7 @@ def artifacts(store: "str | Path | Any", type_name: str | None = None) -> "pd.Da
     return df.sort_values("id", ascending=False, ignore_index=True)
 
 
-def _producers(s: Store) -> dict[int, str]:
+def producers(s: Store) -> dict[int, str]:
     """artifact id -> node that produced it (OUTPUT events)."""
     from ml_metadata.proto import metadata_store_pb2 as mlmd
 

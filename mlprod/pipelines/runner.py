@@ -163,9 +163,9 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
 
 def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
     """Newest verdict of each mlprod data gate (ExampleAnomalies carrying a ``passed`` property)."""
-    from mlprod.pipelines.metadata import _producers
+    from mlprod.pipelines.metadata import producers
 
-    producer = _producers(store)
+    producer = producers(store)
     out: dict[str, tuple[int, str]] = {}
     for a in store.get_artifacts_by_context(ctx.id):
         if "passed" not in a.custom_properties:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlprod._data import load_frame
 from mlprod._fs import atomic_dir
 from mlprod.errors import DataError
 from mlprod.preprocessing.compile import Fn, build_preprocessing_fn
@@ -31,46 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory"]
 ROW_KEY = "__row__"  # carried through the graph to restore input order after Beam
-
-
-def _load(data: Any) -> "pd.DataFrame":
-    import pandas as pd
-
-    from mlprod.validation.stats import _files, check_frame, read_csv
-
-    if isinstance(data, pd.DataFrame):
-        df = data.reset_index(drop=True)
-    elif isinstance(data, (str, Path, list)):
-        files = _files(data)
-        if all(f.lower().endswith(".csv") for f in files):
-            df = read_csv(files)
-        elif all("tfrecord" in os.path.basename(f).lower() for f in files):
-            df = read_tfrecord(files)
-        else:
-            raise DataError(f"cannot read {files[:2]}: pass CSV or TFRecord (tf.Example) files, or a DataFrame.")
-    else:
-        raise DataError(f"cannot transform a {type(data).__name__}; pass a DataFrame, CSV or TFRecord path(s).")
-    check_frame(df, "preprocessing data")
-    return df
-
-
-def read_tfrecord(files: list[str]) -> "pd.DataFrame":
-    """``tf.Example`` TFRecords -> DataFrame (scalar features as columns, vectors as arrays)."""
-    import pandas as pd
-    import tensorflow as tf
-
-    rows = []
-    for rec in tf.data.TFRecordDataset(files):
-        ex = tf.train.Example.FromString(rec.numpy())
-        row = {}
-        for k, feat in ex.features.feature.items():
-            kind = feat.WhichOneof("kind")
-            vals = list(getattr(feat, kind).value) if kind else []
-            if kind == "bytes_list":
-                vals = [v.decode("utf-8", "replace") for v in vals]
-            row[k] = vals[0] if len(vals) == 1 else (np.asarray(vals) if vals else None)
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def check_spec(df: "pd.DataFrame", spec: FeatureSpec) -> None:
@@ -249,7 +210,7 @@ def analyze_and_transform(data: Any, spec: FeatureSpec, *, preprocessing_fn: Fn 
     from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    df = _load(data)
+    df = load_frame(data, "preprocessing data")
     check_spec(df, spec)
     columns = list(dict.fromkeys(spec.input_columns() + ([] if preprocessing_fn is None else list(df.columns))))
     keyed = df.assign(**{ROW_KEY: np.arange(len(df), dtype=np.int64)})

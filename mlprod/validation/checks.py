@@ -151,19 +151,20 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
 
     import pandas as pd
 
-    from mlprod.validation import stats as st
+    from mlprod._data import list_files, read_csv
+    from mlprod.validation.stats import IN_PROCESS_MAX_BYTES
 
     if isinstance(data, pd.DataFrame):
         return data.reset_index(drop=True)
     if beam_args or not isinstance(data, (str, os.PathLike, list)):
         return None
     try:
-        files = st._files(data)
+        files = list_files(data)
     except DataError:
         return None  # compute_statistics reports it
     if all(f.lower().endswith(".csv") for f in files) and \
-            sum(os.path.getsize(f) for f in files) <= st.IN_PROCESS_MAX_BYTES:
-        return st.read_csv(files)
+            sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES:
+        return read_csv(files)
     return None
 
 

@@ -13,11 +13,11 @@ Example:
 """
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from mlprod._data import check_frame, list_files, read_csv
 from mlprod.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,23 +46,6 @@ def stats_options(**kw: Any) -> Any:
     return tfdv.StatsOptions(**kw)
 
 
-def _files(data: str | Path | list) -> list[str]:
-    items = data if isinstance(data, list) else [data]
-    files: list[str] = []
-    for item in items:
-        s = str(item)
-        if os.path.isdir(s):
-            files += sorted(p for p in glob.glob(os.path.join(s, "*")) if os.path.isfile(p))
-        else:
-            matched = sorted(glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
-            if not matched:
-                raise DataError(f"file {s!r} does not exist; pass a DataFrame, CSV/TFRecord path(s) or statistics.")
-            files += matched
-    if not files:
-        raise DataError(f"no files found in {data!r}; the folder is empty.")
-    return files
-
-
 def _kind(path: str) -> str:
     low = path.lower()
     if low.endswith(".csv") or low.endswith(".csv.gz"):
@@ -73,34 +56,6 @@ def _kind(path: str) -> str:
         return "stats"
     raise DataError(f"cannot tell what {path!r} holds from its name; use .csv, .tfrecord(.gz) or a TFDV "
                     "statistics file (.pb), or pass a pandas DataFrame.")
-
-
-def read_csv(files: list[str]) -> "pd.DataFrame":
-    """Read CSV files with one header into one DataFrame, with clear errors for bad files."""
-    import pandas as pd
-
-    frames = []
-    for f in files:
-        try:
-            frames.append(pd.read_csv(f))
-        except UnicodeDecodeError:
-            raise DataError(f"{f} is not a text CSV file (binary content); pass a CSV or a TFRecord.") from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{f} is empty; it needs a header row and at least one data row.") from None
-        except pd.errors.ParserError as e:
-            raise DataError(f"{f} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
-    if len({tuple(fr.columns) for fr in frames}) > 1:
-        raise DataError(f"CSV files {files} have different columns; give files that share one header.")
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-
-def check_frame(df: "pd.DataFrame", what: str = "data") -> None:
-    """Reject empty frames and duplicate/blank column names before TFDV sees them."""
-    if len(df.columns) == 0 or len(df) == 0:
-        raise DataError(f"{what} is empty ({len(df)} rows, {len(df.columns)} columns); pass data with rows.")
-    dup = df.columns[df.columns.duplicated()].tolist()
-    if dup:
-        raise DataError(f"{what} has duplicate column names {dup}; rename them.")
 
 
 def compute_statistics(data: Data, *, beam_args: list[str] | None = None, options: Any = None,
@@ -140,7 +95,7 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     if not isinstance(data, (str, Path, list)):
         raise DataError(f"{name}: cannot compute statistics of a {type(data).__name__}; pass a pandas "
                         "DataFrame, CSV/TFRecord path(s) or TFDV statistics.")
-    files = _files(data)
+    files = list_files(data)
     kinds = {_kind(f) for f in files}
     if len(kinds) > 1:
         raise DataError(f"{name}: mixed file kinds {sorted(kinds)} in {files}; pass one kind at a time.")
