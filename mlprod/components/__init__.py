@@ -19,6 +19,8 @@ _LAZY = {
     "DistributionValidator": "mlprod.components.validation",
     "evaluator_components": "mlprod.components.evaluation",
     "EdgeOptimizer": "mlprod.components.optimization",
+    "transform_component": "mlprod.components.preprocessing",
+    "tuner_component": "mlprod.components.tuning",
     "TFLiteModels": "mlprod.components.optimization",
 }
 __all__ = sorted(_LAZY)

@@ -187,6 +187,11 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
             "feature_spec": spec}
 
 
+def _tuned_space(config: PipelineConfig) -> dict[str, Any]:
+    """The space/strategy settings the Trainer needs to rebuild the tuned architecture."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in (config.tune or {}).items()}
+
+
 def default_feature_spec(files: list[Path], label: str) -> Any:
     """Z-score numeric columns, vocabulary-encode string columns, impute where values are missing.
 
@@ -229,9 +234,9 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     """
     from tfx import v1 as tfx
 
+    from mlprod.components import transform_component, tuner_component
     from mlprod.components.evaluation import evaluator_components
     from mlprod.evaluation.spec import EvalSpec, Threshold
-    from mlprod.preprocessing.tfx_fn import transform_component
 
     facts = check_config(config)
     custom = {"label": config.label, "num_classes": facts["num_classes"],
@@ -274,15 +279,10 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         transform.add_upstream_node(gate)
     tuner = None
     if config.tune is not None:
-        tune_cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in config.tune.items()},
-                    "label": config.label, "num_classes": facts["num_classes"]}
-        custom.update(tune_cfg)
-        tuner = tfx.components.Tuner(
-            tuner_fn="mlprod.tuning.tfx_fn.tuner_fn",
-            examples=transform.outputs["transformed_examples"],
-            transform_graph=transform.outputs["transform_graph"],
-            train_args=tfx.proto.TrainArgs(num_steps=int(config.tune.get("steps", 30))),
-            eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps), custom_config=tune_cfg)
+        tuner = tuner_component(transform.outputs["transformed_examples"], transform.outputs["transform_graph"],
+                                label=config.label, num_classes=facts["num_classes"],
+                                eval_steps=config.eval_steps, **config.tune)
+        custom.update(_tuned_space(config))  # the Trainer rebuilds the tuned architecture from these
     trainer = tfx.components.Trainer(
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         run_fn=f"{MODULE}.run_fn",

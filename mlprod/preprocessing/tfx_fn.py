@@ -5,7 +5,7 @@ there as a dict, so no module file is written or packaged.
 
 Example:
     >>> from mlprod.preprocessing import FeatureSpec, Numeric
-    >>> from mlprod.preprocessing.tfx_fn import transform_component
+    >>> from mlprod.components import transform_component
     >>> transform = transform_component(example_gen.outputs["examples"], schema_gen.outputs["schema"],
     ...                                 FeatureSpec(label="tips", features=(Numeric("fare"),)))  # doctest: +SKIP
 """
@@ -33,7 +33,8 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     """Rebuild the :class:`FeatureSpec` from ``custom_config`` and apply it (plus an optional
     user function named by module path in ``custom_config["mlprod_extra_fn"]``)."""
     if SPEC_KEY not in (custom_config or {}):
-        raise ConfigError(f"custom_config has no {SPEC_KEY!r}; build the Transform with transform_component().")
+        raise ConfigError(f"custom_config has no {SPEC_KEY!r}; build the Transform with "
+                          "mlprod.components.transform_component().")
     spec = FeatureSpec.from_dict(custom_config[SPEC_KEY])
     extra = custom_config.get(EXTRA_KEY)
     return build_preprocessing_fn(spec, _import(extra) if extra else None)(inputs)
@@ -44,20 +45,3 @@ def custom_config(spec: FeatureSpec, extra_fn: str | None = None, **more: Any) -
     if extra_fn is not None:
         _import(extra_fn)  # fail now, not inside the Beam job
     return {SPEC_KEY: spec.to_dict(), EXTRA_KEY: extra_fn, **more}
-
-
-def transform_component(examples: Any, schema: Any, spec: FeatureSpec, *, extra_fn: str | None = None,
-                        **kwargs: Any) -> Any:
-    """TFX's standard ``Transform`` driven by ``spec`` (``kwargs`` go to Transform).
-
-    Args:
-        examples, schema: channels from ExampleGen and SchemaGen (or SchemaCurator).
-        spec: the feature spec.
-        extra_fn: module path of ``fn(inputs) -> dict`` whose outputs are merged in (e.g. a
-            derived label), as in :func:`build_preprocessing_fn`.
-    """
-    from tfx import v1 as tfx
-
-    return tfx.components.Transform(examples=examples, schema=schema,
-                                    preprocessing_fn="mlprod.preprocessing.tfx_fn.preprocessing_fn",
-                                    custom_config=custom_config(spec, extra_fn), **kwargs)

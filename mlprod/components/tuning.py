@@ -1,0 +1,35 @@
+"""TFX wiring for NAS: TFX's standard Tuner running mlprod's search spaces and strategies.
+
+Example:
+    >>> from mlprod.components import tuner_component
+    >>> tuner = tuner_component(transform.outputs["transformed_examples"], transform.outputs["transform_graph"],
+    ...                         label="species", num_classes=3, strategy="evolution", max_trials=4)  # doctest: +SKIP
+    >>> trainer = tfx.components.Trainer(..., hyperparameters=tuner.outputs["best_hyperparameters"])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import v1 as tfx
+
+from mlprod.errors import ConfigError
+from mlprod.tuning.search import STRATEGIES
+
+
+def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_classes: int,
+                    strategy: str = "random", max_trials: int = 4, epochs: int = 2, steps: int = 30,
+                    eval_steps: int = 5, **space: Any) -> Any:
+    """``tfx.components.Tuner`` with ``tuner_fn="mlprod.tuning.tfx_fn.tuner_fn"``.
+
+    ``space`` holds :class:`mlprod.tuning.DenseSpace` fields (``depth``, ``width``, ...); the
+    Trainer rebuilds the chosen architecture in tf_keras (``mlprod.tuning.tfx_fn``).
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+    cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
+           "label": label, "num_classes": num_classes, "strategy": strategy, "max_trials": max_trials,
+           "epochs": epochs}
+    return tfx.components.Tuner(
+        tuner_fn="mlprod.tuning.tfx_fn.tuner_fn", examples=examples, transform_graph=transform_graph,
+        train_args=tfx.proto.TrainArgs(num_steps=steps), eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        custom_config=cfg)
