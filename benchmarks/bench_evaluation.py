@@ -18,19 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import print_table, run_isolated
+from benchmarks.harness import print_table, replicate, run_isolated
 
 SLICINGS = {1: [], 10: ["payment_type"], 100: ["trip_start_hour", "pickup_community_area"]}
 TOOLS = ("mlprod", "tfma (hand-written config)", "pandas + sklearn groupby")
 
 
 def data(rows: int) -> Any:
-    import pandas as pd
-
     from mlprod import datasets
 
-    df = datasets.chicago_taxi()
-    df = pd.concat([df] * max(1, -(-rows // len(df))), ignore_index=True).iloc[:rows].copy()
+    df = replicate(datasets.chicago_taxi(), rows)
     df["big_tipper"] = (df["tips"] > 0.2 * df["fare"]).astype("int64")
     z = (np.log1p(df["fare"].fillna(0)) - 2.0) + 0.3 * (df["payment_type"] == "Credit Card")
     df["score"] = 1 / (1 + np.exp(-z.to_numpy()))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import print_table, run_isolated
+from benchmarks.harness import print_table, replicate, run_isolated
 
 CASES = {
     "mlprod / DirectRunner in-memory": ["--direct_running_mode=in_memory"],
@@ -29,12 +29,9 @@ CASES = {
 
 
 def data(rows: int) -> Any:
-    import pandas as pd
-
     from mlprod import datasets
 
-    df = datasets.chicago_taxi()
-    return pd.concat([df] * max(1, -(-rows // len(df))), ignore_index=True).iloc[:rows]
+    return replicate(datasets.chicago_taxi(), rows)
 
 
 def spec() -> Any:

@@ -16,19 +16,15 @@ import argparse
 import time
 from typing import Any
 
-from benchmarks.harness import print_table, run_isolated
+from benchmarks.harness import print_table, replicate, run_isolated
 
 TOOLS = ("mlprod", "mlprod (stats only)", "tfdv (JSD 0.1)", "evidently")
 
 
 def taxi(rows: int, seed: int = 0) -> Any:
-    import pandas as pd
-
     from mlprod import datasets
 
-    df = datasets.chicago_taxi()
-    reps = max(1, -(-rows // len(df)))
-    big = pd.concat([df] * reps, ignore_index=True).iloc[:rows]
+    big = replicate(datasets.chicago_taxi(), rows)
     return big.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 

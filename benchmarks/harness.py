@@ -93,6 +93,13 @@ def run_isolated(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str,
     return out
 
 
+def replicate(df: Any, rows: int) -> Any:
+    """``df`` repeated until it has ``rows`` rows (the "taxi data replicated to ~1M rows")."""
+    import pandas as pd
+
+    return pd.concat([df] * max(1, -(-rows // len(df))), ignore_index=True).iloc[:rows].copy()
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of ``rows`` (columns: union of keys, in first-seen order)."""
     cols: list[str] = []

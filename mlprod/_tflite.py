@@ -28,7 +28,7 @@ def interpreter(model: "str | bytes") -> Any:
     return interp
 
 
-def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
     if np.issubdtype(dtype, np.integer):
         scale, zero = detail["quantization"]
@@ -62,7 +62,7 @@ def run_tflite(model: "str | bytes | Any", x: np.ndarray) -> np.ndarray:
                         f"{list(x.shape[1:])}; pass matching feature columns.")
     rows = []
     for row in x:
-        interp.set_tensor(inp["index"], _quantize(row.reshape([1, *shape[1:]]), inp))
+        interp.set_tensor(inp["index"], quantize_input(row.reshape([1, *shape[1:]]), inp))
         interp.invoke()
         rows.append(_dequantize(interp.get_tensor(out["index"]), out)[0])
     return np.stack(rows)

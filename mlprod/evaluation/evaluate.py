@@ -169,9 +169,9 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     if baseline is not None and _model_kind(baseline) != kind:
         raise ConfigError("baseline must be the same kind of model as the candidate.")
     has_change = any(t.max_drop is not None for t in spec.thresholds.values())
-    if kind != "saved_model" and has_change:
-        # TFMA compares only models it runs itself: evaluate without change thresholds and
-        # apply them against the separately evaluated baseline (none: first model, rubber stamp).
+    if kind != "saved_model" and (has_change or baseline is not None):
+        # TFMA compares only models it runs itself: evaluate without change thresholds, then
+        # merge the separately evaluated baseline and apply them here (no baseline: rubber stamp).
         no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
         cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
                         output_dir=output_dir)
@@ -199,11 +199,6 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     else:
         # model-agnostic TFMA on predictions we computed (Keras on CPU, TFLite on the interpreter)
         # or that the data already holds (model=None)
-        if baseline is not None and kind != "predictions":
-            base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
-                            beam_args=beam_args)
-            return evaluate(model, df, spec, feature_columns=feature_columns, beam_args=beam_args,
-                            output_dir=output_dir).with_baseline(base.table)
         if kind == "predictions":
             df[PRED] = df[spec.prediction_key]
         else:

@@ -40,16 +40,14 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
 
 def measure_tflite(flat: bytes, x: np.ndarray, y: np.ndarray, latency_samples: int = 200) -> dict[str, Any]:
     """Accuracy, on-disk and gzip size, mean and p95 single-example latency on the TFLite interpreter."""
-    from mlprod._tflite import interpreter, run_tflite
+    from mlprod._tflite import interpreter, quantize_input, run_tflite
 
     interp = interpreter(flat)
     pred = run_tflite(interp, x)
     inp = interp.get_input_details()[0]
     times = []
     for row in x[:latency_samples]:
-        from mlprod._tflite import _quantize
-
-        interp.set_tensor(inp["index"], _quantize(row[None, ...], inp))
+        interp.set_tensor(inp["index"], quantize_input(row[None, ...], inp))
         t0 = time.perf_counter()
         interp.invoke()
         times.append((time.perf_counter() - t0) * 1000)
@@ -210,8 +208,7 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
                 flat = tq.to_tflite(keras_model, quantize="dynamic")
             m = measure_tflite(flat, x_te, y_te, latency_samples)
             m.pop("predictions")
-            rows.append({"technique": name, **m, "sparsity": tq.sparsity_of(keras_model) if keras_model is not model
-                         else tq.sparsity_of(model), "status": "ok", "note": "; ".join(notes)})
+            rows.append({"technique": name, **m, "sparsity": tq.sparsity_of(keras_model), "status": "ok", "note": "; ".join(notes)})
             models[name] = flat
         except Exception as e:  # noqa: BLE001 - one failing technique must not stop the others
             rows.append({"technique": name, "status": "failed", "note": f"{type(e).__name__}: {str(e)[:200]}"})

@@ -24,10 +24,9 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     import numpy as np
     import tensorflow as tf
 
-    df = datasets.penguins("unlabelled")
-    examples = [tf.train.Example(features=tf.train.Features(feature={
-        c: tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)])) for c, v in row.items()}))
-        .SerializeToString() for _, row in df.iterrows()]
+    from mlprod._examples import serialized
+
+    examples = serialized(datasets.penguins("unlabelled"))
     probs = tf.saved_model.load(str(pushed)).signatures["serving_default"](
         examples=tf.constant(examples))["outputs"].numpy()
     assert probs.shape == (10, 3)
