@@ -23,6 +23,7 @@ demo: env
 
 test: env
 	@$(IN_ENV) python -m pytest $(PYTEST_ARGS)
+	@$(ENV) check-mounts
 
 test-fast: env
 	@$(IN_ENV) python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -8,12 +8,13 @@ Example:
     >>> d = tempfile.mkdtemp()
     >>> with atomic_dir(os.path.join(d, "out")) as tmp:
     ...     _ = open(os.path.join(tmp, "f.txt"), "w").write("x")
-    >>> os.listdir(os.path.join(d, "out"))
-    ['f.txt']
+    >>> sorted(os.listdir(os.path.join(d, "out")))
+    ['.mlprod-output.json', 'f.txt']
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -23,14 +24,33 @@ from pathlib import Path
 from mlprod.errors import ConfigError
 
 
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` with the process umask applied: the mode a plain ``open``/``mkdir`` would give.
+
+    ``tempfile`` creates files 0600 and folders 0700; what we move into place gets this instead,
+    so reports and artifacts are as readable as any other file the user writes.
+
+    Example:
+        >>> oct(umask_mode(0o777) | 0o022) in ("0o777", "0o755")
+        True
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def atomic_write_text(path: "str | Path", text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``.
+
+    The file gets the mode a plain ``open`` would give (umask applied), not ``mkstemp``'s 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -39,28 +59,82 @@ def atomic_write_text(path: "str | Path", text: str) -> Path:
     return path
 
 
+MANIFEST = ".mlprod-output.json"
+
+
+def _owned(folder: Path) -> set[str]:
+    """Entries of ``folder`` that an earlier mlprod write put there (from its manifest)."""
+    try:
+        return set(json.loads((folder / MANIFEST).read_text())["entries"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
 @contextlib.contextmanager
 def atomic_dir(path: "str | Path") -> Iterator[str]:
-    """Yield a temp folder beside ``path``; on success it replaces ``path``, on error it is removed.
+    """Yield a temp folder inside ``path``; on success its entries are moved into ``path``.
 
-    The previous content of ``path`` survives any exception raised inside the block.
+    Only what mlprod writes is touched: each entry written in the block replaces the entry of
+    the same name that an earlier mlprod write left (recorded in ``.mlprod-output.json``), our
+    stale entries are removed, and every other file in ``path`` is left alone. An entry that
+    would overwrite a file mlprod did not write is refused with :class:`ConfigError`. On an
+    exception inside the block nothing in ``path`` changes.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(d, "notes.txt"), "w").write("mine")
+        >>> with atomic_dir(d) as tmp:
+        ...     _ = open(os.path.join(tmp, "model.tflite"), "w").write("x")
+        >>> sorted(os.listdir(d))
+        ['.mlprod-output.json', 'model.tflite', 'notes.txt']
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    path = Path(os.path.abspath(path))
+    created = not path.exists()
     try:
-        yield tmp
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create output folder {str(path)!r} ({e.strerror}); choose another "
+                          "output folder.") from None
+    if not path.is_dir():
+        raise ConfigError(f"output path {str(path)!r} is a file, not a folder; choose a folder.")
+    tmp = Path(tempfile.mkdtemp(prefix=".mlprod-tmp-", dir=path))
+    try:
+        yield str(tmp)
+        owned = _owned(path)
+        entries = sorted(os.listdir(tmp))
+        foreign = [n for n in entries if n not in owned and os.path.lexists(path / n)]
+        if foreign:
+            raise ConfigError(f"{str(path)!r} already holds {foreign}, which mlprod did not write; "
+                              "choose an empty or new output folder, or move those files away.")
+        for n in entries:
+            src, dst = tmp / n, path / n
+            os.chmod(src, umask_mode(0o777 if src.is_dir() else 0o666))
+            if os.path.lexists(dst) and dst.is_dir() and not dst.is_symlink():
+                old = Path(tempfile.mkdtemp(prefix=".mlprod-old-", dir=path))
+                os.replace(dst, old / n)
+                os.replace(src, dst)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(src, dst)
+        for n in sorted(owned - set(entries)):
+            _remove(path / n)
+        atomic_write_text(path / MANIFEST, json.dumps({"writer": "mlprod", "entries": entries}, indent=1))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only when still empty: we made it
         raise
-    old = None
-    if path.exists():
-        old = tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent)
-        os.rmdir(old)
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def join_uri(base: "str | Path", *parts: str) -> str:

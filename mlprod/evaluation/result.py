@@ -1,6 +1,7 @@
 """Tidy evaluation results read back from TFMA's output, with worst slices, fairness and HTML."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -209,7 +210,7 @@ class EvalResult(HtmlResult):
         """Summary, metric per slice plot, worst slices, fairness gaps, thresholds, full table."""
         m = self.primary_metric
         status = "<p class='mlprod-ok'>All thresholds hold.</p>" if self.passed else \
-            f"<p class='mlprod-bad'>Thresholds broken: {self.failures}</p>"
+            f"<p class='mlprod-bad'>Thresholds broken: {html.escape(str(self.failures))}</p>"
         fair = self.fairness()
         sections = [("Summary", status + table_html(self.overall().reset_index())),
                     (f"{m} per slice", self._plot(m)),

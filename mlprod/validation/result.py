@@ -1,6 +1,7 @@
 """The tidy result of validation, skew and drift checks, with an offline HTML view."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ class ValidationResult(HtmlResult):
     def to_html(self, full: bool = True) -> str:
         """Summary, the issues table, plots of flagged features and the full table."""
         status = ("<p class='mlprod-ok'>No issues.</p>" if self.passed else
-                  f"<p class='mlprod-bad'>Flagged: {', '.join(self.flagged)}</p>")
+                  f"<p class='mlprod-bad'>Flagged: {html.escape(', '.join(map(str, self.flagged)))}</p>")
         classes = {"error": "mlprod-bad", "warning": "mlprod-warn", "ok": ""}
         issues = self.issues
         sections = [("Summary", status),
