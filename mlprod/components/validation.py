@@ -39,7 +39,7 @@ def SchemaCurator(
     schema: InputArtifact[standard_artifacts.Schema],
     curated_schema: OutputArtifact[standard_artifacts.Schema],
     label: Parameter[str] = "",
-    range_margin: Parameter[float] = 0.25,
+    range_margin: Parameter[float] = 0.0,
     max_categories: Parameter[int] = 50,
     split: Parameter[str] = "train",
 ) -> None:

@@ -29,14 +29,101 @@ def _by_name(stats: Any) -> dict[str, Any]:
     return {".".join(f.path.step) or f.name: f for f in stats.datasets[0].features}
 
 
-def _schema_rows(anomalies: Any) -> list[dict[str, Any]]:
+_BIG = ("FLOAT_TYPE_BIG_FLOAT", "INT_TYPE_BIG_INT")
+_SMALL = ("FLOAT_TYPE_SMALL_FLOAT", "INT_TYPE_SMALL_INT")
+RANGE_FALSE_ALARM = 0.001  # an inferred range flags only when this few values beyond it are this unlikely
+
+
+def _count_beyond(name: str, bound: float, high: bool, st: Any, frame: Any) -> int:
+    """Values of ``name`` beyond ``bound``: exact from the frame, else estimated from the histogram."""
+    values = _numeric_values(frame, name)
+    if values is not None:
+        return int((values > bound).sum() if high else (values < bound).sum())
+    total = 0.0
+    for h in st.num_stats.histograms:
+        if h.type != 0:  # STANDARD (equal width)
+            continue
+        for b in h.buckets:
+            width = b.high_value - b.low_value
+            inside = (b.high_value - bound) if high else (bound - b.low_value)
+            share = 1.0 if width <= 0 else min(max(inside / width, 0.0), 1.0)
+            total += b.sample_count * share
+        break
+    return max(int(round(total)), 1)
+
+
+def chance_of_exceedances(k: int, m: int, n: int) -> float:
+    """Chance that ``k`` or more of ``m`` new values exceed the largest of ``n`` baseline values.
+
+    With all ``n + m`` values from one distribution (exchangeable), that is the chance that the
+    top ``k`` of the pooled values all come from the new sample: prod (m - i) / (n + m - i).
+    Distribution-free; a bound above the baseline's maximum is passed even less often.
+
+    Example:
+        >>> round(chance_of_exceedances(1, 100, 100), 3)    # one new value above the old maximum: a coin flip
+        0.502
+        >>> chance_of_exceedances(10, 100, 100) < 0.001
+        True
+    """
+    p = 1.0
+    for i in range(k):
+        p *= max(m - i, 0) / (n + m - i)
+    return p
+
+
+def _judge_range(name: str, reasons: set[str], schema: Any, stats: Any,
+                 frame: Any) -> tuple[Any, Any, str, bool]:
+    """(observed extreme, bound, explanation, is-noise) for an out-of-range anomaly.
+
+    Ranges mlprod inferred from a baseline of n values are judged by how many values fall
+    beyond them: only a count that chance explains with probability below RANGE_FALSE_ALARM is an
+    error; fewer (e.g. one value past the maximum, which a random half of the same data does half
+    of the time) is a warning. Ranges set by hand stay hard limits.
+    """
+    import re
+
+    feat = next((f for f in schema.feature if f.name == name), None) if schema is not None else None
+    st = _by_name(stats).get(name) if stats is not None else None
+    if feat is None or st is None or not st.HasField("num_stats"):
+        return None, None, "", False
+    high = bool(reasons & set(_BIG))
+    dom = feat.float_domain if feat.HasField("float_domain") else feat.int_domain
+    side = "max" if high else "min"
+    if not (reasons & set(_BIG + _SMALL)) or not dom.HasField(side):
+        return None, None, "", False
+    bound = getattr(dom, side)
+    value = st.num_stats.max if high else st.num_stats.min
+    note = next((c[len("mlprod range: "):] for c in feat.annotation.comment if c.startswith("mlprod range: ")), None)
+    if note is None:
+        return value, bound, f" Limit {bound:.6g} was set in the schema (not inferred by mlprod).", False
+    found = re.search(r"baseline's (\d+) values", note)
+    n = int(found.group(1)) if found else 0
+    m = int(st.num_stats.common_stats.num_non_missing)
+    k = _count_beyond(name, bound, high, st, frame)
+    chance = chance_of_exceedances(k, m, n) if n else 0.0
+    noise = chance >= RANGE_FALSE_ALARM and not (reasons - set(_BIG + _SMALL))
+    verdict = (f"{k} of {m} values beyond it; by chance alone that happens with probability {chance:.2g} "
+               f"(error below {RANGE_FALSE_ALARM:g})")
+    base_min = re.search(r"baseline min (\S+)", note)
+    if not high and base_min and float(base_min.group(1)) >= 0 and value < 0:
+        noise = False  # a sign flip: -1/-999 sentinels in a never-negative feature are data errors
+        verdict += f"; but the feature was never negative in the baseline's {n} values and now is"
+    return value, bound, f" Limit {bound:.6g}: {note}. {verdict}.", noise
+
+
+def _schema_rows(anomalies: Any, schema: Any = None, stats: Any = None, frame: Any = None) -> list[dict[str, Any]]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+    names = anomalies_pb2.AnomalyInfo.Type.Name
     rows = []
     for feat, info in sorted(anomalies.anomaly_info.items()):
+        value, threshold, note, noise = _judge_range(feat, {names(r.type) for r in info.reason}, schema, stats,
+                                                     frame)
+        if noise:  # keep the proto (what TFX components read) in step with the table
+            info.severity = anomalies_pb2.AnomalyInfo.WARNING
         sev = "error" if info.severity == anomalies_pb2.AnomalyInfo.ERROR else "warning"
-        rows.append({"feature": feat, "check": "schema", "value": None, "threshold": None, "severity": sev,
-                     "description": f"{info.short_description}: {info.description}"})
+        rows.append({"feature": feat, "check": "schema", "value": value, "threshold": threshold, "severity": sev,
+                     "description": f"{info.short_description}: {info.description}{note}"})
     for info in anomalies.dataset_anomaly_info.reason:
         rows.append({"feature": "(dataset)", "check": "schema", "value": None, "threshold": None,
                      "severity": "error", "description": f"{info.short_description}: {info.description}"})
@@ -213,10 +300,12 @@ def validate(data: Any, schema: Any, *, environment: str | None = None,
         >>> mlprod.validate(datasets.penguins("skewed"), schema).flagged           # doctest: +SKIP
         ['culmen_length_mm']
     """
-    stats = compute_statistics(data, beam_args=beam_args)
+    frame = _frame_of(data, beam_args)
+    stats = compute_statistics(data if frame is None else frame, beam_args=beam_args)
     schema = _schema_for(stats, schema, None)
     anomalies = _schema_anomalies(stats, schema, environment)
-    return ValidationResult("validate", _frame(_schema_rows(anomalies)), anomalies, None, stats, schema)
+    return ValidationResult("validate", _frame(_schema_rows(anomalies, schema, stats, frame)), anomalies, None,
+                            stats, schema)
 
 
 def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "drift", label: str | None = None,
@@ -242,7 +331,7 @@ def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "dri
         environment = None  # e.g. serving logs that carry the label: check them as training data
     anomalies = _schema_anomalies(cur, schema, environment)
     rows, plots = _distance_rows(base, cur, schema, kind, environment, base_frame, cur_frame)
-    table = _frame(_schema_rows(anomalies) + rows)
+    table = _frame(_schema_rows(anomalies, schema, cur, cur_frame) + rows)
     return ValidationResult(kind, table, anomalies, base, cur, schema, plots)
 
 

@@ -2,7 +2,9 @@
 
 Curation steps, each switchable in :class:`Curation`:
 
-* numeric ranges from the observed min/max widened by a margin (``range_margin``), on the sides where the data looks bounded,
+* numeric ranges from the observed min/max widened by how far the extreme of a new sample
+  moves by chance (:func:`tail_allowance`, for ``range_false_alarm`` and ``range_size_ratio``)
+  plus an optional ``range_margin``, on the sides where the data looks bounded,
 * categorical domains capped (``max_categories``) so IDs are not treated as categories,
 * required vs optional from presence (always present -> required),
 * the label excluded from a ``SERVING`` environment,
@@ -31,6 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_CATEGORICAL_THRESHOLD = 0.1  # L-infinity distance between category frequencies
 DEFAULT_NUMERIC_THRESHOLD = 0.05  # Jensen-Shannon divergence (bits) on baseline-quantile bins
+# Tolerances for missing values and unseen categories are at least this many baseline examples'
+# worth: a baseline of n examples without a missing value bounds the missing rate only to about 7/n
+# (exp(-7) ~ 0.001), so a same-sized sample with a few missing values is not an anomaly.
+SMALL_SAMPLE_COUNT = 7
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,9 @@ class Curation:
         True
     """
 
-    range_margin: float | None = 0.25
+    range_margin: float | None = 0.0
+    range_false_alarm: float = 0.001
+    range_size_ratio: float = 10.0
     max_categories: int = 50
     min_domain_mass: float | None = 0.99
     min_range_samples: int = 20
@@ -82,21 +90,51 @@ def _feature_stats(stats: "statistics_pb2.DatasetFeatureStatisticsList") -> dict
 
 
 def _quantile_span(st: Any) -> tuple[float, float] | None:
-    """(q5, q95) from the quantile histogram (first bucket's high, last bucket's low)."""
+    """(q_low, q_high): the first quantile bucket's high and the last one's low (q5/q95 with 20 buckets)."""
     for h in st.num_stats.histograms:
         if h.type == 1 and len(h.buckets) >= 3:  # QUANTILES
             return h.buckets[0].high_value, h.buckets[-1].low_value
     return None
 
 
-def _set_range(f: Any, st: Any, margin: float, min_samples: int = 20, tail_ratio: float = 1.0) -> None:
+def _quantile_tail_share(st: Any) -> float:
+    for h in st.num_stats.histograms:
+        if h.type == 1 and len(h.buckets) >= 3:
+            return 1.0 / len(h.buckets)
+    return 0.05
+
+
+def tail_allowance(extreme: float, quantile: float, n_tail: float, false_alarm: float,
+                   size_ratio: float) -> float:
+    """How far beyond the baseline's extreme a new sample's extreme may go by chance.
+
+    The tail beyond the outer quantile is modelled as exponential with scale ``sigma``: the
+    ``n_tail`` baseline points there put the extreme at ``quantile + sigma * H(n_tail)``
+    (harmonic number), which estimates ``sigma``. A new sample of up to ``size_ratio`` times the
+    baseline's size then passes ``extreme + t`` with probability about
+    ``size_ratio * exp(-t / sigma)``; ``t`` is chosen to make that ``false_alarm``. Lighter tails
+    (Gaussian, bounded) exceed it even less often; heavy tails are left open by the caller.
+
+    Example:
+        >>> round(tail_allowance(10.0, 9.0, 5, 0.001, 10), 2)   # sigma = 1 / H(5) = 0.44
+        4.03
+    """
+    import math
+
+    harmonic = sum(1.0 / i for i in range(1, max(int(round(n_tail)), 1) + 1))
+    sigma = abs(extreme - quantile) / harmonic
+    return sigma * math.log(size_ratio / false_alarm)
+
+
+def _set_range(f: Any, st: Any, c: "Curation") -> None:
     """Bound a side of the domain only where the data looks bounded there.
 
     A side is bounded when its extreme lies within ``tail_ratio`` times the 5-95% spread
     of the 5% / 95% quantile; heavy tails (fares, trip miles) are left open on that side
-    and monitored by the distribution distance instead, so a fresh outlier in a random
-    sample is not an anomaly. The bound is the extreme widened by ``margin`` of the range
-    (of the 5-95% spread when one side is heavy-tailed).
+    and monitored by the distribution distance instead. The bound is the extreme plus
+    :func:`tail_allowance` (how far the extreme of a new sample moves by chance, for the
+    curation's ``range_false_alarm`` and ``range_size_ratio``) plus ``range_margin`` of the
+    range. Where the bound came from is written into the feature's annotation, and reports quote it.
     """
     import math
 
@@ -104,25 +142,43 @@ def _set_range(f: Any, st: Any, margin: float, min_samples: int = 20, tail_ratio
 
     n = st.num_stats.common_stats.num_non_missing
     span = _quantile_span(st)
-    if n < min_samples or span is None:
+    if n < c.min_range_samples or span is None:
         return
     lo, hi = st.num_stats.min, st.num_stats.max
-    q5, q95 = span
-    spread = max(q95 - q5, 0.0)
-    low_ok = (q5 - lo) <= tail_ratio * spread
-    high_ok = (hi - q95) <= tail_ratio * spread
-    # widen by a share of the range; with a heavy tail the range is the tail's, so use the spread
-    pad = margin * ((hi - lo) if (low_ok and high_ok) else spread)
-    if f.type == schema_pb2.FLOAT:
-        if low_ok:
-            f.float_domain.min = lo - pad
-        if high_ok:
-            f.float_domain.max = hi + pad
-    elif f.type == schema_pb2.INT:
-        if low_ok:
-            f.int_domain.min = math.floor(lo - pad)
-        if high_ok:
-            f.int_domain.max = math.ceil(hi + pad)
+    q_lo, q_hi = span
+    spread = max(q_hi - q_lo, 0.0)
+    n_tail = n * _quantile_tail_share(st)
+    low_ok = (q_lo - lo) <= c.tail_ratio * spread
+    high_ok = (hi - q_hi) <= c.tail_ratio * spread
+    pad = (c.range_margin or 0.0) * (hi - lo)
+    notes = []
+    for side, ok, extreme, q in (("min", low_ok, lo, q_lo), ("max", high_ok, hi, q_hi)):
+        if not ok:
+            continue
+        allow = tail_allowance(extreme, q, n_tail, c.range_false_alarm, c.range_size_ratio) + pad
+        bound = extreme - allow if side == "min" else extreme + allow
+        if f.type == schema_pb2.INT:  # whole steps: a fraction of a step of allowance is none
+            bound = extreme - round(allow) if side == "min" else extreme + round(allow)
+            setattr(f.int_domain, side, int(math.floor(bound) if side == "min" else math.ceil(bound)))
+        elif f.type == schema_pb2.FLOAT:
+            setattr(f.float_domain, side, bound)
+        else:
+            continue
+        notes.append(f"{side} {bound:.6g} = baseline {side} {extreme:.6g} {'-' if side == 'min' else '+'} "
+                     f"allowance {allow:.4g}")
+    if notes:
+        f.annotation.comment.append(
+            f"mlprod range: {'; '.join(notes)} (false-alarm rate {c.range_false_alarm:g} per side for data up "
+            f"to {c.range_size_ratio:g}x the baseline's {n} values)")
+
+
+def _singletons(st: Any) -> int:
+    """Categories seen exactly once (0 when the rank histogram does not cover every category)."""
+    ss = st.string_stats
+    buckets = ss.rank_histogram.buckets
+    if not buckets or len(buckets) < ss.unique:
+        return 0
+    return sum(1 for b in buckets if round(b.sample_count) == 1)
 
 
 def examples_with_values(st: Any, n: int) -> int:
@@ -190,14 +246,17 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
             f.int_domain.is_categorical = ov.categorical
         # numeric ranges from the observed quantiles, widened by a margin, on bounded sides only
         if c.range_margin is not None and st is not None and st.HasField("num_stats") and not is_categorical(f):
-            _set_range(f, st, c.range_margin, c.min_range_samples, c.tail_ratio)
+            _set_range(f, st, c)
         # categorical domains: keep small ones (tolerating 1% unseen values), drop ID-like ones
         if f.type == schema_pb2.BYTES and f.HasField("domain"):
             dom = next((d for d in out.string_domain if d.name == f.domain), None)
             if dom is not None and len(dom.value) > c.max_categories:
                 f.ClearField("domain")
-            elif c.min_domain_mass is not None:
-                f.distribution_constraints.min_domain_mass = c.min_domain_mass
+            elif c.min_domain_mass is not None and st is not None:
+                # a small baseline has not seen every category: allow unseen values in proportion to
+                # the categories it saw only once (Good-Turing) plus SMALL_SAMPLE_COUNT examples' worth
+                unseen = (SMALL_SAMPLE_COUNT + _singletons(st)) / max(n, 1)
+                f.distribution_constraints.min_domain_mass = max(0.0, min(c.min_domain_mass, 1.0 - unseen))
         if ov.min is not None or ov.max is not None:
             target = f.float_domain if f.type == schema_pb2.FLOAT else f.int_domain
             if ov.min is not None:
@@ -209,7 +268,9 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
             present = examples_with_values(st, n)
             # "required" tolerates a sliver of missing values (c.presence_tolerance), so a
             # feature missing in 2 of 15,002 rows does not alarm on samples that happened to miss them
-            f.presence.min_fraction = 1.0 - c.presence_tolerance if present == n else 0.0
+            # (at least SMALL_SAMPLE_COUNT examples' worth of the baseline, so small data does not cry wolf)
+            tolerance = max(c.presence_tolerance, SMALL_SAMPLE_COUNT / max(n, 1))
+            f.presence.min_fraction = max(0.0, 1.0 - tolerance) if present == n else 0.0
             if f.presence.min_fraction < 1.0 and f.HasField("shape"):
                 # a fixed shape means "in every example"; keep "one value when present" instead
                 f.ClearField("shape")

@@ -14,8 +14,11 @@ def _feature(schema, name):
 def test_curation_ranges_presence_environment_comparators():
     s = mlprod.infer_schema(datasets.penguins(), label="species")
     f = _feature(s, "culmen_length_mm")
-    assert f.float_domain.min == pytest.approx(-0.25) and f.float_domain.max == pytest.approx(1.25)
-    assert f.presence.min_fraction == pytest.approx(0.99)
+    # observed [0, 1] widened by the tail allowance; the annotation says where the limits came from
+    assert -0.6 < f.float_domain.min < 0 and 1 < f.float_domain.max < 2
+    assert "baseline max 1 + allowance" in f.annotation.comment[0]
+    assert _feature(s, "species").int_domain.min == 0  # a discrete label is not widened by a fraction
+    assert f.presence.min_fraction == pytest.approx(1 - 7 / 334)  # small data: 7 examples of slack, not 1%
     assert f.drift_comparator.jensen_shannon_divergence.threshold == pytest.approx(0.05)
     label = _feature(s, "species")
     assert list(label.not_in_environment) == ["SERVING"] and not label.HasField("skew_comparator")
@@ -30,7 +33,7 @@ def test_taxi_categoricals_heavy_tails_and_sparse_features():
     assert pay.distribution_constraints.min_domain_mass == pytest.approx(0.99)
     assert not _feature(s, "company").HasField("domain")  # > 10 categories: not a closed domain
     miles = _feature(s, "trip_miles")
-    assert -10 < miles.float_domain.min < 0 and not miles.float_domain.HasField("max")  # heavy upper tail
+    assert -10 < miles.float_domain.min <= 0 and not miles.float_domain.HasField("max")  # heavy upper tail
     assert _feature(s, "pickup_census_tract").presence.min_count == 0  # almost never present
     assert _feature(s, "company").presence.min_fraction == 0.0  # optional
 
