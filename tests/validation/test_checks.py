@@ -114,3 +114,38 @@ def test_tfrecords_are_summarised_on_beam():
     assert stats.datasets[0].num_examples == 1000
     names = {f.path.step[0] for f in stats.datasets[0].features}
     assert names == {"image_floats", "image_class"}
+
+
+@pytest.mark.parametrize("loader", ["load_wine", "load_breast_cancer"])
+def test_random_halves_of_small_data_raise_no_alarm(loader):
+    """Issue 13: the range check flagged 9-10 of 10 random half-splits of these data sets."""
+    import sklearn.datasets
+
+    df = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    for seed in range(10):
+        idx = np.random.RandomState(seed).permutation(len(df))
+        a, b = df.iloc[idx[: len(df) // 2]], df.iloc[idx[len(df) // 2:]]
+        for r in (mlprod.detect_skew(a, b, label="target"), mlprod.detect_drift(a, b, label="target")):
+            assert r.passed, (seed, r.issues[["feature", "description"]].to_string())
+
+
+def test_many_values_beyond_the_range_are_an_error_with_their_limit_explained():
+    import sklearn.datasets
+
+    df = sklearn.datasets.load_wine(as_frame=True).frame
+    idx = np.random.RandomState(0).permutation(len(df))
+    a, b = df.iloc[idx[:89]], df.iloc[idx[89:]].copy()
+    # one outlier past the range: reported, but only a warning (a random half does that half the time)
+    far = a["magnesium"].max() + 2 * (a["magnesium"].max() - a["magnesium"].min())
+    b.loc[b.index[0], "magnesium"] = far
+    r = mlprod.detect_skew(a, b, label="target")
+    row = r.table[(r.table["feature"] == "magnesium") & (r.table["check"] == "schema")].iloc[0]
+    assert row["severity"] == "warning" and r.passed
+    assert row["value"] == pytest.approx(far) and row["threshold"] > a["magnesium"].max()
+    assert "baseline max" in row["description"] and "1 of 89 values beyond it" in row["description"]
+    # a quarter of the rows past the range: an error
+    b.loc[b.index[:22], "magnesium"] = far
+    r = mlprod.detect_skew(a, b, label="target")
+    assert "magnesium" in r.flagged
+    row = r.issues[(r.issues["feature"] == "magnesium") & (r.issues["check"] == "schema")].iloc[0]
+    assert row["severity"] == "error" and "22 of 89 values beyond it" in row["description"]
