@@ -26,7 +26,7 @@ import numpy as np
 
 from mlprod._data import load_frame
 from mlprod.errors import ConfigError, DataError
-from mlprod.evaluation.result import EvalResult, parse_results
+from mlprod.evaluation.result import EvalResult, judge_table, parse_results
 from mlprod.evaluation.spec import Buckets, EvalSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -166,8 +166,10 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     if kind == "predictions" and (not spec.prediction_key or spec.prediction_key not in df.columns):
         raise ConfigError("model=None evaluates predictions stored in the data: set EvalSpec(prediction_key=...) "
                           "to the column holding them.")
-    if baseline is not None and _model_kind(baseline) != kind:
-        raise ConfigError("baseline must be the same kind of model as the candidate.")
+    if baseline is not None and (_model_kind(baseline) == "saved_model") != (kind == "saved_model"):
+        raise ConfigError("a SavedModel is compared only with a SavedModel baseline (TFMA runs both); Keras models, "
+                          ".tflite files and stored predictions can be mixed, e.g. a .tflite candidate against "
+                          "the Keras model it came from.")
     has_change = any(t.max_drop is not None for t in spec.thresholds.values())
     if kind != "saved_model" and (has_change or baseline is not None):
         # TFMA compares only models it runs itself: evaluate without change thresholds, then
@@ -175,8 +177,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
         cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
                         output_dir=output_dir)
-        if baseline is None:
-            return replace(cand, spec=spec)
+        if baseline is None:  # change thresholds cannot be judged without a baseline: shown, not applied
+            return replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
         base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
                         beam_args=beam_args)
         return replace(cand, spec=spec).with_baseline(base.table)

@@ -70,6 +70,25 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def failed_component(pipeline: "tfx.dsl.Pipeline") -> str | None:
+    """The node id of the newest execution ML Metadata records as failed (None when unknown)."""
+    try:
+        from ml_metadata.proto import metadata_store_pb2
+
+        from mlprod.pipelines.metadata import node_of_executions, open_store
+
+        store = open_store(pipeline.metadata_connection_config)
+        nodes = node_of_executions(store, pipeline.pipeline_info.pipeline_name)
+        failed = [e for e in store.get_executions_by_id(list(nodes))
+                  if e.last_known_state == metadata_store_pb2.Execution.FAILED]
+    except Exception:  # noqa: BLE001 - naming the component is a courtesy; never mask the real error
+        return None
+    if not failed:
+        return None
+    newest = max(failed, key=lambda e: (e.last_update_time_since_epoch, e.id))
+    return nodes[newest.id].split(".", 1)[-1]
+
+
 def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSummary:
     """Run ``pipeline`` with TFX's ``LocalDagRunner`` (``"local"``) or ``BeamDagRunner`` (``"beam"``).
 
@@ -99,7 +118,9 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
 
             BeamDagRunner().run(pipeline)
     except Exception as e:  # surface which component failed, keep the cause chained
-        raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed: "
+        node = failed_component(pipeline)
+        where = f" in component {node!r}" if node else ""
+        raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
                             f"{type(e).__name__}: {str(e)[:500]}") from e
     summary = summarize(pipeline)
     summary.seconds = time.perf_counter() - t0

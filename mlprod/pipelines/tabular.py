@@ -189,7 +189,7 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
 
 def _tuned_space(config: PipelineConfig) -> dict[str, Any]:
     """The space/strategy settings the Trainer needs to rebuild the tuned architecture."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in (config.tune or {}).items()}
+    return {"nas_space": {k: list(v) if isinstance(v, tuple) else v for k, v in (config.tune or {}).items()}}
 
 
 def default_feature_spec(files: list[Path], label: str) -> Any:

@@ -28,8 +28,31 @@ def feature_widths(tf_transform_output: Any, label: str) -> dict[str, int]:
 
 
 def space_from_config(cfg: dict[str, Any], input_dim: int) -> DenseSpace:
-    """The DenseSpace described by ``custom_config`` (keys of :data:`SPACE_KEYS`, lists ok)."""
-    kw = {k: tuple(cfg[k]) for k in SPACE_KEYS if k in cfg}
+    """The DenseSpace described by ``custom_config``.
+
+    The space's fields (keys of :data:`SPACE_KEYS`, lists ok) are read from ``cfg["nas_space"]``
+    when present (the Trainer's config, whose own ``learning_rate`` is a plain float), else from
+    ``cfg`` itself (the Tuner's config).
+
+    Raises:
+        ConfigError: a field is not a list/tuple of bounds or choices.
+
+    Example:
+        >>> space_from_config({"num_classes": 3, "learning_rate": 0.01,
+        ...                    "nas_space": {"depth": [1, 2]}}, 4).depth
+        (1, 2)
+    """
+    from mlprod.errors import ConfigError
+
+    src = cfg.get("nas_space", cfg)
+    kw = {}
+    for k in SPACE_KEYS:
+        if k not in src:
+            continue
+        if not isinstance(src[k], (list, tuple)):
+            raise ConfigError(f"tune[{k!r}]={src[k]!r}: give a list of bounds or choices, e.g. "
+                              f"{k}={list(getattr(DenseSpace, k, ()))!r}.")
+        kw[k] = tuple(src[k])
     return DenseSpace(input_shape=(input_dim,), num_classes=int(cfg["num_classes"]), **kw)
 
 

@@ -32,7 +32,9 @@ def test_penguin_per_slice_accuracy_matches_numpy(penguin_model):
     assert _value(r, "body_mass_g_bucket=>=0.6", "sparse_categorical_accuracy") == pytest.approx(
         np_accuracy(probs[heavy], df.species[heavy]), abs=1e-6)
     worst = r.worst_slices()
-    assert worst["gap_to_overall"].is_monotonic_increasing
+    assert worst["z_to_overall"].is_monotonic_increasing
+    assert (worst["ci_low"] <= worst["value"] + 1e-9).all() and (worst["value"] <= worst["ci_high"] + 1e-9).all()
+    assert r.passed and r.table["passed"].isna().all()  # no thresholds: nothing judged, nothing failed
     assert "<img" in r._repr_html_()
 
 
@@ -111,3 +113,49 @@ def test_bad_inputs(penguin_model, tmp_path):
         p = tmp_path / "m.tflite"
         p.write_bytes(tf.lite.TFLiteConverter.from_keras_model(penguin_model).convert())
         mlprod.evaluate(str(p), df, EvalSpec(label="species"), feature_columns=PENGUIN_FEATURES[:2])
+
+
+def test_tflite_candidate_against_its_keras_baseline_and_what_was_judged(penguin_model, tmp_path):
+    """Issue 13: per-slice verdicts said passed on slices far below the bound; mixed baselines were refused."""
+    import tensorflow as tf
+
+    path = tmp_path / "penguin.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(penguin_model).convert())
+    df = datasets.penguins()
+    overall = np_accuracy(penguin_model.predict(df[PENGUIN_FEATURES].to_numpy("float32"), verbose=0), df.species)
+    spec = EvalSpec(label="species", slices=["species"], thresholds={
+        "sparse_categorical_accuracy": Threshold(lower=overall - 0.05, max_drop=0.02)})
+    r = mlprod.evaluate(str(path), df, spec, baseline=penguin_model, feature_columns=PENGUIN_FEATURES)
+    assert r.passed
+    acc = r.table[r.table.metric == "sparse_categorical_accuracy"].set_index("slice")
+    assert acc.loc["Overall", "judged"] and acc.loc["Overall", "passed"]
+    assert acc.loc["Overall", "baseline"] == pytest.approx(overall, abs=0.01)
+    others = acc.drop(index="Overall")
+    assert not others["judged"].any() and others["passed"].isna().all()  # not judged: no verdict
+    assert (others["meets_threshold"] == (others["value"] >= overall - 0.05)).all()
+    assert set(acc["threshold"]) == {f">= {overall - 0.05:g}, drop <= 0.02"}
+    page = r.to_html()
+    assert "Judged: sparse_categorical_accuracy &gt;= " in page and "not judged" in page
+
+
+def test_worst_slices_rank_by_certainty_not_raw_gap(penguin_model):
+    df = datasets.penguins()
+    # a tiny slice (8 rows) with a big raw gap, and big slices
+    df = df.assign(group=np.where(np.arange(len(df)) < 8, "tiny", np.where(df.species == 0, "adelie", "other")))
+    r = mlprod.evaluate(penguin_model, df, EvalSpec(label="species", slices=["group"]),
+                        feature_columns=PENGUIN_FEATURES)
+    w = r.worst_slices()
+    tiny = w[w.slice == "group=tiny"].iloc[0]
+    assert bool(tiny["too_small"])  # kept visible, marked
+    se = np.sqrt(r.overall()["sparse_categorical_accuracy"] * (1 - r.overall()["sparse_categorical_accuracy"]) / 8)
+    assert tiny["z_to_overall"] == pytest.approx(tiny["gap_to_overall"] / se, rel=1e-3)
+
+
+def test_fairness_on_a_multiclass_model_says_why_rows_are_missing(penguin_model):
+    df = datasets.penguins().assign(sex=lambda d: np.where(np.arange(len(d)) % 2 == 0, "a", "b"))
+    r = mlprod.evaluate(penguin_model, df, EvalSpec(label="species", fairness=["sex"], min_slice_size=500),
+                        feature_columns=PENGUIN_FEATURES)
+    assert r.fairness().empty
+    notes = " ".join(r.fairness_notes())
+    assert "need a binary model" in notes and "fewer than 2 groups" in notes and "a: 167" in notes
+    assert "fewer than 2 groups" in r.to_html()

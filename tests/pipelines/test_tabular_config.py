@@ -51,3 +51,18 @@ def test_bad_budget_and_bound():
         check_config(_cfg(root, train_steps=0))
     with pytest.raises(ConfigError, match="min_accuracy"):
         check_config(_cfg(root, min_accuracy=1.5))
+
+
+def test_docstring_tune_example_rebuilds_in_the_trainer():
+    """Issue 13: the Trainer's config holds its own float learning_rate beside the tuned space."""
+    from mlprod.pipelines.tabular import _tuned_space
+    from mlprod.tuning.tfx_fn import space_from_config
+
+    cfg = _cfg(datasets.path("penguin/labelled").parent,
+               tune={"strategy": "evolution", "max_trials": 4, "epochs": 2, "depth": (1, 2)})
+    trainer_cfg = {"label": "species", "num_classes": 3, "hidden_units": [16, 8], "learning_rate": 0.01,
+                   **_tuned_space(cfg)}
+    space = space_from_config(trainer_cfg, 4)
+    assert space.depth == (1, 2) and space.learning_rate == (1e-4, 1e-2)  # the Tuner's default, not 0.01
+    with pytest.raises(ConfigError, match=r"tune\['depth'\]=2: give a list"):
+        space_from_config({"num_classes": 3, "nas_space": {"depth": 2}}, 4)
