@@ -81,7 +81,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     spec = EvalSpec(label=args.label, model_type=args.model_type,
                     slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds)
     cols = [c for c in (args.feature_columns or "").split(",") if c] or None
-    result = evaluate(args.model, args.data, spec, feature_columns=cols)
+    result = evaluate(args.model, args.data, spec, feature_columns=cols, trusted_model=args.trust_model)
     with pd.option_context("display.width", 200):
         print(result.overall().to_string())
         print("\nworst slices:")
@@ -93,8 +93,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_optimize(args: argparse.Namespace) -> int:
     import numpy as np
-    import tf_keras
 
+    from mlprod._models import load_keras
     from mlprod.errors import DataError
     from mlprod.optimization import optimize
 
@@ -103,14 +103,10 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
         data = tuple(npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"--data {args.data!r} must be an .npz with x_train, y_train, x_test, y_test ({e}).") from None
-    try:
-        model = tf_keras.models.load_model(args.model)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot load a tf_keras model from {args.model!r} ({str(e)[:200]}).") from None
+    model = load_keras(args.model, trusted=args.trust_model)
     result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
     print(result.table.drop(columns=["note"]).to_string(index=False))
-    paths = result.save(args.output)
-    result.save_html(Path(args.output) / "report.html")
+    paths = result.save(args.output, report=True)
     print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
     return 0 if result.best() else 3
 
@@ -120,11 +116,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     from mlprod.pipelines import metadata
 
+    runs, models = metadata.runs(args.metadata), metadata.models(args.metadata)  # errors before any output
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print("runs:")
-        print(metadata.runs(args.metadata).to_string(index=False))
+        print(runs.to_string(index=False))
         print("\nmodels:")
-        print(metadata.models(args.metadata).to_string(index=False))
+        print(models.to_string(index=False))
     return 0
 
 
@@ -167,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--feature-columns", help="comma-separated input columns for .tflite/Keras models")
     ev.add_argument("--threshold", action="append", help="METRIC>=VALUE (repeatable); exit 3 when broken")
     ev.add_argument("--report", help="write the HTML report here")
+    ev.add_argument("--trust-model", action="store_true",
+                    help="load a Keras file even if it holds Lambda layers (their Python code runs)")
     ev.set_defaults(func=_cmd_evaluate)
 
     op = sub.add_parser("optimize", help="quantize/prune a tf_keras model to TFLite and measure it")
@@ -175,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--techniques", default="float,dynamic,int8,qat,prune_int8")
     op.add_argument("--max-drop", type=float, default=1.0, help="accuracy points allowed vs Keras")
     op.add_argument("--output", default="tflite-models", help="folder for .tflite files and metrics")
+    op.add_argument("--trust-model", action="store_true",
+                    help="load a Keras file even if it holds Lambda layers (their Python code runs)")
     op.set_defaults(func=_cmd_optimize)
 
     runs = sub.add_parser("runs", help="list runs and models recorded in an ML Metadata store")

@@ -123,7 +123,7 @@ def _check_signature(path: str, spec: EvalSpec) -> None:
 
 def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
-             output_dir: str | Path | None = None) -> EvalResult:
+             output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
 
     Args:
@@ -135,6 +135,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
         beam_args: Beam pipeline args (DirectRunner by default; any runner).
         output_dir: keep TFMA's output here (default: a temporary folder).
+        trusted_model: load a Keras ``.h5``/``.keras`` file even when it holds Lambda layers
+            (their Python code runs); off by default.
 
     Raises:
         DataError: empty data, label or slice feature missing, model rejects the data.
@@ -156,9 +158,9 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
                           "tfma.run_model_analysis directly.")
     if isinstance(model, (str, Path)) and str(model).endswith((".h5", ".keras")):
-        import tf_keras
+        from mlprod._models import load_keras
 
-        model = tf_keras.models.load_model(str(model))
+        model = load_keras(model, trusted=trusted_model)
     df = load_frame(data, "evaluation data")
     _check(df, spec)
     df = _add_buckets(df.copy(), spec)

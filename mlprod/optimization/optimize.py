@@ -92,14 +92,24 @@ class OptimizeResult(HtmlResult):
         b = self.blessed(max_drop)
         return None if b.empty else str(b.sort_values(["gzip_bytes", "size_bytes"]).iloc[0]["technique"])
 
-    def save(self, folder: str | Path) -> dict[str, Path]:
-        """Write every model as ``<technique>.tflite`` plus ``metrics.csv`` (atomically)."""
+    def save(self, folder: str | Path, *, report: bool = False) -> dict[str, Path]:
+        """Write every model as ``<technique>.tflite`` plus ``metrics.csv`` (and ``report.html``).
+
+        Only these files are written (atomically, each replacing what an earlier ``save`` wrote);
+        other files in ``folder`` are left alone, and a file of the same name that mlprod did
+        not write is refused (:func:`mlprod._fs.atomic_dir`).
+
+        Example:
+            >>> result.save("tflite-models", report=True)   # doctest: +SKIP
+        """
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
             for name, flat in self.models.items():
                 (Path(tmp) / f"{name}.tflite").write_bytes(flat)
             self.table.to_csv(Path(tmp) / "metrics.csv", index=False)
-        return {name: folder / f"{name}.tflite" for name in self.models}
+            if report:
+                (Path(tmp) / "report.html").write_text(self.to_html(full=True), encoding="utf-8")
+        return {name: Path(os.path.abspath(folder)) / f"{name}.tflite" for name in self.models}
 
     def __repr__(self) -> str:
         ok = self.table[self.table["status"] == "ok"]
@@ -137,6 +147,12 @@ def _split(data: Any) -> tuple[np.ndarray, ...]:
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
         raise DataError("data must be (x, y) or (x_train, y_train, x_test, y_test) numpy arrays.")
     arrays = [np.asarray(a) for a in data]
+    for y in arrays[1::2]:
+        if y.ndim == 2 and y.shape[1] > 1:
+            raise DataError(f"y has shape {y.shape}, which looks one-hot; pass integer class labels, e.g. "
+                            "y.argmax(axis=1).")
+        if y.size and not np.issubdtype(y.dtype, np.number):
+            raise DataError(f"y has dtype {y.dtype}; pass integer class labels.")
     if len(arrays) == 2:
         x, y = arrays
         n = max(1, int(len(x) * 0.2))
@@ -151,7 +167,8 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
 
     Args:
         model: a trained tf_keras model (cloned; never modified).
-        data: ``(x, y)`` (last 20%... first 20% held out) or ``(x_train, y_train, x_test, y_test)``.
+        data: ``(x, y)`` (the first 20% of rows is held out for testing, the rest trains) or
+            ``(x_train, y_train, x_test, y_test)``. ``y`` holds integer class labels.
             Training data feeds fine-tuning and int8 calibration; test data the measurements.
         techniques: any of :data:`TECHNIQUES`: ``float``, PTQ ``dynamic``/``float16``/``int8``
             (int8 I/O)/``int8_float_io``, ``qat``, ``prune`` (float TFLite of the pruned model),
@@ -183,6 +200,11 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
     x_tr, x_te = tq.check_data(model, x_tr, "training data"), tq.check_data(model, x_te, "test data")
     if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
         raise DataError("x and y must have the same number of rows.")
+    if not np.isfinite(x_te).all():
+        raise DataError(f"test data holds {int((~np.isfinite(x_te)).sum())} NaN/inf values; measurements on them "
+                        "mean nothing: drop or impute those rows.")
+    bad_train = int((~np.isfinite(x_tr)).sum())
+    largest = max((int(np.prod(w.shape)) for w in model.weights), default=0)
     rows = [_keras_row(model, x_te, y_te)]
     models: dict[str, bytes] = {}
     for i, name in enumerate(techniques, 1):
@@ -191,6 +213,13 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
         notes: list[str] = []
         try:
             keras_model = model
+            if bad_train and name not in ("float", "dynamic", "float16"):
+                # the converter's calibration and fine-tuning crash or learn NaN on these (int8 killed the process)
+                raise DataError(f"training/calibration data holds {bad_train} NaN/inf values; drop or impute them")
+            if name == "dynamic" and largest < 1024:
+                notes.append(f"TFLite's dynamic-range quantization keeps weight tensors under 1024 elements in float "
+                             f"(this model's largest has {largest}), so the size barely changes; use int8 for small "
+                             "models")
             if name in ("float", "dynamic", "float16", "int8", "int8_float_io"):
                 flat = tq.to_tflite(model, quantize=None if name == "float" else name, representative=x_tr)
             elif name == "qat":

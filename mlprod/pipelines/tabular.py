@@ -178,6 +178,12 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     check_writable(config.pipeline_root)
     if config.metadata_path is not None and "://" not in str(config.metadata_path):
         check_writable(Path(config.metadata_path).parent)
+    _check_tune(config.tune)
+    slice_cols = [c for s in config.eval_slices for c in ([s] if isinstance(s, str) else list(s))]
+    unknown = [c for c in slice_cols if c not in (columns or [])]
+    if unknown:
+        raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the CSV header {columns}; "
+                          "fix eval_slices.")
     spec = config.feature_spec or default_feature_spec(files, config.label)
     missing = [c for c in spec.input_columns() if c not in (columns or [])]
     if missing:
@@ -185,6 +191,28 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
                         "fix the spec.")
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
             "feature_spec": spec}
+
+
+def _check_tune(tune: dict[str, Any] | None) -> None:
+    """The ``tune`` dict's budget, strategy and space, checked before the Tuner runs."""
+    if tune is None:
+        return
+    from mlprod.tuning.search import STRATEGIES
+    from mlprod.tuning.tfx_fn import SPACE_KEYS, space_from_config
+
+    if not isinstance(tune, dict):
+        raise ConfigError(f"tune must be a dict such as {{'strategy': 'evolution', 'max_trials': 4}}, not {tune!r}.")
+    allowed = {"strategy", "max_trials", "epochs", "steps", "eval_steps", *SPACE_KEYS}
+    unknown = sorted(set(tune) - allowed)
+    if unknown:
+        raise ConfigError(f"tune has unknown key(s) {unknown}; allowed: {sorted(allowed)}.")
+    if tune.get("strategy", "random") not in STRATEGIES:
+        raise ConfigError(f"tune strategy={tune.get('strategy')!r}; choose one of {STRATEGIES}.")
+    for key in ("max_trials", "epochs", "steps", "eval_steps"):
+        value = tune.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"tune {key}={value!r} must be a positive integer.")
+    space_from_config({"num_classes": 2, "nas_space": tune}, 1)  # the space's own checks
 
 
 def _tuned_space(config: PipelineConfig) -> dict[str, Any]:

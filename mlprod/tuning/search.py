@@ -177,7 +177,6 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     """
     import keras
     import keras_tuner as kt
-    import pandas as pd
 
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
@@ -205,6 +204,42 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
 
     keras.utils.set_random_seed(seed)
     work = directory or tempfile.mkdtemp(prefix="mlprod-search-")
+    try:
+        return _run_search(space, build, strategy, objective, max_trials, epochs, seed, x_tr, y_tr, x_val, y_val,
+                           work, batch_size, early_stopping, max_seconds, max_params, max_tflite_bytes, verbose,
+                           strategy_kwargs)
+    finally:
+        if directory is None:  # a failed search must not leave its trials behind either
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str | None:
+    """A note when the best accuracy is no better than the majority class and features are unscaled."""
+    if "accuracy" not in objective or not isinstance(x_tr, np.ndarray) or x_tr.ndim != 2:
+        return None
+    y = np.asarray(y_val).ravel()
+    if y.size == 0:
+        return None
+    majority = float(np.max(np.unique(y, return_counts=True)[1]) / y.size)
+    std = np.nanstd(x_tr, axis=0)
+    std = std[std > 0]
+    biggest = float(np.nanmax(np.abs(x_tr))) if x_tr.size else 0.0
+    unscaled = biggest > 100 or (std.size > 1 and std.max() / std.min() > 100)
+    if best_score > majority + 0.02 or not unscaled:
+        return None
+    return (f"best {objective} {best_score:.3f} is no better than always predicting the most common class "
+            f"({majority:.3f}) and the features are unscaled (values up to {biggest:.3g}); standardize them "
+            "first, e.g. with mlprod.analyze_and_transform z-scores or a Normalization layer in the space")
+
+
+def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
+                x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
+                max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
+                strategy_kwargs: dict[str, Any]) -> "SearchResult":
+    import keras
+    import keras_tuner as kt
+    import pandas as pd
+
     oracle = make_oracle(strategy, objective, max_trials, epochs, seed, **strategy_kwargs)
     started = time.perf_counter()
 
@@ -277,8 +312,11 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     else:
         best = best_k3
         notes.append("custom build(hp): best_model is the Keras 3 model keras-tuner trained")
-    if directory is None:
-        shutil.rmtree(work, ignore_errors=True)
+    hint = _scale_hint(x_tr, y_val, float(eligible["score"].max()), objective)
+    if hint:
+        notes.append(hint)
+        if verbose:
+            print(f"search: note: {hint}", flush=True)
     seconds = time.perf_counter() - started
     if verbose:
         print(f"search: done in {seconds:.1f} s; best trial {best_id}", flush=True)

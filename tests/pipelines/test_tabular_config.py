@@ -66,3 +66,19 @@ def test_docstring_tune_example_rebuilds_in_the_trainer():
     assert space.depth == (1, 2) and space.learning_rate == (1e-4, 1e-2)  # the Tuner's default, not 0.01
     with pytest.raises(ConfigError, match=r"tune\['depth'\]=2: give a list"):
         space_from_config({"num_classes": 3, "nas_space": {"depth": 2}}, 4)
+
+
+@pytest.mark.parametrize("tune, match", [
+    ({"max_trials": 0}, "max_trials=0 must be a positive integer"),
+    ({"strategy": "magic"}, "choose one of"),
+    ({"depth": 2}, "give a list"),
+    ({"depht": [1, 2]}, "unknown key"),
+])
+def test_bad_tune_configs_fail_before_any_component(tune, match):
+    with pytest.raises(ConfigError, match=match):
+        check_config(_cfg(datasets.path("penguin/labelled").parent, tune=tune))
+
+
+def test_eval_slices_must_be_columns():
+    with pytest.raises(ConfigError, match=r"eval_slices name column\(s\) \['nope'\]"):
+        check_config(_cfg(datasets.path("penguin/labelled").parent, eval_slices=("nope",)))
