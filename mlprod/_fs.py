@@ -62,12 +62,28 @@ def atomic_write_text(path: "str | Path", text: str) -> Path:
 MANIFEST = ".mlprod-output.json"
 
 
+def _stamp(p: Path) -> list[int]:
+    """Size and modification time of a file ([] for folders): tells whether it changed since we wrote it."""
+    st = os.lstat(p)
+    return [] if p.is_dir() and not p.is_symlink() else [st.st_size, st.st_mtime_ns]
+
+
 def _owned(folder: Path) -> set[str]:
-    """Entries of ``folder`` that an earlier mlprod write put there (from its manifest)."""
+    """Entries of ``folder`` that an earlier mlprod write put there and nobody changed since (manifest)."""
     try:
-        return set(json.loads((folder / MANIFEST).read_text())["entries"])
+        entries = json.loads((folder / MANIFEST).read_text())["entries"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    if not isinstance(entries, dict):
+        return set()
+    owned = set()
+    for name, stamp in entries.items():
+        try:
+            if _stamp(folder / name) == stamp:
+                owned.add(name)
+        except OSError:  # gone since: nothing to protect
+            owned.add(name)
+    return owned
 
 
 def _remove(p: Path) -> None:
@@ -83,9 +99,10 @@ def atomic_dir(path: "str | Path") -> Iterator[str]:
     """Yield a temp folder inside ``path``; on success its entries are moved into ``path``.
 
     Only what mlprod writes is touched: each entry written in the block replaces the entry of
-    the same name that an earlier mlprod write left (recorded in ``.mlprod-output.json``), our
-    stale entries are removed, and every other file in ``path`` is left alone. An entry that
-    would overwrite a file mlprod did not write is refused with :class:`ConfigError`. On an
+    the same name that an earlier mlprod write left (recorded with its size and time in
+    ``.mlprod-output.json``), our stale entries are removed, and every other file in ``path`` is
+    left alone. An entry that would overwrite a file mlprod did not write (or one changed since)
+    is refused with :class:`ConfigError`. On an
     exception inside the block nothing in ``path`` changes.
 
     Example:
@@ -127,7 +144,8 @@ def atomic_dir(path: "str | Path") -> Iterator[str]:
                 os.replace(src, dst)
         for n in sorted(owned - set(entries)):
             _remove(path / n)
-        atomic_write_text(path / MANIFEST, json.dumps({"writer": "mlprod", "entries": entries}, indent=1))
+        stamps = {n: _stamp(path / n) for n in entries}
+        atomic_write_text(path / MANIFEST, json.dumps({"writer": "mlprod", "entries": stamps}, indent=1))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if created:

@@ -76,3 +76,51 @@ def test_optimize_and_evaluate_commands(capsys, tmp_path):
                    "--feature-columns", ",".join(cols), "--threshold", "sparse_categorical_accuracy>=0.99"])
     assert rc == 3  # the threshold is deliberately out of reach: exit code says "not blessed"
     assert "sparse_categorical_accuracy" in capsys.readouterr().out
+
+
+def test_model_files_with_lambda_code_are_not_loaded_unless_trusted(capsys, tmp_path):
+    """Issue 15: a Lambda layer's payload ran when `mlprod optimize` / `evaluate` loaded a .h5."""
+    import numpy as np
+    import pandas as pd
+    import tf_keras as keras
+
+    marker = tmp_path / "PAYLOAD_RAN"
+    where = str(marker)
+    m = keras.Sequential([keras.layers.Lambda(lambda v: v * 1.0 + 0 * len(open(where, "w").name),
+                                              input_shape=(4,)),
+                          keras.layers.Dense(3, activation="softmax")])
+    m.save(tmp_path / "evil.h5")
+    marker.unlink(missing_ok=True)  # saving traced the lambda
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = np.arange(40) % 3
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    rc = cli.main(["optimize", str(tmp_path / "evil.h5"), "--data", str(tmp_path / "d.npz"), "--techniques", "float",
+                   "--output", str(tmp_path / "out")])
+    assert rc == 1 and "Lambda layer" in capsys.readouterr().err and not marker.exists()
+    pd.DataFrame(x, columns=list("abcd")).assign(label=y).to_csv(tmp_path / "d.csv", index=False)
+    rc = cli.main(["evaluate", str(tmp_path / "evil.h5"), str(tmp_path / "d.csv"), "--label", "label"])
+    assert rc == 1 and "--trust-model" in capsys.readouterr().err and not marker.exists()
+    # opting in loads it (and its code runs, as the user asked)
+    rc = cli.main(["evaluate", str(tmp_path / "evil.h5"), str(tmp_path / "d.csv"), "--label", "label",
+                   "--trust-model"])
+    assert rc == 0 and marker.exists()
+
+
+def test_evaluate_without_thresholds_exits_0(capsys, tmp_path):
+    """Issue 13: no gate, yet exit 3 ("a gate said no") because TFMA reported missing thresholds."""
+    import numpy as np
+    import pandas as pd
+    import tf_keras as keras
+
+    m = keras.Sequential([keras.layers.Dense(3, activation="softmax", input_shape=(4,))])
+    m.save(tmp_path / "m.h5")
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    pd.DataFrame(x, columns=list("abcd")).assign(label=np.arange(40) % 3).to_csv(tmp_path / "d.csv", index=False)
+    assert cli.main(["evaluate", str(tmp_path / "m.h5"), str(tmp_path / "d.csv"), "--label", "label"]) == 0
+
+
+def test_runs_without_a_store_prints_only_the_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["runs"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no ML Metadata store" in captured.err

@@ -159,3 +159,12 @@ def test_fairness_on_a_multiclass_model_says_why_rows_are_missing(penguin_model)
     notes = " ".join(r.fairness_notes())
     assert "need a binary model" in notes and "fewer than 2 groups" in notes and "a: 167" in notes
     assert "fewer than 2 groups" in r.to_html()
+
+
+def test_report_escapes_slice_values(penguin_model):
+    df = datasets.penguins().assign(grp="<script>alert(1)</script>")
+    spec = EvalSpec(label="species", slices=["grp"], threshold_slices="all",
+                    thresholds={"sparse_categorical_accuracy": Threshold(lower=0.9999)})
+    r = mlprod.evaluate(penguin_model, df, spec, feature_columns=PENGUIN_FEATURES)
+    assert not r.passed and any("<script>" in s for s, _ in r.failures)
+    assert "<script>" not in r.to_html()

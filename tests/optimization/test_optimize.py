@@ -89,3 +89,65 @@ def test_a_failing_technique_does_not_stop_the_others(model, digits):
     t = r.table.set_index("technique")
     assert t.loc["float", "status"] == "ok" and t.loc["qat", "status"] == "failed"
     assert t.loc["qat", "note"]
+
+
+def test_save_keeps_foreign_files_and_refuses_to_overwrite_them(result, tmp_path, monkeypatch):
+    """Issue 15: save() replaced the whole folder; --output . failed with a raw OSError."""
+    import os
+    import stat
+
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result.save(out, report=True)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "report.html").is_file()
+    assert stat.S_IMODE(os.stat(out / "report.html").st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
+    result.save(out)  # a second save replaces what the first wrote (report.html was ours: removed)
+    assert (out / "notes.txt").read_text() == "mine" and not (out / "report.html").exists()
+    (out / "int8.tflite").write_text("someone else's file")  # changed since mlprod wrote it: not ours any more
+    before = sorted(os.listdir(out))
+    with pytest.raises(ConfigError, match="mlprod did not write"):
+        result.save(out)
+    assert sorted(os.listdir(out)) == before and (out / "int8.tflite").read_text() == "someone else's file"
+    monkeypatch.chdir(tmp_path / "models")
+    (out / "int8.tflite").unlink()
+    paths = result.save(".")  # the current folder works too, beside the files already there
+    assert paths["int8"].is_file() and (out / "notes.txt").is_file()
+    assert not [p for p in os.listdir(out) if p.startswith(".mlprod-tmp")]
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_nonfinite_calibration_data_fails_only_its_rows(model, digits):
+    """Issue 15: int8 with inf in the calibration data killed the process (status 139)."""
+    x, y, xt, yt = digits
+    x = x.copy()
+    x[3, 5] = np.inf
+    r = mlprod.optimize(model, (x, y, xt, yt), techniques=["float", "int8"], progress=False, latency_samples=5)
+    t = r.table.set_index("technique")
+    assert t.loc["float", "status"] == "ok"
+    assert t.loc["int8", "status"] == "failed" and "1 NaN/inf values" in t.loc["int8", "note"]
+    with pytest.raises(DataError, match="test data holds 1 NaN/inf"):
+        xt2 = xt.copy()
+        xt2[0, 0] = np.nan
+        mlprod.optimize(model, (x, y, xt2, yt), techniques=["float"], progress=False)
+    with pytest.raises(DataError, match="looks one-hot"):
+        mlprod.optimize(model, (x, np.eye(10)[y], xt, yt), techniques=["float"], progress=False)
+
+
+def test_dynamic_range_on_a_small_model_says_why_the_size_did_not_change(result):
+    note = _row(result, "dynamic")["note"]
+    assert "1024 elements" not in note  # 64x64 weights: this model is big enough to quantize
+    import tf_keras as keras
+
+    small = keras.Sequential([keras.layers.Dense(8, activation="relu", input_shape=(4,)), keras.layers.Dense(3)])
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = np.arange(40) % 3
+    r = mlprod.optimize(small, (x, y, x, y), techniques=["float", "dynamic"], progress=False, latency_samples=5)
+    assert "1024 elements" in r.table.set_index("technique").loc["dynamic", "note"]

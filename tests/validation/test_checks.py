@@ -149,3 +149,22 @@ def test_many_values_beyond_the_range_are_an_error_with_their_limit_explained():
     assert "magnesium" in r.flagged
     row = r.issues[(r.issues["feature"] == "magnesium") & (r.issues["check"] == "schema")].iloc[0]
     assert row["severity"] == "error" and "22 of 89 values beyond it" in row["description"]
+
+
+def test_reports_escape_names_and_are_readable_by_others(tmp_path):
+    """Issue 15: a <script> column name ran in the report; issue 13: reports were written 0600 in 0700 folders."""
+    import os
+    import stat
+
+    evil = "<script>alert(1)</script>"
+    base = datasets.penguins().rename(columns={"body_mass_g": evil})
+    cur = base.copy()
+    cur[evil] = cur[evil] + 0.5  # a real shift on the oddly named feature
+    r = mlprod.detect_skew(base, cur, label="species")
+    assert evil in r.flagged
+    page = r.to_html()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    path = r.save_html(tmp_path / "reports" / "skew.html")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask
