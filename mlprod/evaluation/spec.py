@@ -34,6 +34,9 @@ METRICS: dict[str, dict[str, str]] = {
                    "MeanPrediction": "mean_prediction"},
 }
 LOWER_IS_BETTER = {"mean_squared_error", "mean_absolute_error"}
+# metrics that are shares or probabilities: thresholds outside [0, 1] are mistakes
+BOUNDED = {"sparse_categorical_accuracy", "binary_accuracy", "auc", "precision", "recall", "fall_out",
+           "miss_rate"}
 # group rates reported for sensitive features of binary models: false positive rate (TFMA's
 # FallOut), false negative rate (MissRate), true positive rate (Recall), mean score
 FAIRNESS_CLASSES = {"FallOut": "fall_out", "MissRate": "miss_rate"}
@@ -50,6 +53,21 @@ class Buckets:
 
     feature: str
     boundaries: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.feature, str) or not self.feature:
+            raise ConfigError(f"Buckets feature must be a column name, not {self.feature!r}.")
+        try:
+            b = [float(v) for v in self.boundaries]
+        except (TypeError, ValueError):
+            raise ConfigError(f"Buckets({self.feature!r}) boundaries must be numbers, e.g. (1, 3, 10); got "
+                              f"{self.boundaries!r}.") from None
+        if not b:
+            raise ConfigError(f"Buckets({self.feature!r}) needs at least one boundary, e.g. (1, 3, 10).")
+        if any(lo >= hi for lo, hi in zip(b, b[1:], strict=False)):
+            raise ConfigError(f"Buckets({self.feature!r}) boundaries {tuple(self.boundaries)} must be strictly "
+                              f"increasing, e.g. {tuple(sorted(set(b)))}.")
+        object.__setattr__(self, "boundaries", tuple(b))
 
     @property
     def column(self) -> str:
@@ -73,6 +91,19 @@ class Threshold:
     lower: float | None = None
     upper: float | None = None
     max_drop: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("lower", "upper", "max_drop"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v):
+                raise ConfigError(f"Threshold {name}={v!r} must be a number.")
+        if self.lower is None and self.upper is None and self.max_drop is None:
+            raise ConfigError("Threshold needs lower=, upper= or max_drop=.")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ConfigError(f"Threshold(lower={self.lower}, upper={self.upper}) can never hold; lower must be "
+                              "<= upper.")
+        if self.max_drop is not None and self.max_drop < 0:
+            raise ConfigError(f"Threshold max_drop={self.max_drop} must be >= 0 (the largest allowed worsening).")
 
 
 Slice = str | tuple | Buckets
@@ -112,8 +143,13 @@ class EvalSpec:
     threshold_slices: str = "overall"
 
     def __post_init__(self) -> None:
-        if not self.label:
-            raise ConfigError("EvalSpec needs the label column name (label=...).")
+        if not self.label or not isinstance(self.label, str):
+            raise ConfigError(f"EvalSpec needs the label column name as a string (label='species'), not "
+                              f"{self.label!r}.")
+        for s in [*self.slices, *self.fairness]:
+            if not isinstance(s, (str, tuple, list, Buckets)) or (isinstance(s, (tuple, list)) and (
+                    not s or not all(isinstance(c, str) for c in s))):
+                raise ConfigError(f"slice {s!r}: use a column name, a tuple of column names or Buckets(...).")
         if self.model_type not in MODEL_TYPES:
             raise ConfigError(f"model_type={self.model_type!r}; choose one of {MODEL_TYPES}.")
         known = METRICS[self.model_type]
@@ -127,6 +163,9 @@ class EvalSpec:
                                   f"use one of {sorted(known.values())}.")
             if not isinstance(th, Threshold):
                 raise ConfigError(f"thresholds[{name!r}] must be a Threshold(lower=, upper=, max_drop=).")
+            if name in BOUNDED and any(v is not None and not 0 <= v <= 1 for v in (th.lower, th.upper)):
+                raise ConfigError(f"thresholds[{name!r}]: {name} lies in [0, 1], so bounds {th.lower}, {th.upper} "
+                                  "cannot be meant; use a value in [0, 1] (e.g. 0.9).")
         if self.fairness and self.model_type == "regression":
             raise ConfigError("fairness rates need a classifier; use slices=... for regression.")
         if self.threshold_slices not in ("overall", "all"):

@@ -33,6 +33,26 @@ def _check_choice(owner: str, what: str, value: Any, choices: tuple) -> None:
         raise ConfigError(f"{owner}: {what}={value!r}; choose one of {[c for c in choices if c is not None]}.")
 
 
+def _check_int(owner: str, what: str, value: Any, minimum: int, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{owner}: {what}={value!r} must be an integer >= {minimum}.")
+
+
+def _check_name(owner: str, what: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{owner}: {what}={value!r} must be a column name (a non-empty string).")
+
+
+def _check_names(owner: str, what: str, value: Any) -> None:
+    """A tuple/list of column names; a bare string (e.g. "ab") is refused, not split into letters."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise ConfigError(f"{owner}: {what}={value!r} must be a list of column names, e.g. ['a', 'b'].")
+    for v in value:
+        _check_name(owner, what, v)
+
+
 @dataclass(frozen=True)
 class Numeric:
     """A numeric feature: impute, clip, then scale (or bucketize by quantiles).
@@ -54,6 +74,8 @@ class Numeric:
     buckets: int | None = None
 
     def __post_init__(self) -> None:
+        _check_name("Numeric", "name", self.name)
+        _check_int(f"Numeric({self.name!r})", "buckets", self.buckets, 2, optional=True)
         _check_choice(f"Numeric({self.name!r})", "scale", self.scale, SCALES)
         _check_choice(f"Numeric({self.name!r})", "impute", self.impute, NUMERIC_IMPUTE)
         if self.clip is not None and (len(self.clip) != 2 or self.clip[0] >= self.clip[1]):
@@ -89,7 +111,12 @@ class Categorical:
     fill_value: str = "__missing__"
 
     def __post_init__(self) -> None:
+        _check_name("Categorical", "name", self.name)
         owner = f"Categorical({self.name!r})"
+        _check_int(owner, "top_k", self.top_k, 1, optional=True)
+        _check_int(owner, "frequency_threshold", self.frequency_threshold, 0, optional=True)
+        _check_int(owner, "num_oov_buckets", self.num_oov_buckets, 0)
+        _check_int(owner, "hash_buckets", self.hash_buckets, 1)
         _check_choice(owner, "encoding", self.encoding, ENCODINGS)
         _check_choice(owner, "impute", self.impute, (None, "mode", "constant"))
         if self.encoding == "onehot" and not self.top_k:
@@ -111,6 +138,9 @@ class Cross:
     hash_buckets: int = 1000
 
     def __post_init__(self) -> None:
+        _check_name("Cross", "name", self.name)
+        _check_names(f"Cross({self.name!r})", "columns", self.columns)
+        _check_int(f"Cross({self.name!r})", "hash_buckets", self.hash_buckets, 1)
         if len(self.columns) < 2:
             raise ConfigError(f"Cross({self.name!r}): cross at least two columns.")
 
@@ -133,6 +163,9 @@ class PCA:
     impute: str | None = "mean"
 
     def __post_init__(self) -> None:
+        _check_name("PCA", "name", self.name)
+        _check_names(f"PCA({self.name!r})", "columns", self.columns)
+        _check_int(f"PCA({self.name!r})", "components", self.components, 1)
         if not 1 <= self.components <= len(self.columns):
             raise ConfigError(f"PCA({self.name!r}): components must be between 1 and {len(self.columns)}.")
 
@@ -203,6 +236,9 @@ class FeatureSpec:
     passthrough: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.label is not None:
+            _check_name("FeatureSpec", "label", self.label)
+        _check_names("FeatureSpec", "passthrough", self.passthrough)
         object.__setattr__(self, "features", tuple(self.features))
         object.__setattr__(self, "passthrough", tuple(self.passthrough))
         if not self.features and not self.passthrough:

@@ -182,7 +182,13 @@ def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
         if b is None or c is None:
             continue  # a missing column is a schema anomaly already
         b_num, c_num = b.HasField("num_stats"), c.HasField("num_stats")
-        if _present(b) == 0 or _present(c) == 0:
+        nb_present, nc_present = _present(b), _present(c)
+        if nb_present >= 0.5 * nb and nc_present == 0 and nc > 0:
+            rows.append({"feature": f.name, "check": f"{kind}:missing", "value": 1.0, "threshold": None,
+                         "severity": "error", "description": f"every value is missing in the current data ({nc} "
+                         f"rows); the baseline had values in {nb_present / nb:.0%} of its rows"})
+            continue
+        if nb_present == 0 or nc_present == 0:
             continue  # nothing to compare; whether the feature may be absent is the schema's call
         if b_num != c_num:
             rows.append({"feature": f.name, "check": f"{kind}:type", "value": None, "threshold": None,
@@ -203,6 +209,14 @@ def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
             plots[f.name] = (top, [p.get(k, 0.0) for k in top], [q.get(k, 0.0) for k in top])
             desc = f"largest change in share of category {where!r}: {p.get(where, 0):.3f} -> {q.get(where, 0):.3f}"
             check = f"{kind}:linf"
+            if not f.HasField("domain"):  # no closed domain for TFDV to check: are the values new?
+                new = dist.unseen_values(b, c, _string_values(base_frame, f.name), _string_values(cur_frame, f.name))
+                if new is not None:
+                    share, allowed, m = new
+                    rows.append({"feature": f.name, "check": f"{kind}:unseen", "value": round(share, 4),
+                                 "threshold": round(allowed, 4), "severity": "error" if share > allowed else "ok",
+                                 "description": f"{share:.1%} of {m} values never occur in the baseline "
+                                                f"(chance explains up to {allowed:.1%})"})
         else:
             if not comp.HasField("jensen_shannon_divergence"):
                 continue
@@ -253,6 +267,14 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
             sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES:
         return read_csv(files)
     return None
+
+
+def _string_values(frame: Any, name: str) -> Any:
+    """The column's non-missing values as strings, or None when the frame or column is absent."""
+    if frame is None or name not in frame.columns:
+        return None
+    col = frame[name].dropna()
+    return col.astype(str).to_numpy()
 
 
 def _present(fs: Any) -> int:

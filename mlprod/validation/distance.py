@@ -163,3 +163,46 @@ def linf(p: dict[str, float], q: dict[str, float]) -> tuple[float, str]:
         if d > best:
             best, where = d, k
     return best, where
+
+
+def unseen_values(baseline: Any, current: Any, base_values: Any = None,
+                  cur_values: Any = None) -> tuple[float, float, int] | None:
+    """(share of current values the baseline never had, the share chance explains, current count).
+
+    A baseline of ``n`` values misses categories with total mass about ``f1 / n`` (Good-Turing:
+    ``f1`` categories seen once), so that much "new" is expected; the threshold adds 3.3
+    standard errors and 0.01. Exact from raw values when given; from the statistics' rank
+    histograms only when they list every category (else None). Catches what L-infinity cannot:
+    a high-cardinality feature (IDs, zip codes) whose values are all new, each one rare.
+
+    Example:
+        >>> import numpy as np
+        >>> share, allowed, m = unseen_values(None, None, np.array(["a", "b"] * 50), np.array(["x", "y"] * 50))
+        >>> share, allowed < 0.1, m
+        (1.0, True, 100)
+    """
+    if base_values is not None and cur_values is not None:
+        import numpy as np
+
+        b = np.asarray(base_values, dtype=str)
+        c = np.asarray(cur_values, dtype=str)
+        if not len(b) or not len(c):
+            return None
+        labels, counts = np.unique(b, return_counts=True)
+        share = float(np.mean(~np.isin(c, labels)))
+        n, m, f1 = len(b), len(c), int(np.sum(counts == 1))
+    else:
+        bs, cs = baseline.string_stats, current.string_stats
+        bb, cb = bs.rank_histogram.buckets, cs.rank_histogram.buckets
+        if not bb or not cb or len(bb) < bs.unique or len(cb) < cs.unique:
+            return None
+        known = {x.label for x in bb}
+        n = int(sum(x.sample_count for x in bb))
+        m = int(sum(x.sample_count for x in cb))
+        if not n or not m:
+            return None
+        share = sum(x.sample_count for x in cb if x.label not in known) / m
+        f1 = sum(1 for x in bb if round(x.sample_count) == 1)
+    expected = max(f1, 1) / n
+    se = math.sqrt(expected * (1 - expected) / m + expected / n)
+    return share, min(1.0, expected + 3.3 * se + 0.01), m

@@ -59,6 +59,18 @@ class FeatureOverride:
     drift_threshold: float | None = None
     drop: bool = False
 
+    def __post_init__(self) -> None:
+        for name in ("min", "max", "skew_threshold", "drift_threshold"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != v):
+                raise ConfigError(f"FeatureOverride {name}={v!r} must be a number.")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ConfigError(f"FeatureOverride(min={self.min}, max={self.max}): min must be <= max.")
+        for name in ("skew_threshold", "drift_threshold"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise ConfigError(f"FeatureOverride {name}={v} must be >= 0.")
+
 
 @dataclass(frozen=True)
 class Curation:
@@ -344,6 +356,8 @@ def infer_schema(data: Any, *, label: str | None = None, curation: Curation | No
 
 
 def _override(name: str, value: dict) -> FeatureOverride:
+    if not isinstance(value, dict):
+        raise ConfigError(f"override for {name!r} must be a dict such as {{'min': 0, 'max': 1}}, not {value!r}.")
     try:
         return FeatureOverride(**value)
     except TypeError as e:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from mlprod._data import check_frame, list_files, read_csv
+from mlprod._data import check_frame, check_tfrecords, list_files, read_csv
 from mlprod.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +102,8 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     kind = kinds.pop()
     if kind == "stats":
         return compute_statistics(tfdv.load_statistics(files[0]), name=name)
+    if kind == "tfrecord":
+        check_tfrecords(files)  # TFDV, like tf.data, would read a truncated file's first half silently
     small = sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES
     if kind == "csv" and small and not beam_args:
         return compute_statistics(read_csv(files), options=opts, name=name)
@@ -109,8 +111,15 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
 
     popts = PipelineOptions(beam_args or [])
     pattern = files[0] if len(files) == 1 else os.path.commonpath(files) + "/*"
-    if kind == "csv":
-        stats = tfdv.generate_statistics_from_csv(pattern, stats_options=opts, pipeline_options=popts)
-    else:
-        stats = tfdv.generate_statistics_from_tfrecord(pattern, stats_options=opts, pipeline_options=popts)
+    try:
+        if kind == "csv":
+            stats = tfdv.generate_statistics_from_csv(pattern, stats_options=opts, pipeline_options=popts)
+        else:
+            stats = tfdv.generate_statistics_from_tfrecord(pattern, stats_options=opts, pipeline_options=popts)
+    except Exception as e:  # Beam wraps reader errors (DataLossError, parse errors) in its own types
+        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        if "DataLoss" in repr(e) or "corrupted record" in str(e) or "truncated" in str(e).lower():
+            raise DataError(f"{name}: {files[:3]} hold a corrupt record ({msg}); re-copy or regenerate the "
+                            "file(s).") from e
+        raise DataError(f"{name}: TFDV could not summarise {files[:3]} ({type(e).__name__}: {msg}).") from e
     return compute_statistics(stats, name=name)
