@@ -8,7 +8,11 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +74,92 @@ class RunSummary:
         return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def run_lock(pipeline_root: str) -> Iterator[None]:
+    """Hold ``<pipeline_root>/.mlprod-run.lock`` for one run; a second run into the same root is refused.
+
+    Two runs sharing a root and ML Metadata store would both push and mix up each other's run
+    ids. Remote roots (``gs://``) are not locked here (the orchestrator serializes them).
+
+    Raises:
+        PipelineError: another live process holds the lock.
+    """
+    if "://" in pipeline_root:
+        yield
+        return
+    import fcntl
+
+    os.makedirs(pipeline_root, exist_ok=True)
+    path = os.path.join(pipeline_root, ".mlprod-run.lock")
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise PipelineError(f"another run is using {pipeline_root} ({holder}); wait for it to finish or give "
+                                "this run its own output folder.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def close_interrupted(pipeline: "tfx.dsl.Pipeline") -> list[str]:
+    """Mark executions an earlier, killed run left RUNNING as CANCELED; return their components.
+
+    Called with the run lock held, so no live run owns them. The rerun then resumes: finished
+    steps come from cache and the interrupted ones run again.
+    """
+    try:
+        from ml_metadata.metadata_store import metadata_store
+        from ml_metadata.proto import metadata_store_pb2
+
+        from mlprod.pipelines.metadata import node_of_executions
+
+        cfg = pipeline.metadata_connection_config
+        if cfg.sqlite.filename_uri and not os.path.isfile(cfg.sqlite.filename_uri):
+            return []
+        store = metadata_store.MetadataStore(cfg)
+        nodes = node_of_executions(store, pipeline.pipeline_info.pipeline_name)
+        stale = [e for e in store.get_executions_by_id(list(nodes))
+                 if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
+        for e in stale:
+            e.last_known_state = metadata_store_pb2.Execution.CANCELED
+        if stale:
+            store.put_executions(stale)
+        return sorted({nodes[e.id].split(".", 1)[-1] for e in stale})
+    except Exception:  # noqa: BLE001 - housekeeping must never stop a run
+        return []
+
+
+@contextlib.contextmanager
+def _run_tempdir() -> Iterator[None]:
+    """Point temp files of the run (TFX's ~50 MB tfx_ephemeral package per Beam step) at a folder we remove."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="mlprod-run-")
+    old_tempdir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = tmp
+    os.environ["TMPDIR"] = tmp
+    try:
+        yield
+    finally:
+        tempfile.tempdir = old_tempdir
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def failed_component(pipeline: "tfx.dsl.Pipeline") -> str | None:
     """The node id of the newest execution ML Metadata records as failed (None when unknown)."""
     try:
@@ -108,21 +198,29 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
 
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner {runner!r}; choose one of {RUNNERS}.")
-    check_writable(pipeline.pipeline_info.pipeline_root)
+    root = str(pipeline.pipeline_info.pipeline_root)
+    check_writable(root)
     t0 = time.perf_counter()
-    try:
-        if runner == "local":
-            tfx.orchestration.LocalDagRunner().run(pipeline)
-        else:
-            from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+    with run_lock(root):
+        interrupted = close_interrupted(pipeline)
+        if interrupted:
+            print(f"mlprod: an earlier run of {pipeline.pipeline_info.pipeline_name!r} stopped during "
+                  f"{', '.join(interrupted)}; resuming: finished steps come from cache, those run again.",
+                  file=sys.stderr, flush=True)
+        try:
+            with _run_tempdir():
+                if runner == "local":
+                    tfx.orchestration.LocalDagRunner().run(pipeline)
+                else:
+                    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-            BeamDagRunner().run(pipeline)
-    except Exception as e:  # surface which component failed, keep the cause chained
-        node = failed_component(pipeline)
-        where = f" in component {node!r}" if node else ""
-        raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
-                            f"{type(e).__name__}: {str(e)[:500]}") from e
-    summary = summarize(pipeline)
+                    BeamDagRunner().run(pipeline)
+        except Exception as e:  # surface which component failed, keep the cause chained
+            node = failed_component(pipeline)
+            where = f" in component {node!r}" if node else ""
+            raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
+                                f"{type(e).__name__}: {str(e)[:500]}") from e
+        summary = summarize(pipeline)
     summary.seconds = time.perf_counter() - t0
     return summary
 
