@@ -21,6 +21,7 @@ _LAZY = {
     "EdgeOptimizer": "mlprod.components.optimization",
     "transform_component": "mlprod.components.preprocessing",
     "tuner_component": "mlprod.components.tuning",
+    "pusher_component": "mlprod.components.pusher",
     "TFLiteModels": "mlprod.components.optimization",
 }
 __all__ = sorted(_LAZY)

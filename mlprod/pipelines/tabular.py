@@ -262,7 +262,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     """
     from tfx import v1 as tfx
 
-    from mlprod.components import transform_component, tuner_component
+    from mlprod.components import pusher_component, transform_component, tuner_component
     from mlprod.components.evaluation import evaluator_components
     from mlprod.evaluation.spec import EvalSpec, Threshold
 
@@ -324,10 +324,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         example_gen.outputs["examples"], trainer.outputs["model"],
         EvalSpec(label=config.label, model_type="classification", slices=list(config.eval_slices),
                  thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)}))
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.serving_dir))))
+    pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
