@@ -39,24 +39,40 @@ def umask_mode(base: int = 0o666) -> int:
     return base & ~mask
 
 
-def atomic_write_text(path: "str | Path", text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``.
+@contextlib.contextmanager
+def atomic_file(path: "str | Path") -> Iterator[str]:
+    """Yield a temp file path beside ``path``; on success it replaces ``path`` (umask mode), on error it goes.
 
-    The file gets the mode a plain ``open`` would give (umask applied), not ``mkstemp``'s 0600.
+    Example:
+        >>> import tempfile, os
+        >>> target = os.path.join(tempfile.mkdtemp(), "data.csv")
+        >>> with atomic_file(target) as tmp:
+        ...     _ = open(tmp, "w").write("a,b\\n1,2\\n")
+        >>> open(target).read()
+        'a,b\\n1,2\\n'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        yield tmp
         os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_text(path: "str | Path", text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``.
+
+    The file gets the mode a plain ``open`` would give (umask applied), not ``mkstemp``'s 0600.
+    """
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    return Path(path)
 
 
 MANIFEST = ".mlprod-output.json"

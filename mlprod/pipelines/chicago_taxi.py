@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
-from mlprod._fs import atomic_dir, join_uri
+from mlprod._fs import atomic_file, join_uri
 from mlprod.pipelines.tabular import PipelineConfig
 from mlprod.pipelines.tabular import create_pipeline as _create_tabular
 from mlprod.preprocessing.spec import Categorical, DateParts, Distance, FeatureSpec, Numeric
@@ -56,9 +56,9 @@ def prepare_data(output_dir: str | Path) -> tuple[Path, Path]:
     for name, part in (("train", df[df.trip_start_month != DRIFT_MONTH]),
                        ("later_month", df[df.trip_start_month == DRIFT_MONTH])):
         target = root / name
-        if not (target / "data.csv").is_file():
-            with atomic_dir(target) as tmp:
-                part.to_csv(Path(tmp) / "data.csv", index=False)
+        if not (target / "data.csv").is_file():  # ExampleGen reads every file here: write only data.csv
+            with atomic_file(target / "data.csv") as tmp:
+                part.to_csv(tmp, index=False)
         folders.append(target)
     return folders[0], folders[1]
 
