@@ -5,13 +5,14 @@ ENV := scripts/mlprod-env
 IN_ENV := scripts/in-env
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast env shell lint docs clean-env purge-env help
+.PHONY: demo test test-fast check env shell lint docs clean-env purge-env help
 
 help:
 	@echo "make demo      set up, then run the penguin pipeline end to end"
 	@echo "make test      set up, then run the test suite"
 	@echo "make test-fast the suite without tests marked slow"
 	@echo "make shell     a shell inside the environment"
+	@echo "make check     the static checks alone (ruff, mypy); make test runs them too"
 	@echo "make lint      ruff"
 	@echo "make clean-env unmount the chroot's mounts; make purge-env deletes the environment"
 
@@ -30,6 +31,10 @@ test-fast: env
 
 shell: env
 	@$(ENV) shell
+
+check: env
+	@$(IN_ENV) ruff check mlprod tests benchmarks
+	@$(IN_ENV) mypy mlprod
 
 lint: env
 	@$(IN_ENV) ruff check mlprod tests benchmarks

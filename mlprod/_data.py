@@ -97,7 +97,7 @@ def check_tfrecords(files: list[str]) -> None:
 
     Example:
         >>> from mlprod import datasets
-        >>> check_tfrecords([str(datasets.path("mnist/mnist.tfrecord"))])
+        >>> check_tfrecords([str(datasets.path("mnist"))])
     """
     import struct
 

@@ -5,7 +5,10 @@ Handles quantized (int8/uint8) inputs and outputs with the scale/zero-point stor
 
 Example:
     >>> import numpy as np
-    >>> probs = run_tflite("model.tflite", np.zeros((4, 784), np.float32))   # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()   # any tf_keras model
+    >>> run_tflite(flat, np.zeros((4, 64), np.float32)).shape
+    (4, 10)
 """
 from __future__ import annotations
 

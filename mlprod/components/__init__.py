@@ -4,6 +4,7 @@ Loaded on first use (PEP 562), so ``import mlprod.components`` stays light and a
 optional dependency breaks only its own component.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/validation/test_components.py runs this path.)
     >>> from mlprod.components import SchemaCurator, DistributionValidator   # doctest: +SKIP
     >>> curated = SchemaCurator(statistics=stats_gen.outputs["statistics"],
     ...                         schema=schema_gen.outputs["schema"], label="species")  # doctest: +SKIP

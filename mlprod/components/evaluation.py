@@ -2,6 +2,7 @@
 the latest blessed model as baseline (so change thresholds compare against what is serving).
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/evaluation/test_components.py runs this path.)
     >>> from mlprod.evaluation import EvalSpec, Threshold
     >>> resolver, evaluator = evaluator_components(
     ...     example_gen.outputs["examples"], trainer.outputs["model"],

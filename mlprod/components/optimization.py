@@ -10,6 +10,7 @@ not TFLite).
 (No ``from __future__ import annotations`` here: TFX reads the annotations at decoration time.)
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_mnist_edge.py runs this path.)
     >>> optimizer = EdgeOptimizer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
     ...                           feature_key="image_floats", label_key="image_class",
     ...                           techniques="float,int8,qat,prune_int8", max_accuracy_drop=1.0,

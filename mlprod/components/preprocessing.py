@@ -1,6 +1,7 @@
 """TFX wiring for preprocessing: TFX's standard Transform driven by a :class:`FeatureSpec`.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_chicago_taxi.py runs this path.)
     >>> from mlprod.components import transform_component
     >>> from mlprod.preprocessing import FeatureSpec, Numeric
     >>> transform = transform_component(example_gen.outputs["examples"], schema_gen.outputs["schema"],

@@ -9,6 +9,7 @@ records that version as the push (``pushed=1``, ``pushed_destination`` the exist
 ``reused_version=1``) instead of copying.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_pusher.py runs this path.)
     >>> pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"],
     ...                           "/srv/models/penguin")                            # doctest: +SKIP
 """

@@ -1,6 +1,7 @@
 """TFX wiring for NAS: TFX's standard Tuner running mlprod's search spaces and strategies.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> from mlprod.components import tuner_component
     >>> tuner = tuner_component(transform.outputs["transformed_examples"], transform.outputs["transform_graph"],
     ...                         label="species", num_classes=3, strategy="evolution", max_trials=4)  # doctest: +SKIP

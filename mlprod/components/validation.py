@@ -5,6 +5,7 @@
 Both are Python-function components over :mod:`mlprod.validation`.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/validation/test_components.py runs this path.)
     >>> curated = SchemaCurator(statistics=statistics_gen.outputs["statistics"],
     ...                         schema=schema_gen.outputs["schema"], label="species")   # doctest: +SKIP
     >>> gate = DistributionValidator(baseline_statistics=statistics_gen.outputs["statistics"],

@@ -75,7 +75,7 @@ def penguins(split: str = "labelled") -> "pd.DataFrame":
             ``culmen_length_mm`` is -1) or ``"unlabelled"`` (10 rows, no label).
 
     Example:
-        >>> penguins("skewed")["culmen_length_mm"].min()
+        >>> float(penguins("skewed")["culmen_length_mm"].min())
         -1.0
     """
     import pandas as pd

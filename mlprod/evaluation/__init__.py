@@ -5,7 +5,9 @@ Example:
     >>> from mlprod.evaluation import EvalSpec, Threshold
     >>> spec = EvalSpec(label="species", slices=["species"],
     ...                 thresholds={"sparse_categorical_accuracy": Threshold(lower=0.9)})
-    >>> result = mlprod.evaluate(model, df, spec, feature_columns=features)   # doctest: +SKIP
+    >>> result = mlprod.evaluate(keras_model, df, spec, feature_columns=features)
+    >>> result.passed, len(result.worst_slices())
+    (True, 3)
 """
 from mlprod.evaluation.evaluate import evaluate, predict
 from mlprod.evaluation.result import EvalResult

@@ -8,8 +8,8 @@ Example:
     ...                 fairness=["payment_type"],
     ...                 thresholds={"auc": Threshold(lower=0.6, max_drop=0.01)})
     >>> cfg = spec.to_eval_config()
-    >>> len(cfg.slicing_specs)
-    5
+    >>> len(cfg.slicing_specs)   # overall, payment_type, the cross, the buckets
+    4
 """
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ Each technique takes a trained tf_keras model (never modified: it is cloned) and
 
 Example:
     >>> from mlprod.optimization.techniques import to_tflite
-    >>> flat = to_tflite(model, quantize="int8", representative=x_train[:100])   # doctest: +SKIP
+    >>> flat = to_tflite(model, quantize="int8", representative=x_train[:100])
+    >>> flat[4:8]   # a TFLite flatbuffer
+    b'TFL3'
 """
 from __future__ import annotations
 

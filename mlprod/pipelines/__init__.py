@@ -2,6 +2,7 @@
 the helpers that run them and read their results back from ML Metadata.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> from mlprod.pipelines import penguin, run_pipeline   # doctest: +SKIP
     >>> print(run_pipeline(penguin.create_pipeline(penguin.config("/tmp/p"))))  # doctest: +SKIP
 """

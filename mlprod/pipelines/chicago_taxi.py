@@ -6,6 +6,7 @@ fares), training, evaluation sliced by hour of day and payment type, and a drift
 last month (December) against the training months.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_chicago_taxi.py runs this path.)
     >>> from mlprod.pipelines import chicago_taxi
     >>> from mlprod.pipelines.runner import run_pipeline
     >>> print(run_pipeline(chicago_taxi.create_pipeline(chicago_taxi.config("/tmp/taxi"))))  # doctest: +SKIP

@@ -4,6 +4,7 @@ What can be checked offline is checked here (the compiled spec is valid JSON nam
 components); submitting needs a Google Cloud project (see docs/pipelines.md).
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_cloud.py runs this path.)
     >>> from mlprod.pipelines import penguin
     >>> from mlprod.pipelines.cloud import compile_kubeflow_v2, dataflow_beam_args
     >>> args = dataflow_beam_args("my-project", "europe-west1", "gs://my-bucket/tmp")
@@ -62,6 +63,7 @@ def compile_kubeflow_v2(pipeline: "tfx.dsl.Pipeline", output_file: "str | Path",
         The parsed spec (``pipelineSpec.root.dag.tasks`` holds one task per component).
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_cloud.py runs this path.)
         >>> spec = compile_kubeflow_v2(pipeline, "/tmp/p.json", image="img")  # doctest: +SKIP
         >>> sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])[:1]          # doctest: +SKIP
     """

@@ -5,6 +5,7 @@ Works on the SQLite store the local runners write (pass its path) or on any MLMD
 Every function returns a pandas DataFrame.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> from mlprod.pipelines import metadata
     >>> metadata.runs("/tmp/penguin/metadata.sqlite")           # doctest: +SKIP
     >>> metadata.models("/tmp/penguin/metadata.sqlite")         # doctest: +SKIP
@@ -31,6 +32,7 @@ def open_store(store: "str | Path | Any") -> Store:
         DataError: the SQLite file does not exist (MLMD would silently create an empty one).
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> open_store("/tmp/penguin/metadata.sqlite")  # doctest: +SKIP
     """
     from ml_metadata.metadata_store import metadata_store
@@ -80,6 +82,7 @@ def runs(store: "str | Path | Any", pipeline_name: str | None = None) -> "pd.Dat
     """One row per pipeline run: run id, start time, and counts of executions by state.
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> runs("/tmp/penguin/metadata.sqlite")[["run_id", "complete", "cached"]]  # doctest: +SKIP
     """
     import pandas as pd
@@ -105,6 +108,7 @@ def artifacts(store: "str | Path | Any", type_name: str | None = None) -> "pd.Da
     """All artifacts (optionally of one type, e.g. ``"Model"``), newest first, with the node that made them.
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> artifacts("/tmp/penguin/metadata.sqlite", "PushedModel")  # doctest: +SKIP
     """
     import pandas as pd
@@ -137,6 +141,7 @@ def models(store: "str | Path | Any") -> "pd.DataFrame":
     evaluated), ``pushed_to`` (destination or empty).
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> models("/tmp/penguin/metadata.sqlite").query("blessed")  # doctest: +SKIP
     """
     import pandas as pd
@@ -177,6 +182,7 @@ def lineage(store: "str | Path | Any", artifact_id: int, max_depth: int = 20) ->
     raw examples.
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> lineage("/tmp/penguin/metadata.sqlite", pushed_model_id)  # doctest: +SKIP
     """
     import pandas as pd

@@ -5,6 +5,7 @@ EdgeOptimizer (PTQ, QAT, pruning on the real TFLite interpreter; blesses models 
 ``max_accuracy_drop`` points; pushes the smallest blessed ``.tflite``).
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_mnist_edge.py runs this path.)
     >>> from mlprod.pipelines import mnist_edge
     >>> from mlprod.pipelines.runner import run_pipeline
     >>> print(run_pipeline(mnist_edge.create_pipeline(mnist_edge.config("/tmp/mnist"))))  # doctest: +SKIP

@@ -1,6 +1,7 @@
 """The penguin example: tabular classification of Palmer penguins (bundled data).
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> from mlprod.pipelines import penguin
     >>> cfg = penguin.config("/tmp/penguin-demo")
     >>> pipeline = penguin.create_pipeline(cfg)

@@ -1,6 +1,7 @@
 """Run a TFX pipeline and summarise what it produced, read back from ML Metadata.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> from mlprod.pipelines import penguin
     >>> from mlprod.pipelines.runner import run_pipeline
     >>> summary = run_pipeline(penguin.create_pipeline(penguin.config("/tmp/penguin")))  # doctest: +SKIP
@@ -191,6 +192,7 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
         PipelineError: a component failed (the message names it; earlier artifacts stay intact).
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> run_pipeline(pipeline, runner="local").accuracy  # doctest: +SKIP
         0.97
     """
@@ -229,6 +231,7 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     """Read the newest run of ``pipeline`` back from its ML Metadata store.
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> print(summarize(pipeline))  # doctest: +SKIP
     """
     name = pipeline.pipeline_info.pipeline_name
@@ -302,6 +305,7 @@ def evaluation_accuracy(eval_uri: str) -> float | None:
     """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
 
     Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
         >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
         0.971
     """

@@ -6,7 +6,9 @@ Example:
     >>> from mlprod.preprocessing import FeatureSpec, Numeric, Categorical, Distance, DateParts
     >>> spec = FeatureSpec(label="tips", features=(Numeric("fare", scale="log"),
     ...                                            Categorical("payment_type", encoding="onehot", top_k=5)))
-    >>> result = mlprod.analyze_and_transform(mlprod.datasets.chicago_taxi().head(1000), spec)  # doctest: +SKIP
+    >>> result = mlprod.analyze_and_transform(mlprod.datasets.chicago_taxi().head(1000), spec, progress=False)
+    >>> result.transformed["payment_type"].iloc[0].shape   # one-hot: top_k + 1 out-of-vocabulary slot
+    (6,)
 """
 from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
 from mlprod.preprocessing.compile import build_preprocessing_fn

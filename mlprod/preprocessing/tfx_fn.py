@@ -4,6 +4,7 @@ TFX imports ``preprocessing_fn`` by module path and passes ``custom_config``; th
 there as a dict, so no module file is written or packaged.
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_chicago_taxi.py runs this path.)
     >>> from mlprod.preprocessing import FeatureSpec, Numeric
     >>> from mlprod.components import transform_component
     >>> transform = transform_component(example_gen.outputs["examples"], schema_gen.outputs["schema"],

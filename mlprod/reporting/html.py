@@ -79,7 +79,9 @@ def html_page(title: str, sections: "Iterable[tuple[str, str]]", *, full: bool =
     body = f"<h1>{html.escape(title)}</h1>" + "".join(
         f"<h2>{html.escape(h)}</h2>{content}" for h, content in sections)
     if not full:
-        return f'<div class="mlprod-report"><style>{_CSS}</style>{body}</div>'
+        # a fragment lives inside someone else's page (Jupyter, the docs site): style only itself
+        css = _CSS.replace("body{", ".mlprod-report{")
+        return f'<div class="mlprod-report"><style>{css}</style>{body}</div>'
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_CSS}</style></head><body>{body}</body></html>")
 

@@ -4,7 +4,10 @@ Bayesian, Hyperband, regularized evolution), budgets and size-constrained select
 Example:
     >>> import mlprod
     >>> from mlprod.tuning import DenseSpace
-    >>> r = mlprod.search(DenseSpace((4,), 3), (x, y), strategy="evolution", max_trials=8)  # doctest: +SKIP
+    >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
+    >>> r = mlprod.search(DenseSpace((4,), 3), (x, y), strategy="evolution", max_trials=3, epochs=2, verbose=False)
+    >>> len(r.trials)
+    3
 """
 from mlprod.tuning.evolution import RegularizedEvolutionOracle
 from mlprod.tuning.search import STRATEGIES, SearchResult, make_oracle, search

@@ -4,8 +4,10 @@ Example:
     >>> import mlprod
     >>> from mlprod.tuning import DenseSpace
     >>> space = DenseSpace(input_shape=(4,), num_classes=3)
-    >>> result = mlprod.search(space, (x, y), strategy="evolution", max_trials=8, epochs=5)  # doctest: +SKIP
-    >>> result.best_hyperparameters, result.trials                                           # doctest: +SKIP
+    >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
+    >>> result = mlprod.search(space, (x, y), strategy="evolution", max_trials=3, epochs=2, verbose=False)
+    >>> sorted(result.best_hyperparameters)[:2], len(result.trials)
+    (['activation', 'batch_norm'], 3)
 """
 from __future__ import annotations
 
@@ -173,7 +175,11 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         DataError: data of the wrong shape, empty, mismatched x/y.
 
     Example:
-        >>> r = search(DenseSpace((4,), 3), (x, y), strategy="bayesian", max_trials=6)  # doctest: +SKIP
+        >>> from mlprod.tuning import DenseSpace
+        >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
+        >>> r = search(DenseSpace((4,), 3), (x, y), strategy="bayesian", max_trials=2, epochs=2, verbose=False)
+        >>> r.best_model.count_params() > 0   # a tf_keras model, ready for mlprod.optimize
+        True
     """
     import keras
     import keras_tuner as kt

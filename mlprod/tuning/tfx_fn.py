@@ -5,6 +5,7 @@ chosen architecture in tf_keras from the Tuner's best hyperparameters
 (:func:`build_from_hyperparameters`).
 
 Example:
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
     >>> tuner = tfx.components.Tuner(tuner_fn="mlprod.tuning.tfx_fn.tuner_fn",
     ...     examples=transform.outputs["transformed_examples"],
     ...     transform_graph=transform.outputs["transform_graph"],

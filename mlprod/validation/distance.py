@@ -121,7 +121,7 @@ def value_bins(baseline: "np.ndarray") -> list[float]:
     Example:
         >>> import numpy as np
         >>> value_bins(np.arange(1000.0))[:3]
-        [0.0, 49.95, 99.9]
+        [0.0, 99.9, 199.8]
     """
     import numpy as np
 

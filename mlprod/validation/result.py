@@ -28,8 +28,8 @@ class ValidationResult(HtmlResult):
         distributions: feature -> (bin labels, baseline probs, current probs) for plots.
 
     Example:
-        >>> r = mlprod.detect_skew(train_df, serving_df)   # doctest: +SKIP
-        >>> r.passed, r.flagged                            # doctest: +SKIP
+        >>> r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
+        >>> r.passed, r.flagged
         (False, ['culmen_length_mm'])
     """
 

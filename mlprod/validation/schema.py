@@ -369,7 +369,10 @@ def save_schema(schema: "schema_pb2.Schema", path: str | Path) -> Path:
     """Write ``schema`` as text protobuf (atomically; an existing file survives a failure).
 
     Example:
-        >>> save_schema(schema, "/tmp/schema.pbtxt")   # doctest: +SKIP
+        >>> from mlprod import datasets
+        >>> p = save_schema(infer_schema(datasets.penguins()), "schema.pbtxt")
+        >>> len(load_schema(p).feature)
+        5
     """
     from google.protobuf import text_format
 
