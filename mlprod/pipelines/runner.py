@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlprod._fs import check_writable
+from mlprod._runtime import after_tft_run
 from mlprod.errors import ConfigError, PipelineError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -222,6 +223,8 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
             where = f" in component {node!r}" if node else ""
             raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
                                 f"{type(e).__name__}: {str(e)[:500]}") from e
+        finally:
+            after_tft_run()  # the Transform component's leftover cycles segfault when collected
         summary = summarize(pipeline)
     summary.seconds = time.perf_counter() - t0
     return summary

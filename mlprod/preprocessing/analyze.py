@@ -23,6 +23,7 @@ import numpy as np
 
 from mlprod._data import load_frame
 from mlprod._fs import atomic_dir
+from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
 from mlprod.preprocessing.compile import Fn, build_preprocessing_fn
 from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
@@ -251,6 +252,8 @@ def analyze_and_transform(data: Any, spec: FeatureSpec, *, preprocessing_fn: Fn 
         except Exception as e:
             raise DataError(f"the Beam transform failed ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
                             f"no transform graph was written to {out_dir}.") from e
+        finally:
+            after_tft_run()  # TFT's leftover cycles segfault when collected (mlprod._runtime)
         import shutil
 
         from tensorflow_transform.tf_metadata import metadata_io
