@@ -7,5 +7,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /mlprod
 COPY . .
 RUN python3 -m venv /opt/mlprod-venv && /opt/mlprod-venv/bin/pip install --no-cache-dir -e ".[dev,docs,bench]"
-ENV PATH=/opt/mlprod-venv/bin:$PATH MLPROD_ENV_MODE=native TF_CPP_MIN_LOG_LEVEL=2
+# TF_USE_LEGACY_KERAS: Beam workers started from this image load SavedModels with Keras 2 (tfmot), as the driver does
+ENV PATH=/opt/mlprod-venv/bin:$PATH MLPROD_ENV_MODE=native TF_CPP_MIN_LOG_LEVEL=2 TF_USE_LEGACY_KERAS=1
 CMD ["python", "-m", "mlprod.pipelines.demo"]
