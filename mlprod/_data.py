@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-def list_files(data: str | Path | list) -> list[str]:
+def list_files(data: "str | os.PathLike | list") -> list[str]:
     items = data if isinstance(data, list) else [data]
     files: list[str] = []
     for item in items:
@@ -79,7 +79,7 @@ def check_frame(df: "pd.DataFrame", what: str = "data") -> None:
     if dup:
         raise DataError(f"{what} has duplicate column names {dup}; rename them.")
     mixed = []
-    for c in df.columns[df.dtypes == object]:
+    for c in df.select_dtypes(include="object").columns:
         kinds = {_kind_of(v) for v in df[c].dropna().head(100_000)}
         if len(kinds - {"array"}) > 1:
             mixed.append(f"{c!r} ({' and '.join(sorted(kinds))})")

@@ -54,7 +54,7 @@ def run_tflite(model: "str | bytes | Any", x: np.ndarray) -> np.ndarray:
 
     Rows are fed one at a time (batch size 1, as on a device).
     """
-    interp = model if hasattr(model, "get_input_details") else interpreter(model)
+    interp: Any = model if hasattr(model, "get_input_details") else interpreter(model)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     shape = list(inp["shape"])
     x = np.asarray(x, dtype=np.float32)

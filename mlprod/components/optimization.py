@@ -23,12 +23,9 @@ import time
 
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
+from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from mlprod.errors import DataError
-
-InputArtifact = tfx.dsl.components.InputArtifact
-OutputArtifact = tfx.dsl.components.OutputArtifact
-Parameter = tfx.dsl.components.Parameter
 
 
 class TFLiteModels(tfx.dsl.Artifact):

@@ -19,13 +19,10 @@ import os
 
 from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
+from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
 from mlprod.components.artifacts import HtmlReport, stats_path
 from mlprod.errors import ConfigError, PipelineError
-
-InputArtifact = tfx.dsl.components.InputArtifact
-OutputArtifact = tfx.dsl.components.OutputArtifact
-Parameter = tfx.dsl.components.Parameter
 
 
 def _load_stats(artifact: tfx.dsl.Artifact, split: str):  # noqa: ANN202

@@ -106,7 +106,7 @@ def _categorical(f: Categorical, inputs: dict[str, Any]) -> Any:
     ids = tft.compute_and_apply_vocabulary(v, top_k=f.top_k, frequency_threshold=f.frequency_threshold,
                                            num_oov_buckets=f.num_oov_buckets, vocab_filename=f"vocab_{f.name}")
     if f.encoding == "onehot":
-        return tf.one_hot(ids, depth=int(f.top_k) + f.num_oov_buckets, dtype=tf.float32)
+        return tf.one_hot(ids, depth=int(f.top_k or 0) + f.num_oov_buckets, dtype=tf.float32)
     return ids
 
 

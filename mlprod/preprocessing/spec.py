@@ -265,7 +265,7 @@ class FeatureSpec:
         """A JSON-friendly dict (``{"label":..., "features": [{"kind": "numeric", ...}], ...}``)."""
         feats = []
         for f in self.features:
-            d = {"kind": type(f).__name__.lower()}
+            d: dict[str, Any] = {"kind": type(f).__name__.lower()}
             d.update({k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(f).items()})
             feats.append(d)
         return {"label": self.label, "passthrough": list(self.passthrough), "features": feats}

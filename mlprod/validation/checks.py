@@ -226,18 +226,18 @@ def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
             if not edges:
                 continue
             if exact:
-                p, q = dist.values_histogram(bv, edges), dist.values_histogram(cv, edges)
+                ph, qh = dist.values_histogram(bv, edges), dist.values_histogram(cv, edges)
             else:
-                p, q = dist.numeric_histogram(b, edges, nb), dist.numeric_histogram(c, edges, nc)
-            value = dist.jensen_shannon(p, q)
-            used = sum(1 for a, bb in zip(p, q, strict=True) if a > 0 or bb > 0)
+                ph, qh = dist.numeric_histogram(b, edges, nb), dist.numeric_histogram(c, edges, nc)
+            value = dist.jensen_shannon(ph, qh)
+            used = sum(1 for a, bb in zip(ph, qh, strict=True) if a > 0 or bb > 0)
             n1 = nb - b.num_stats.common_stats.num_missing
             n2 = nc - c.num_stats.common_stats.num_missing
             th = max(comp.jensen_shannon_divergence.threshold, dist.noise_floor("jsd", n1, n2, used))
             if not exact:
                 th += dist.SKETCH_ALLOWANCE
             labels = ["missing", f"<{edges[0]:.3g}"] + [f"<={e:.3g}" for e in edges] + [f">{edges[-1]:.3g}"]
-            plots[f.name] = (labels, p, q)
+            plots[f.name] = (labels, ph, qh)
             desc = (f"mean {b.num_stats.mean:.4g} -> {c.num_stats.mean:.4g}, "
                     f"median {_median(b):.4g} -> {_median(c):.4g}")
             check = f"{kind}:jsd"
