@@ -111,14 +111,37 @@ def _judge_range(name: str, reasons: set[str], schema: Any, stats: Any,
     return value, bound, f" Limit {bound:.6g}: {note}. {verdict}.", noise
 
 
-def _schema_rows(anomalies: Any, schema: Any = None, stats: Any = None, frame: Any = None) -> list[dict[str, Any]]:
+def _judge_domain(name: str, reasons: set[str], schema: Any, base: Any, stats: Any, base_frame: Any,
+                  frame: Any) -> tuple[Any, Any, str, bool]:
+    """(share of new values, share chance explains, explanation, is-noise) for values outside a domain
+    mlprod inferred from a baseline: a small baseline has not seen every rare category, so only
+    more new values than chance explains (:func:`mlprod.validation.distance.unseen_values`) are an error."""
+    feat = next((f for f in schema.feature if f.name == name), None) if schema is not None else None
+    if (feat is None or base is None or stats is None or reasons != {"ENUM_TYPE_UNEXPECTED_STRING_VALUES"}
+            or not any(c.startswith("mlprod domain: ") for c in feat.annotation.comment)):
+        return None, None, "", False
+    b, c = _by_name(base).get(name), _by_name(stats).get(name)
+    if b is None or c is None:
+        return None, None, "", False
+    new = dist.unseen_values(b, c, _string_values(base_frame, name), _string_values(frame, name))
+    if new is None:
+        return None, None, "", False
+    share, allowed, m = new
+    return (share, allowed, f" {share:.1%} of {m} values are new; a baseline this size misses up to "
+            f"{allowed:.1%} by chance (Good-Turing)", share <= allowed)
+
+
+def _schema_rows(anomalies: Any, schema: Any = None, stats: Any = None, frame: Any = None, base: Any = None,
+                 base_frame: Any = None) -> list[dict[str, Any]]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     names = anomalies_pb2.AnomalyInfo.Type.Name
     rows = []
     for feat, info in sorted(anomalies.anomaly_info.items()):
-        value, threshold, note, noise = _judge_range(feat, {names(r.type) for r in info.reason}, schema, stats,
-                                                     frame)
+        reasons = {names(r.type) for r in info.reason}
+        value, threshold, note, noise = _judge_range(feat, reasons, schema, stats, frame)
+        if value is None:
+            value, threshold, note, noise = _judge_domain(feat, reasons, schema, base, stats, base_frame, frame)
         if noise:  # keep the proto (what TFX components read) in step with the table
             info.severity = anomalies_pb2.AnomalyInfo.WARNING
         sev = "error" if info.severity == anomalies_pb2.AnomalyInfo.ERROR else "warning"
@@ -222,7 +245,7 @@ def _distance_rows(base: Any, cur: Any, schema: "schema_pb2.Schema", kind: str,
                 continue
             bv, cv = _numeric_values(base_frame, f.name), _numeric_values(cur_frame, f.name)
             exact = bv is not None and cv is not None
-            edges = dist.value_bins(bv) if exact else dist.numeric_bins(b)
+            edges = dist.value_bins(bv, int(cv.size - sum(cv != cv))) if exact else dist.numeric_bins(b)
             if not edges:
                 continue
             if exact:
@@ -353,7 +376,7 @@ def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "dri
         environment = None  # e.g. serving logs that carry the label: check them as training data
     anomalies = _schema_anomalies(cur, schema, environment)
     rows, plots = _distance_rows(base, cur, schema, kind, environment, base_frame, cur_frame)
-    table = _frame(_schema_rows(anomalies, schema, cur, cur_frame) + rows)
+    table = _frame(_schema_rows(anomalies, schema, cur, cur_frame, base, base_frame) + rows)
     return ValidationResult(kind, table, anomalies, base, cur, schema, plots)
 
 

@@ -52,20 +52,26 @@ def jensen_shannon(p: list[float], q: list[float]) -> float:
 
 
 def noise_floor(kind: str, n1: int, n2: int, bins: int = 2) -> float:
-    """Three times the typical value the distance takes between two samples of one distribution.
+    """The value the distance exceeds by chance with probability about 0.001 (two samples, one distribution).
 
-    * JSD over ``bins`` bins: ``E[JSD] ≈ (bins - 1)(1/n1 + 1/n2) / (8 ln 2)``.
-    * L-infinity: the largest frequency difference has sd at most ``sqrt(0.25 (1/n1 + 1/n2))``.
+    * JSD over ``bins`` bins: ``8 ln2 · JSD / (1/n1 + 1/n2)`` is approximately chi-square with
+      ``bins - 1`` degrees of freedom (the G-test), so the floor is its 0.999 quantile scaled back
+      (the expected value is ``(bins - 1)(1/n1 + 1/n2) / (8 ln 2)``).
+    * L-infinity: three standard deviations, ``3 sqrt(0.25 (1/n1 + 1/n2))``.
 
     Example:
         >>> round(noise_floor("linf", 100, 100), 3)
         0.212
+        >>> round(noise_floor("jsd", 100, 100, bins=11), 4)
+        0.1067
     """
     if n1 <= 0 or n2 <= 0:
         return 0.0
     inv = 1.0 / n1 + 1.0 / n2
     if kind == "jsd":
-        return 3.0 * (bins - 1) * inv / (8.0 * math.log(2.0))
+        from scipy.stats import chi2
+
+        return float(chi2.ppf(0.999, max(bins - 1, 1))) * inv / (8.0 * math.log(2.0))
     return 3.0 * math.sqrt(0.25 * inv)
 
 
@@ -115,8 +121,12 @@ def numeric_histogram(feature_stats: Any, edges: list[float], num_examples: int)
     return [missing / n] + [p / total * present for p in probs]
 
 
-def value_bins(baseline: "np.ndarray") -> list[float]:
+def value_bins(baseline: "np.ndarray", other_size: int | None = None) -> list[float]:
     """Bin edges from the baseline's exact quantiles; more bins for bigger samples (10 to 50).
+
+    With ``other_size`` (the compared sample's size), no more bins than give the smaller sample
+    about 10 values each (at least 3): on a few dozen rows, a dozen bins hold two or three values
+    and the divergence of two halves of the same data is mostly noise.
 
     Example:
         >>> import numpy as np
@@ -129,6 +139,8 @@ def value_bins(baseline: "np.ndarray") -> list[float]:
     if x.size == 0:
         return []
     k = int(min(50, max(10, x.size // 200)))
+    if other_size is not None:
+        k = min(k, max(3, min(x.size, other_size) // 10))
     return sorted({float(v) for v in np.quantile(x, np.linspace(0.0, 1.0, k + 1))})
 
 

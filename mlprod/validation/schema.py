@@ -269,6 +269,8 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
                 # the categories it saw only once (Good-Turing) plus SMALL_SAMPLE_COUNT examples' worth
                 unseen = (SMALL_SAMPLE_COUNT + _singletons(st)) / max(n, 1)
                 f.distribution_constraints.min_domain_mass = max(0.0, min(c.min_domain_mass, 1.0 - unseen))
+                f.annotation.comment.append(f"mlprod domain: {len(dom.value) if dom else 0} categories seen in "
+                                            f"the baseline's {n} examples")
         if ov.min is not None or ov.max is not None:
             target = f.float_domain if f.type == schema_pb2.FLOAT else f.int_domain
             if ov.min is not None:

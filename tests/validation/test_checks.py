@@ -168,3 +168,17 @@ def test_reports_escape_names_and_are_readable_by_others(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask
+
+
+def test_rare_categories_a_small_baseline_never_saw_are_not_an_error():
+    """A 2,000-row taxi sample split 80/20: rare companies only in the 20% part used to fail the domain check."""
+    df = datasets.chicago_taxi().sample(2000, random_state=0)
+    for seed in range(5):
+        idx = np.random.RandomState(seed).permutation(len(df))
+        r = mlprod.detect_skew(df.iloc[idx[:1600]], df.iloc[idx[1600:]], label="tips")
+        assert r.passed, (seed, r.issues[["feature", "description"]].to_string())
+    # a new category in a fifth of the rows is still an error
+    cur = df.iloc[idx[1600:]].copy()
+    cur.loc[cur.index[:80], "payment_type"] = "Crypto"
+    r = mlprod.detect_skew(df.iloc[idx[:1600]], cur, label="tips")
+    assert "payment_type" in r.flagged
