@@ -99,3 +99,21 @@ def test_wall_clock_budget_tflite_budget_and_failed_trials(penguins):
     assert {"FAILED", "COMPLETED"} <= set(r.trials["status"])  # recorded as failed, the search went on
     with pytest.raises(ConfigError, match="cannot build"):  # checked before any trial
         mlprod.search(lambda hp: SPACE.build(hp) if False else 1 / 0, (x, y), verbose=False)
+
+
+def test_a_search_on_unscaled_features_says_why_it_scores_chance(tmp_path):
+    """Issue 13: a search on unscaled features scored chance with no hint."""
+    import glob
+    import tempfile
+
+    df = datasets.chicago_taxi().dropna(subset=["trip_seconds", "trip_miles", "fare"]).head(600)
+    x = df[["trip_start_timestamp", "trip_seconds", "fare"]].to_numpy("float32")  # 1e9, 1e3, 1e1
+    y = (df["tips"] > 0).to_numpy().astype("int64")
+    r = mlprod.search(DenseSpace((3,), 2, depth=(1, 1), width=(8, 8, 8), optimizers=("sgd",)), (x, y),
+                      max_trials=1, epochs=1, verbose=False)
+    assert any("unscaled" in n and "standardize" in n for n in r.notes), r.notes
+    # a search that fails before any trial leaves no mlprod-search-* folder behind
+    before = set(glob.glob(f"{tempfile.gettempdir()}/mlprod-search-*"))
+    with pytest.raises(DataError):
+        mlprod.search(DenseSpace((3,), 2), (x, y[:10]), max_trials=1, epochs=1, verbose=False)
+    assert set(glob.glob(f"{tempfile.gettempdir()}/mlprod-search-*")) == before
