@@ -6,7 +6,7 @@ its own process (peak memory is its own).
 
 Usage:
     scripts/in-env python -m benchmarks.bench_preprocessing              # 100k rows
-    scripts/in-env python -m benchmarks.bench_preprocessing --rows 1000000
+    scripts/in-env python -m benchmarks.bench_preprocessing --rows 1000000 --cases in-memory,pandas
 """
 from __future__ import annotations
 
@@ -80,9 +80,11 @@ def _child(name: str, rows: int) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--cases", default="", help="comma-separated substrings of case names (default: all)")
     args = ap.parse_args()
+    wanted = [c for c in args.cases.split(",") if c]
     out = []
-    for name in CASES:
+    for name in [n for n in CASES if not wanted or any(w in n for w in wanted)]:
         print(f"{name}: {args.rows:,} rows ...", flush=True)
         res = run_isolated(_child, name, args.rows)
         out.append({"case": name, "rows": args.rows, "seconds": round(res["seconds"], 1),
