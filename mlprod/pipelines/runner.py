@@ -113,6 +113,18 @@ def run_lock(pipeline_root: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _executions_in_state(store: Any, pipeline: "tfx.dsl.Pipeline", state: str) -> list[tuple[Any, str]]:
+    """(execution, component id) of this pipeline's executions ML Metadata records in ``state``."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    from mlprod.pipelines.metadata import node_of_executions
+
+    wanted = metadata_store_pb2.Execution.State.Value(state)
+    nodes = node_of_executions(store, pipeline.pipeline_info.pipeline_name)
+    return [(e, nodes[e.id].split(".", 1)[-1]) for e in store.get_executions_by_id(list(nodes))
+            if e.last_known_state == wanted]
+
+
 def close_interrupted(pipeline: "tfx.dsl.Pipeline") -> list[str]:
     """Mark executions an earlier, killed run left RUNNING as CANCELED; return their components.
 
@@ -120,23 +132,20 @@ def close_interrupted(pipeline: "tfx.dsl.Pipeline") -> list[str]:
     steps come from cache and the interrupted ones run again.
     """
     try:
-        from ml_metadata.metadata_store import metadata_store
         from ml_metadata.proto import metadata_store_pb2
 
-        from mlprod.pipelines.metadata import node_of_executions
+        from mlprod.pipelines.metadata import open_store
 
         cfg = pipeline.metadata_connection_config
         if cfg.sqlite.filename_uri and not os.path.isfile(cfg.sqlite.filename_uri):
-            return []
-        store = metadata_store.MetadataStore(cfg)
-        nodes = node_of_executions(store, pipeline.pipeline_info.pipeline_name)
-        stale = [e for e in store.get_executions_by_id(list(nodes))
-                 if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
-        for e in stale:
+            return []  # no store yet (opening one would create it)
+        store = open_store(cfg)
+        stale = _executions_in_state(store, pipeline, "RUNNING")
+        for e, _ in stale:
             e.last_known_state = metadata_store_pb2.Execution.CANCELED
         if stale:
-            store.put_executions(stale)
-        return sorted({nodes[e.id].split(".", 1)[-1] for e in stale})
+            store.put_executions([e for e, _ in stale])
+        return sorted({name for _, name in stale})
     except Exception:  # noqa: BLE001 - housekeeping must never stop a run
         return []
 
@@ -165,20 +174,14 @@ def _run_tempdir() -> Iterator[None]:
 def failed_component(pipeline: "tfx.dsl.Pipeline") -> str | None:
     """The node id of the newest execution ML Metadata records as failed (None when unknown)."""
     try:
-        from ml_metadata.proto import metadata_store_pb2
+        from mlprod.pipelines.metadata import open_store
 
-        from mlprod.pipelines.metadata import node_of_executions, open_store
-
-        store = open_store(pipeline.metadata_connection_config)
-        nodes = node_of_executions(store, pipeline.pipeline_info.pipeline_name)
-        failed = [e for e in store.get_executions_by_id(list(nodes))
-                  if e.last_known_state == metadata_store_pb2.Execution.FAILED]
+        failed = _executions_in_state(open_store(pipeline.metadata_connection_config), pipeline, "FAILED")
     except Exception:  # noqa: BLE001 - naming the component is a courtesy; never mask the real error
         return None
     if not failed:
         return None
-    newest = max(failed, key=lambda e: (e.last_update_time_since_epoch, e.id))
-    return nodes[newest.id].split(".", 1)[-1]
+    return max(failed, key=lambda pair: (pair[0].last_update_time_since_epoch, pair[0].id))[1]
 
 
 def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSummary:

@@ -67,7 +67,7 @@ def test_skew_gate_in_fail_mode_stops_before_training(tmp_path):
     from mlprod.pipelines import metadata
 
     cfg = penguin.config(tmp_path, skew_mode="fail")
-    with pytest.raises(PipelineError, match="culmen_length_mm"):
+    with pytest.raises(PipelineError, match=r"failed in component 'SkewValidator'.*culmen_length_mm"):
         run_pipeline(penguin.create_pipeline(cfg))
     nodes = set(metadata.artifacts(cfg.metadata)["produced_by"])
     assert "penguin.ServingStatisticsGen" in nodes
