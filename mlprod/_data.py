@@ -21,12 +21,40 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
+def _list_remote(s: str) -> list[str]:
+    """Files behind a URI (``gs://``, ``s3://``, ...): a folder's files, a glob's matches, or the file."""
+    import tensorflow as tf
+
+    try:
+        if tf.io.gfile.isdir(s):
+            return sorted(f"{s.rstrip('/')}/{n}" for n in tf.io.gfile.listdir(s) if not n.endswith("/"))
+        return sorted(tf.io.gfile.glob(s)) if any(c in s for c in "*?[") else ([s] if tf.io.gfile.exists(s) else [])
+    except (tf.errors.OpError, ValueError) as e:  # unsupported scheme, no credentials, ...
+        raise DataError(f"cannot list {s!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); check the "
+                        "path and that TensorFlow can read that file system here.") from None
+
+
 def list_files(data: "str | os.PathLike | list") -> list[str]:
+    """The files a path, glob, folder (local or a ``gs://``-style URI) or list of them names.
+
+    Raises:
+        DataError: a path that matches nothing, or an empty folder.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> [os.path.basename(f) for f in list_files(datasets.path("penguin/labelled"))]
+        ['penguins_processed.csv']
+    """
     items = data if isinstance(data, list) else [data]
     files: list[str] = []
     for item in items:
         s = str(item)
-        if os.path.isdir(s):
+        if "://" in s:
+            matched = _list_remote(s)
+            if not matched:
+                raise DataError(f"{s!r} matches no file; pass a DataFrame, CSV/TFRecord/Parquet path(s) or statistics.")
+            files += matched
+        elif os.path.isdir(s):
             files += sorted(p for p in glob.glob(os.path.join(s, "*")) if os.path.isfile(p))
         else:
             matched = sorted(glob.glob(s)) if any(c in s for c in "*?[") else ([s] if os.path.exists(s) else [])
@@ -36,6 +64,170 @@ def list_files(data: "str | os.PathLike | list") -> list[str]:
     if not files:
         raise DataError(f"no files found in {data!r}; the folder is empty.")
     return files
+
+
+SAMPLE_BYTES = 32 << 20  # at most this much of a CSV file is read for a sample
+_TFRECORD = (".tfrecord", ".tfrecords", ".gz", ".tfrecord.gz")
+_STATS = (".pb", ".stats", ".binarypb")
+
+
+def file_kind(path: str) -> str:
+    """``"csv"``, ``"tfrecord"`` (``tf.Example``), ``"parquet"`` or ``"stats"`` (TFDV), from the file's name.
+
+    Raises:
+        DataError: a name that says none of these.
+
+    Example:
+        >>> file_kind("gs://b/data/part-0.parquet"), file_kind("train.tfrecord.gz")
+        ('parquet', 'tfrecord')
+    """
+    low = path.lower()
+    base = low.rsplit("/", 1)[-1]
+    if low.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if low.endswith(".parquet"):
+        return "parquet"
+    if low.endswith(_TFRECORD) or "tfrecord" in base:
+        return "tfrecord"
+    if low.endswith(_STATS) or base == "featurestats.pb":
+        return "stats"
+    raise DataError(f"cannot tell what {path!r} holds from its name; use .csv, .tfrecord(.gz), .parquet or a TFDV "
+                    "statistics file (.pb), or pass a pandas DataFrame.")
+
+
+def files_kind(files: list[str], what: str = "data") -> str:
+    """The one :func:`file_kind` all ``files`` share.
+
+    Raises:
+        DataError: mixed kinds.
+    """
+    kinds = {file_kind(f) for f in files}
+    if len(kinds) > 1:
+        raise DataError(f"{what}: mixed file kinds {sorted(kinds)} in {files[:4]}; pass one kind at a time.")
+    return kinds.pop()
+
+
+def csv_header(path: str) -> list[str]:
+    """Column names from the first line of a (local or remote, optionally gzipped) CSV file.
+
+    Raises:
+        DataError: an empty or binary file.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> csv_header(list_files(datasets.path("penguin/labelled"))[0])[:2]
+        ['species', 'culmen_length_mm']
+    """
+    import csv
+    import gzip
+    import io
+
+    import tensorflow as tf
+
+    try:
+        with tf.io.gfile.GFile(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+        if path.lower().endswith(".gz"):
+            raw = gzip.GzipFile(fileobj=io.BytesIO(raw)).read(1 << 20) if raw else raw
+        first = raw.decode("utf-8").splitlines()[0] if raw.strip() else ""
+    except (UnicodeDecodeError, EOFError, OSError):
+        raise DataError(f"{path} is not a text CSV file (binary content); pass a CSV or a TFRecord.") from None
+    if not first:
+        raise DataError(f"{path} is empty; it needs a header row and at least one data row.")
+    names = next(csv.reader([first]))
+    if len(set(names)) != len(names) or any(not n.strip() for n in names):
+        raise DataError(f"{path}: the header {names} has blank or duplicate column names; fix the header row.")
+    return names
+
+
+def tfxio_sources(files: list[str], kind: str, schema: Any = None) -> list[Any]:
+    """tfx_bsl TFXIOs that read ``files`` on the Beam workers as Arrow RecordBatches.
+
+    CSV (one header row per file, one source per file; types inferred on the workers unless
+    ``schema`` is given), ``tf.Example`` TFRecords or Parquet (one source). The driver reads at
+    most the CSV headers. :func:`read_on_workers` applies them.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> [type(io).__name__ for io in tfxio_sources(list_files(datasets.path("penguin/labelled")), "csv")]
+        ['CsvTFXIO']
+    """
+    from tfx_bsl.public import tfxio
+
+    if kind == "csv":
+        names = csv_header(files[0])
+        for f in files[1:]:
+            if csv_header(f) != names:
+                raise DataError(f"CSV files {files[0]} and {f} have different headers; give files that share one.")
+        return [tfxio.CsvTFXIO(f, column_names=names, skip_header_lines=1, schema=schema,
+                               telemetry_descriptors=["mlprod"]) for f in files]
+    if kind == "tfrecord":
+        return [tfxio.TFExampleRecord(files, schema=schema, telemetry_descriptors=["mlprod"])]
+    if kind == "parquet":
+        from tfx_bsl.tfxio.parquet_tfxio import ParquetTFXIO
+
+        return [ParquetTFXIO(files, schema=schema, telemetry_descriptors=["mlprod"])]
+    raise DataError(f"cannot read {kind!r} files on Beam; pass CSV, TFRecord (tf.Example) or Parquet files.")
+
+
+def read_on_workers(pipeline: Any, sources: list[Any], label: str = "Read") -> Any:
+    """The PCollection of RecordBatches the ``sources`` read (flattened when several)."""
+    import apache_beam as beam
+
+    parts = [pipeline | f"{label}{i}" >> io.BeamSource() for i, io in enumerate(sources)]
+    return parts[0] if len(parts) == 1 else parts | f"{label}All" >> beam.Flatten()
+
+
+def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
+    """The first ``rows`` rows of ``files`` (what the driver reads of a file input to infer its schema).
+
+    Raises:
+        DataError: an unreadable or empty file.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> read_sample(list_files(datasets.path("chicago_taxi")), "csv", 5).shape[0]
+        5
+    """
+    import pandas as pd
+
+    if kind == "csv":
+        import tensorflow as tf
+
+        import gzip
+        import io
+
+        with tf.io.gfile.GFile(files[0], "rb") as fh:  # local or remote; only the head is read
+            stream: Any = gzip.GzipFile(fileobj=fh) if files[0].lower().endswith(".gz") else fh
+            head = stream.read(SAMPLE_BYTES)
+            more = bool(stream.read(1))
+        if more:  # cut at the last whole line
+            head = head[:head.rfind(b"\n") + 1]
+        try:
+            df = pd.read_csv(io.BytesIO(head), nrows=rows)
+        except UnicodeDecodeError:
+            raise DataError(f"{files[0]} is not a text CSV file (binary content); pass a CSV.") from None
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{files[0]} is empty; it needs a header row and at least one data row.") from None
+        except pd.errors.ParserError as e:
+            raise DataError(f"{files[0]} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
+    elif kind == "tfrecord":
+        df = read_tfrecord(files[:1], limit=rows)
+    elif kind == "parquet":
+        import pyarrow.parquet as pq
+        import tensorflow as tf
+
+        try:
+            with tf.io.gfile.GFile(files[0], "rb") as fh:
+                first = next(pq.ParquetFile(fh).iter_batches(batch_size=rows), None)
+                df = first.to_pandas() if first is not None else pd.DataFrame()
+        except Exception as e:  # pyarrow raises ArrowInvalid/OSError for non-Parquet bytes
+            raise DataError(f"{files[0]} is not a readable Parquet file ({type(e).__name__}); re-copy or "
+                            "regenerate it.") from None
+    else:
+        raise DataError(f"cannot read {kind!r} files as data; pass CSV, TFRecord (tf.Example) or Parquet files.")
+    check_frame(df, files[0])
+    return df
 
 
 def read_csv(files: list[str]) -> "pd.DataFrame":
@@ -121,8 +313,12 @@ def check_tfrecords(files: list[str]) -> None:
                             "not form a record; re-copy or regenerate the file.")
 
 
-def read_tfrecord(files: list[str]) -> "pd.DataFrame":
+def read_tfrecord(files: list[str], limit: int | None = None) -> "pd.DataFrame":
     """``tf.Example`` TFRecords -> DataFrame (scalar features as columns, vectors as arrays).
+
+    Args:
+        files: TFRecord files (``.gz``: GZIP-compressed).
+        limit: read at most this many records.
 
     Raises:
         DataError: a truncated or corrupt file, or records that are not ``tf.Example``.
@@ -133,8 +329,10 @@ def read_tfrecord(files: list[str]) -> "pd.DataFrame":
 
     check_tfrecords(files)
     rows = []
+    gz = "GZIP" if all(f.lower().endswith(".gz") for f in files) else None
     try:
-        records = [r.numpy() for r in tf.data.TFRecordDataset(files)]
+        ds = tf.data.TFRecordDataset(files, compression_type=gz)
+        records = [r.numpy() for r in (ds.take(limit) if limit is not None else ds)]
     except tf.errors.DataLossError as e:
         raise DataError(f"TFRecord file(s) {files[:3]} are corrupt ({str(e).splitlines()[0][-120:]}); re-copy or "
                         "regenerate them.") from None

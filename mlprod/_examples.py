@@ -61,13 +61,13 @@ def to_examples(df: "pd.DataFrame") -> list[Any]:
     return out
 
 
-def write_tfrecord(df: "pd.DataFrame", path: "str | Path") -> Path:
-    """Write ``df`` as a TFRecord file of ``tf.Example`` and return the path."""
+def write_tfrecord(df: "pd.DataFrame", path: "str | Path") -> str:
+    """Write ``df`` as a TFRecord file of ``tf.Example`` (local path or ``gs://``-style URI); return the path."""
     import tensorflow as tf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as w:
+    path = str(path)
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0] if "://" in path else str(Path(path).parent))
+    with tf.io.TFRecordWriter(path) as w:
         for ex in to_examples(df):
             w.write(ex.SerializeToString())
     return path

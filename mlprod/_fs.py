@@ -171,6 +171,31 @@ def atomic_dir(path: "str | Path") -> Iterator[str]:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def atomic_output(path: "str | Path") -> Iterator[str]:
+    """:func:`atomic_dir` for local folders; a URI (``gs://...``) is written in place (object stores
+    have no atomic folder rename), after creating it.
+
+    Example:
+        >>> import tempfile
+        >>> with atomic_output(tempfile.mkdtemp()) as where:
+        ...     os.path.basename(where).startswith(".mlprod-tmp-")
+        True
+    """
+    if "://" not in str(path):
+        with atomic_dir(path) as tmp:
+            yield tmp
+        return
+    import tensorflow as tf
+
+    try:
+        tf.io.gfile.makedirs(str(path))
+    except (tf.errors.OpError, ValueError) as e:
+        raise ConfigError(f"cannot create output location {str(path)!r} ({type(e).__name__}); check the path and "
+                          "credentials.") from None
+    yield str(path)
+
+
 def join_uri(base: "str | Path", *parts: str) -> str:
     """Join path parts, keeping URIs such as ``gs://bucket/x`` intact (``Path`` would mangle ``//``).
 

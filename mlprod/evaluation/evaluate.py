@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,9 +154,10 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         (True, [True, True, True])
     """
     import tensorflow_model_analysis as tfma
-    from apache_beam.options.pipeline_options import PipelineOptions
 
     from mlprod._examples import write_tfrecord
+    from mlprod._fs import join_uri
+    from mlprod.beam import pipeline_options, scratch_location
 
     if not isinstance(spec, EvalSpec):
         raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
@@ -217,13 +217,15 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         ms = eval_config.model_specs[0]
         ms.name, ms.prediction_key = "candidate", PRED
         ms.ClearField("signature_name")
-    with tempfile.TemporaryDirectory(prefix="mlprod-eval-") as tmp:
-        records = write_tfrecord(df, os.path.join(tmp, "data.tfrecord"))
-        out = str(output_dir or os.path.join(tmp, "tfma"))
+    # the workers read the examples and write TFMA's results: both live where workers can reach
+    # (output_dir, or a scratch folder under --temp_location for remote runners; mlprod.beam)
+    with scratch_location(beam_args, "mlprod-eval-") as tmp:
+        records = write_tfrecord(df, join_uri(tmp, "data.tfrecord"))
+        out = str(output_dir or join_uri(tmp, "tfma"))
         try:
             tfma.run_model_analysis(eval_shared_model=shared[0] if shared and len(shared) == 1 else shared,
                                     eval_config=eval_config, data_location=str(records), output_path=out,
-                                    pipeline_options=PipelineOptions(beam_args or []))
+                                    pipeline_options=pipeline_options(beam_args))
         except Exception as e:  # TFMA raises many types; name the step and keep the cause
             msg = str(e).splitlines()[0][:300]
             raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "

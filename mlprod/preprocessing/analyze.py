@@ -11,18 +11,15 @@ Example:
 """
 from __future__ import annotations
 
-import glob
-import os
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._data import load_frame
-from mlprod._fs import atomic_dir
+from mlprod._data import files_kind, list_files, load_frame, read_on_workers, read_sample, tfxio_sources
+from mlprod._fs import atomic_output, join_uri
 from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
 from mlprod.preprocessing.arrow import record_batches, tensor_adapter_config
@@ -35,6 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory"]
 ROW_KEY = "__row__"  # carried through the graph to restore input order after Beam
+ROWS_COUNTER = "transformed_rows"
+PREVIEW_ROWS = 10_000  # rows of a file input's transformed data read back into the notebook
+SAMPLE_ROWS = 10_000  # rows of the first file read to infer the raw schema
 
 
 def check_spec(df: "pd.DataFrame", spec: FeatureSpec) -> None:
@@ -91,10 +91,13 @@ def raw_feature_spec(df: "pd.DataFrame", columns: list[str]) -> dict[str, Any]:
 
 
 def _to_examples(batch_and_passthrough: tuple[Any, Any]) -> list[bytes]:
-    """Serialized tf.Examples of one transformed RecordBatch (runs on the workers)."""
+    """Serialized tf.Examples of one transformed RecordBatch (runs on the workers; counts the rows)."""
+    from apache_beam.metrics.metric import Metrics
     from tfx_bsl.coders import example_coder
 
-    return example_coder.RecordBatchToExamples(batch_and_passthrough[0])
+    batch = batch_and_passthrough[0]
+    Metrics.counter("mlprod", ROWS_COUNTER).inc(batch.num_rows)
+    return example_coder.RecordBatchToExamples(batch)
 
 
 @dataclass
@@ -105,9 +108,12 @@ class TransformResult(HtmlResult):
         transformed: the transformed data (one column per output feature; vectors as arrays).
         transform_output: ``tft.TFTransformOutput`` of the written transform graph.
         output_dir: where the transform graph lives (``transform_fn/``, ``transformed_metadata/``).
-        raw: the input data.
+        raw: the input data (for file inputs: the sample the driver read to infer the schema).
         spec: the spec used.
         seconds: wall time of the Beam run.
+        num_rows: rows transformed (counted on the workers).
+        transformed_files: the transformed data as ``tf.Example`` TFRecord files under
+            ``output_dir/transformed/`` (all rows, whatever their number).
     """
 
     transformed: "pd.DataFrame"
@@ -116,6 +122,8 @@ class TransformResult(HtmlResult):
     raw: "pd.DataFrame"
     spec: FeatureSpec
     seconds: float = 0.0
+    num_rows: int | None = None
+    transformed_files: list[str] = field(default_factory=list)
 
     def summary(self) -> "pd.DataFrame":
         """Before/after per output feature: source columns, raw mean/std, transformed mean/std/shape."""
@@ -142,7 +150,8 @@ class TransformResult(HtmlResult):
         return serving_fn(self.transform_output, label=self.spec.label)
 
     def __repr__(self) -> str:
-        return (f"<TransformResult {len(self.transformed)} rows, {len(self.transformed.columns)} features, "
+        rows = self.num_rows if self.num_rows is not None else len(self.transformed)
+        return (f"<TransformResult {rows} rows, {len(self.transformed.columns)} features, "
                 f"graph in {self.output_dir}>")
 
     def to_html(self, full: bool = True) -> str:
@@ -180,18 +189,27 @@ def serving_fn(transform_output: Any, label: str | None = None) -> Any:
 
 def analyze_and_transform(data: Any, spec: FeatureSpec, *, preprocessing_fn: Fn | None = None,
                           output_dir: str | Path | None = None, beam_args: list[str] | None = None,
-                          progress: bool = True) -> TransformResult:
+                          progress: bool = True, preview_rows: int = PREVIEW_ROWS) -> TransformResult:
     """Analyze ``data`` (full pass, on Beam) and transform it with one TF Transform graph.
 
     Args:
-        data: DataFrame, CSV or TFRecord (``tf.Example``) path(s).
+        data: a DataFrame (fed to Beam as Arrow RecordBatches, input order kept), or CSV,
+            TFRecord (``tf.Example``) or Parquet file(s), glob or folder, local or ``gs://``-style:
+            files are read by the Beam workers (TFXIO); the driver reads only a sample of the
+            first file to infer the raw schema (a column with no missing value in the sample is
+            required in every row).
         spec: the :class:`FeatureSpec`.
         preprocessing_fn: your own ``preprocessing_fn(inputs) -> dict``; its outputs are
             merged with the spec's (spec may then be just a label).
-        output_dir: where to write the transform graph (default: a new temp folder). Written
-            atomically: a failed run leaves an earlier graph there intact.
+        output_dir: where the workers write the transform graph and the transformed data
+            (default: a new temp folder; under ``--temp_location`` for runners whose workers do
+            not share this disk). A local folder is written atomically: a failed run leaves an
+            earlier graph there intact.
         beam_args: Beam args; default DirectRunner in-memory. E.g.
-            ``["--direct_running_mode=multi_processing", "--direct_num_workers=2"]``, or any runner.
+            ``["--direct_running_mode=multi_processing", "--direct_num_workers=2"]``, or any runner
+            (:mod:`mlprod.beam`).
+        preview_rows: for file inputs, ``result.transformed`` holds the first this many rows
+            (all rows stay in ``result.transformed_files``).
 
     Raises:
         DataError: missing columns, wrong types, NaN without impute, inf, empty data — before
@@ -203,71 +221,130 @@ def analyze_and_transform(data: Any, spec: FeatureSpec, *, preprocessing_fn: Fn 
         ...                           progress=False)
         >>> abs(float(r.transformed["fare"].mean())) < 1e-6   # z-scored
         True
+        >>> r = analyze_and_transform(datasets.path("chicago_taxi"), FeatureSpec(features=(Numeric("fare"),)),
+        ...                           progress=False, preview_rows=100)
+        >>> r.num_rows, len(r.transformed)
+        (15002, 100)
     """
-    import apache_beam as beam
+    import pandas as pd
     import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    df = load_frame(data, "preprocessing data")
-    check_spec(df, spec)
-    columns = list(dict.fromkeys(spec.input_columns() + ([] if preprocessing_fn is None else list(df.columns))))
-    keyed = df.assign(**{ROW_KEY: np.arange(len(df), dtype=np.int64)})
-    feature_spec = raw_feature_spec(keyed, [*columns, ROW_KEY])
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    from mlprod.beam import default_output
+
     spec_fn = build_preprocessing_fn(spec, preprocessing_fn)
+    if isinstance(data, pd.DataFrame):
+        df = load_frame(data, "preprocessing data")
+        check_spec(df, spec)
+        columns = list(dict.fromkeys(spec.input_columns() + ([] if preprocessing_fn is None else list(df.columns))))
+        keyed = df.assign(**{ROW_KEY: np.arange(len(df), dtype=np.int64)})
+        feature_spec = raw_feature_spec(keyed, [*columns, ROW_KEY])
+        batches = record_batches(keyed, feature_spec)
+        source: Any = ("frame", batches, tensor_adapter_config(batches[0].schema, feature_spec))
+        sample, what = df, f"{len(df):,} rows"
+    else:
+        files = list_files(data)
+        kind = files_kind(files, "preprocessing data")
+        sample = read_sample(files, kind, SAMPLE_ROWS)
+        check_spec(sample, spec)
+        columns = list(dict.fromkeys(spec.input_columns() + ([] if preprocessing_fn is None else list(sample.columns))))
+        full_spec = raw_feature_spec(sample, list(sample.columns))
+        # CSV sources decode every column (their schema must name them all); TFT sees only ours
+        sources = [io.Project(columns) for io in tfxio_sources(
+            files, kind, schema_utils.schema_from_feature_spec(full_spec if kind == "csv" else
+                                                               {c: full_spec[c] for c in columns}))]
+        feature_spec = {c: full_spec[c] for c in columns}
+        source = ("files", sources, sources[0].TensorAdapterConfig())
+        what = f"{len(files)} {kind} file(s)"
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(
+        {k: v for k, v in feature_spec.items() if k != ROW_KEY}))
+    keyed_input = source[0] == "frame"
 
     def fn(inputs: dict[str, Any]) -> dict[str, Any]:
         out = spec_fn({k: v for k, v in inputs.items() if k != ROW_KEY})
-        out[ROW_KEY] = inputs[ROW_KEY]
+        if keyed_input:
+            out[ROW_KEY] = inputs[ROW_KEY]
         return out
 
-    batches = record_batches(keyed, feature_spec)
-    out_dir = str(output_dir or tempfile.mkdtemp(prefix="mlprod-transform-"))
+    out_dir = str(output_dir) if output_dir is not None else default_output(beam_args, "mlprod-transform-")
+    args = beam_args or DEFAULT_BEAM_ARGS
     if progress:
-        print(f"analyze_and_transform: {len(df):,} rows, {len(spec.features)} feature transforms on Beam "
-              f"({' '.join(beam_args or DEFAULT_BEAM_ARGS)})", flush=True)
+        print(f"analyze_and_transform: {what}, {len(spec.features)} feature transforms on Beam "
+              f"({' '.join(args)})", flush=True)
     t0 = time.perf_counter()
-    with atomic_dir(out_dir) as tmp:
+    with atomic_output(out_dir) as tmp:
         try:
-            with beam.Pipeline(options=PipelineOptions(beam_args or DEFAULT_BEAM_ARGS)) as p, \
-                    tft_beam.Context(temp_dir=os.path.join(tmp, ".tft_tmp")):
-                # Arrow RecordBatches, not one Python dict per row: TFT's own fast path
-                raw = p | "Raw" >> beam.Create(batches, reshuffle=False)
-                (data_out, _), transform_fn = (raw, tensor_adapter_config(batches[0].schema, feature_spec)) \
-                    | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=True)
-                _ = (data_out | "Encode" >> beam.FlatMap(_to_examples)
-                     | "Write" >> beam.io.WriteToTFRecord(os.path.join(tmp, "transformed", "part")))
-                _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(tmp)
+            num_rows = _run_beam(source, fn, tmp, args)
         except Exception as e:
             raise DataError(f"the Beam transform failed ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
                             f"no transform graph was written to {out_dir}.") from e
         finally:
             after_tft_run()  # TFT's leftover cycles segfault when collected (mlprod._runtime)
-        import shutil
-
         from tensorflow_transform.tf_metadata import metadata_io
 
         # the raw schema beside the graph, so serving can parse raw examples (as TFX's Transform)
-        metadata_io.write_metadata(metadata, os.path.join(tmp, tft.TFTransformOutput.RAW_METADATA_DIR))
-        shutil.rmtree(os.path.join(tmp, ".tft_tmp"), ignore_errors=True)
+        metadata_io.write_metadata(metadata, join_uri(tmp, tft.TFTransformOutput.RAW_METADATA_DIR))
     seconds = time.perf_counter() - t0
     tft_out = tft.TFTransformOutput(out_dir)
-    transformed = _read_transformed(sorted(glob.glob(os.path.join(out_dir, "transformed", "part*"))), tft_out)
-    transformed = transformed.sort_values(ROW_KEY).drop(columns=ROW_KEY).reset_index(drop=True)
+    files_out = _transformed_files(out_dir)
+    if keyed_input:
+        transformed = _read_transformed(files_out, tft_out)
+        transformed = transformed.sort_values(ROW_KEY).drop(columns=ROW_KEY).reset_index(drop=True)
+        num_rows = len(transformed)
+    else:
+        transformed = _read_transformed(files_out, tft_out, limit=preview_rows)
     if progress:
-        print(f"analyze_and_transform: done in {seconds:.1f} s -> {out_dir}", flush=True)
-    return TransformResult(transformed, tft_out, out_dir, df, spec, seconds)
+        print(f"analyze_and_transform: {num_rows:,} rows done in {seconds:.1f} s -> {out_dir}", flush=True)
+    return TransformResult(transformed, tft_out, out_dir, sample, spec, seconds, num_rows, files_out)
 
 
-def _read_transformed(files: list[str], tft_out: Any) -> "pd.DataFrame":
+def _run_beam(source: tuple[str, Any, Any], fn: Fn, out: str, beam_args: list[str]) -> int:
+    """Build and run the Beam pipeline; the workers read, analyze, transform and write under ``out``."""
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from mlprod.beam import pipeline_options
+
+    kind, inputs, adapter = source
+    p = beam.Pipeline(options=pipeline_options(beam_args))
+    with tft_beam.Context(temp_dir=join_uri(out, ".tft_tmp")):
+        # Arrow RecordBatches, not one Python dict per row: TFT's own fast path
+        raw = (p | "Raw" >> beam.Create(inputs, reshuffle=False) if kind == "frame"
+               else read_on_workers(p, inputs, "Read"))
+        (data_out, _), transform_fn = (raw, adapter) | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(
+            fn, output_record_batches=True)
+        _ = (data_out | "Encode" >> beam.FlatMap(_to_examples)
+             | "Write" >> beam.io.WriteToTFRecord(join_uri(out, "transformed", "part")))
+        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(out)
+        result = p.run()
+        result.wait_until_finish()
+    _remove_tree(join_uri(out, ".tft_tmp"))
+    counted = result.metrics().query(MetricsFilter().with_name(ROWS_COUNTER))["counters"]
+    return int(sum(c.committed or c.attempted or 0 for c in counted))
+
+
+def _remove_tree(path: str) -> None:
+    import tensorflow as tf
+
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
+
+
+def _transformed_files(out_dir: str) -> list[str]:
+    import tensorflow as tf
+
+    return sorted(tf.io.gfile.glob(join_uri(out_dir, "transformed", "part*")))
+
+
+def _read_transformed(files: list[str], tft_out: Any, limit: int | None = None) -> "pd.DataFrame":
     import pandas as pd
     import tensorflow as tf
 
     spec = tft_out.transformed_feature_spec()
     cols: dict[str, list] = {k: [] for k in spec}
-    for batch in tf.data.TFRecordDataset(files).batch(4096):
+    data = tf.data.TFRecordDataset(files)
+    for batch in (data.take(limit) if limit is not None else data).batch(4096):
         parsed = tf.io.parse_example(batch, spec)
         for k, v in parsed.items():
             arr = tf.sparse.to_dense(v).numpy() if isinstance(v, tf.SparseTensor) else v.numpy()

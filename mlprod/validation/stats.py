@@ -17,8 +17,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from mlprod._data import check_frame, check_tfrecords, list_files, read_csv
-from mlprod.errors import DataError
+from mlprod._data import (check_frame, check_tfrecords, files_kind, list_files, read_csv, read_on_workers,
+                          tfxio_sources)
+from mlprod.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -29,8 +30,7 @@ Data = Union["pd.DataFrame", str, Path, list, "statistics_pb2.DatasetFeatureStat
 # Quantile buckets kept in the statistics; mlprod's numeric drift compares on these bins.
 QUANTILE_BUCKETS = 20
 IN_PROCESS_MAX_BYTES = 200 * 1024 * 1024
-_TFRECORD = (".tfrecord", ".tfrecords", ".gz", ".tfrecord.gz")
-_STATS = (".pb", ".stats", ".binarypb")
+STATS_FILE = "statistics.pb"
 
 
 def stats_options(**kw: Any) -> Any:
@@ -46,29 +46,23 @@ def stats_options(**kw: Any) -> Any:
     return tfdv.StatsOptions(**kw)
 
 
-def _kind(path: str) -> str:
-    low = path.lower()
-    if low.endswith(".csv") or low.endswith(".csv.gz"):
-        return "csv"
-    if low.endswith(_TFRECORD) or "tfrecord" in os.path.basename(low):
-        return "tfrecord"
-    if low.endswith(_STATS) or os.path.basename(low) == "featurestats.pb":
-        return "stats"
-    raise DataError(f"cannot tell what {path!r} holds from its name; use .csv, .tfrecord(.gz) or a TFDV "
-                    "statistics file (.pb), or pass a pandas DataFrame.")
-
-
 def compute_statistics(data: Data, *, beam_args: list[str] | None = None, options: Any = None,
-                       name: str = "data") -> "statistics_pb2.DatasetFeatureStatisticsList":
+                       name: str = "data", output_dir: str | Path | None = None
+                       ) -> "statistics_pb2.DatasetFeatureStatisticsList":
     """TFDV statistics of ``data``.
 
     Args:
-        data: a pandas DataFrame; a path, glob or folder of CSV or TFRecord (``tf.Example``)
-            files, or a list of them; a TFDV statistics file (``.pb``); or a
-            ``DatasetFeatureStatisticsList`` (returned as is).
-        beam_args: Beam pipeline args; given, files are always summarised on Beam with them.
+        data: a pandas DataFrame; a path, glob or folder of CSV, TFRecord (``tf.Example``) or
+            Parquet files (local or ``gs://``-style), or a list of them; a TFDV statistics file
+            (``.pb``); or a ``DatasetFeatureStatisticsList`` (returned as is).
+        beam_args: Beam pipeline args; given, files are always summarised on Beam with them:
+            the workers read the files (TFXIO) and write the statistics, the driver reads only
+            the result. Runners whose workers do not share this disk need ``--temp_location``
+            or ``output_dir`` (see :mod:`mlprod.beam`).
         options: a ``tfdv.StatsOptions`` (default :func:`stats_options`).
         name: how errors refer to this input (e.g. ``"serving data"``).
+        output_dir: for the Beam path, keep the statistics here as ``statistics.pb`` (binary
+            ``DatasetFeatureStatisticsList``, what ``tfdv.load_stats_binary`` reads).
 
     Raises:
         DataError: empty data, missing/unreadable files, unknown file kinds.
@@ -96,26 +90,19 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
         raise DataError(f"{name}: cannot compute statistics of a {type(data).__name__}; pass a pandas "
                         "DataFrame, CSV/TFRecord path(s) or TFDV statistics.")
     files = list_files(data)
-    kinds = {_kind(f) for f in files}
-    if len(kinds) > 1:
-        raise DataError(f"{name}: mixed file kinds {sorted(kinds)} in {files}; pass one kind at a time.")
-    kind = kinds.pop()
+    kind = files_kind(files, name)
     if kind == "stats":
         return compute_statistics(tfdv.load_statistics(files[0]), name=name)
     if kind == "tfrecord":
         check_tfrecords(files)  # TFDV, like tf.data, would read a truncated file's first half silently
-    small = sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES
-    if kind == "csv" and small and not beam_args:
+    local = all("://" not in f for f in files)
+    small = local and sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES
+    if kind == "csv" and small and not beam_args and output_dir is None:
         return compute_statistics(read_csv(files), options=opts, name=name)
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    popts = PipelineOptions(beam_args or [])
-    pattern = files[0] if len(files) == 1 else os.path.commonpath(files) + "/*"
     try:
-        if kind == "csv":
-            stats = tfdv.generate_statistics_from_csv(pattern, stats_options=opts, pipeline_options=popts)
-        else:
-            stats = tfdv.generate_statistics_from_tfrecord(pattern, stats_options=opts, pipeline_options=popts)
+        stats = _beam_statistics(files, kind, opts, beam_args, output_dir)
+    except ConfigError:
+        raise
     except Exception as e:  # Beam wraps reader errors (DataLossError, parse errors) in its own types
         msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
         if "DataLoss" in repr(e) or "corrupted record" in str(e) or "truncated" in str(e).lower():
@@ -123,3 +110,26 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
                             "file(s).") from e
         raise DataError(f"{name}: TFDV could not summarise {files[:3]} ({type(e).__name__}: {msg}).") from e
     return compute_statistics(stats, name=name)
+
+
+def _beam_statistics(files: list[str], kind: str, opts: Any, beam_args: list[str] | None,
+                     output_dir: str | Path | None) -> "statistics_pb2.DatasetFeatureStatisticsList":
+    """Workers read ``files`` and write the statistics; the driver reads back only the result."""
+    import contextlib
+
+    import apache_beam as beam
+    import tensorflow_data_validation as tfdv
+
+    from mlprod._fs import atomic_output, join_uri
+    from mlprod.beam import pipeline_options, scratch_location
+
+    sources = tfxio_sources(files, kind)
+    where = atomic_output(output_dir) if output_dir is not None else scratch_location(beam_args, "mlprod-stats-")
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(where)
+        target = join_uri(folder, STATS_FILE)
+        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+            _ = (read_on_workers(p, sources) | "Statistics" >> tfdv.GenerateStatistics(opts)
+                 | "Write" >> tfdv.WriteStatisticsToBinaryFile(target))
+        stats = tfdv.load_stats_binary(target)
+    return stats

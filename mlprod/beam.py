@@ -1,0 +1,330 @@
+"""Beam runner arguments and the worker environment: the one place mlprod builds them.
+
+Every Beam-powered call (``compute_statistics``, ``analyze_and_transform``, ``evaluate``, the
+pipelines' StatisticsGen/Transform/Evaluator) runs on whatever runner its ``beam_args`` name.
+Workers need what the driver has: ``TF_USE_LEGACY_KERAS=1`` (SavedModels and tfmot use Keras 2)
+and mlprod importable. :func:`worker_args` adds ``--beam_plugins=mlprod`` so every SDK worker
+started by Beam's boot code (Dataflow, Flink, Spark containers) imports mlprod, which sets the
+variable, before any user code; :data:`WORKER_ENV` is set on processes we start ourselves (the
+local worker pool) and in the Dockerfile.
+
+Runners:
+
+- :func:`direct_args` -- DirectRunner, in-process or multi-processing (the default).
+- :func:`prism_args` -- Beam's Prism, a real portable runner (the Fn API that Flink and Dataflow
+  Runner v2 speak), with workers in this process (``LOOPBACK``) or in a worker pool
+  (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``: such workers share only
+  what a cluster's workers share (the output location), which is how the tests prove that no
+  step depends on a driver-local file.
+- :func:`flink_args`, :func:`spark_args` and :func:`mlprod.pipelines.cloud.dataflow_beam_args`
+  -- clusters (see docs/pipelines.md).
+
+Example:
+    >>> direct_args(2)
+    ['--direct_running_mode=multi_processing', '--direct_num_workers=2', '--beam_plugins=mlprod']
+    >>> flink_args("flink:8081", image="registry/mlprod:0.1")[:2]
+    ['--runner=FlinkRunner', '--flink_master=flink:8081']
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlprod.errors import ConfigError
+
+#: Environment every Beam worker needs (set by ``import mlprod`` too; here for processes we start).
+WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1"}
+PLUGIN = "mlprod"  # imported first by every SDK worker Beam's boot code starts (--beam_plugins)
+_LOCAL_RUNNERS = ("", "directrunner", "direct", "interactiverunner")
+
+
+def worker_args(beam_args: Sequence[str] | None) -> list[str]:
+    """``beam_args`` plus what workers need (``--beam_plugins=mlprod``), each added once.
+
+    Example:
+        >>> worker_args(["--runner=PrismRunner"])
+        ['--runner=PrismRunner', '--beam_plugins=mlprod']
+        >>> worker_args(worker_args([]))
+        ['--beam_plugins=mlprod']
+    """
+    if isinstance(beam_args, str):
+        raise ConfigError(f"beam_args must be a list of flags, e.g. ['--runner=PrismRunner'], not the string "
+                          f"{beam_args!r}.")
+    args = list(beam_args or [])
+    plugins = [a.split("=", 1)[1] for a in args if a.startswith("--beam_plugins=")]
+    if not any(PLUGIN in p.split(",") for p in plugins):
+        args.append(f"--beam_plugins={PLUGIN}")
+    return args
+
+
+def pipeline_options(beam_args: Sequence[str] | None, default: Sequence[str] = ()) -> Any:
+    """``PipelineOptions`` of ``beam_args`` (or ``default`` when none) with :func:`worker_args` added.
+
+    Example:
+        >>> pipeline_options(["--runner=DirectRunner"]).get_all_options()["beam_plugins"]
+        ['mlprod']
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return PipelineOptions(worker_args(list(beam_args or default)))
+
+
+def runner_name(beam_args: Sequence[str] | None) -> str:
+    """The runner ``beam_args`` name, lower case, ``""`` for the default DirectRunner.
+
+    Example:
+        >>> runner_name(["--runner=PrismRunner"]), runner_name(None)
+        ('prismrunner', '')
+    """
+    value = ""
+    args = list(beam_args or [])
+    for i, a in enumerate(args):
+        if a.startswith("--runner="):
+            value = a.split("=", 1)[1]
+        elif a == "--runner" and i + 1 < len(args):
+            value = args[i + 1]
+    return value.lower()
+
+
+def is_local(beam_args: Sequence[str] | None) -> bool:
+    """True when the workers share the driver's disk (DirectRunner, or Prism with LOOPBACK workers).
+
+    Example:
+        >>> is_local(None), is_local(prism_args("localhost:50000", prism="/bin/true"))
+        (True, False)
+    """
+    args = list(beam_args or [])
+    if runner_name(args) in _LOCAL_RUNNERS:
+        return True
+    env = [a.split("=", 1)[1].upper() for a in args if a.startswith("--environment_type=")]
+    return runner_name(args) in ("prismrunner", "prism") and env in ([], ["LOOPBACK"])
+
+
+def option(beam_args: Sequence[str] | None, name: str) -> str | None:
+    """The value of ``--name=VALUE`` in ``beam_args`` (last wins), or None.
+
+    Example:
+        >>> option(["--temp_location=gs://b/tmp"], "temp_location")
+        'gs://b/tmp'
+    """
+    found = None
+    for a in beam_args or []:
+        if a.startswith(f"--{name}="):
+            found = a.split("=", 1)[1]
+    return found
+
+
+def direct_args(workers: int | None = None) -> list[str]:
+    """DirectRunner in multi-processing mode with ``workers`` processes (default: cores, at most 4).
+
+    Example:
+        >>> direct_args(1)[:2]
+        ['--direct_running_mode=multi_processing', '--direct_num_workers=1']
+    """
+    n = workers or max(1, min(4, os.cpu_count() or 1))
+    return worker_args(["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"])
+
+
+def prism_location() -> str | None:
+    """Path of Beam's Prism binary: ``$MLPROD_PRISM``, else ``prism`` on PATH (the environment builds it).
+
+    Example:
+        >>> loc = prism_location()
+        >>> loc is None or os.access(loc, os.X_OK)
+        True
+    """
+    loc = os.environ.get("MLPROD_PRISM") or shutil.which("prism")
+    return loc if loc and os.access(loc, os.X_OK) else None
+
+
+def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
+               extra: Sequence[str] = ()) -> list[str]:
+    """Beam args for the Prism portable runner.
+
+    Args:
+        worker_pool: ``HOST:PORT`` of a Python SDK worker pool (see :func:`worker_pool`); None runs
+            the workers in this process (``LOOPBACK``).
+        prism: the Prism binary (default :func:`prism_location`).
+        extra: more Beam args.
+
+    Raises:
+        ConfigError: no Prism binary found.
+
+    Example:
+        >>> prism_args("localhost:50000", prism="/usr/bin/prism")[1:]
+        ['--prism_location=/usr/bin/prism', '--environment_type=EXTERNAL', '--environment_config=localhost:50000', '--beam_plugins=mlprod']
+    """
+    loc = prism or prism_location()
+    if not loc:
+        raise ConfigError("Beam's Prism runner binary was not found: run `scripts/mlprod-env ensure` (it builds it "
+                          "with Go), or `go install github.com/apache/beam/sdks/v2/go/cmd/prism@v<beam version>` "
+                          "and set MLPROD_PRISM=/path/to/prism.")
+    env = (["--environment_type=EXTERNAL", f"--environment_config={worker_pool}"] if worker_pool
+           else ["--environment_type=LOOPBACK"])
+    return worker_args(["--runner=PrismRunner", f"--prism_location={loc}", *env, *extra])
+
+
+def flink_args(flink_master: str, *, image: str, parallelism: int | None = None,
+               extra: Sequence[str] = ()) -> list[str]:
+    """Beam args for a Flink cluster; workers run in ``image`` (built from the repository's Dockerfile).
+
+    Example:
+        >>> flink_args("flink:8081", image="img", parallelism=4)[2:]
+        ['--environment_type=DOCKER', '--environment_config=img', '--parallelism=4', '--beam_plugins=mlprod']
+    """
+    if not flink_master or not image:
+        raise ConfigError("Flink needs the JobManager address (e.g. 'flink:8081') and the worker image "
+                          "(built from the repository's Dockerfile).")
+    args = ["--runner=FlinkRunner", f"--flink_master={flink_master}", "--environment_type=DOCKER",
+            f"--environment_config={image}"]
+    return worker_args(args + ([f"--parallelism={parallelism}"] if parallelism else []) + list(extra))
+
+
+def spark_args(spark_master: str, *, image: str, extra: Sequence[str] = ()) -> list[str]:
+    """Beam args for a Spark cluster (``spark://HOST:7077``); workers run in ``image``.
+
+    Example:
+        >>> spark_args("spark://m:7077", image="img")[1]
+        '--spark_master_url=spark://m:7077'
+    """
+    if not spark_master.startswith("spark://") or not image:
+        raise ConfigError(f"Spark needs a master URL like 'spark://HOST:7077' (got {spark_master!r}) and the "
+                          "worker image (built from the repository's Dockerfile).")
+    return worker_args(["--runner=SparkRunner", f"--spark_master_url={spark_master}",
+                        "--environment_type=DOCKER", f"--environment_config={image}", *extra])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return int(s.getsockname()[1])
+
+
+def _pool_env() -> dict[str, str]:
+    env = {**os.environ, **WORKER_ENV}
+    # the workers import mlprod from where this process does (a checkout or an install)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env
+
+
+@contextlib.contextmanager
+def worker_pool(*, isolated: bool = True, port: int | None = None, log: str | Path | None = None,
+                start_timeout: float = 60.0) -> Iterator[str]:
+    """Run a Python SDK worker pool for the length of a ``with`` block; yields ``"localhost:PORT"``.
+
+    Pass the address to :func:`prism_args`. With ``isolated=True`` the pool runs in its own mount
+    namespace with an empty ``/tmp`` (``unshare -m`` + tmpfs; needs root, as inside the mlprod
+    environment): its workers cannot see the driver's temporary files, exactly like workers on
+    other machines. They share only the rest of the file system, which stands in for a cluster's
+    shared storage (``gs://``, HDFS): put outputs there, not under ``/tmp``.
+
+    Raises:
+        ConfigError: isolation asked for but not possible (not root, no ``unshare``), or the pool
+            did not start.
+
+    Example:
+        (Needs root and Prism; tests/test_portable.py runs this path.)
+        >>> with worker_pool() as pool:                                          # doctest: +SKIP
+        ...     stats = mlprod.compute_statistics("data/*.csv", beam_args=prism_args(pool),
+        ...                                       output_dir="/shared/stats")
+    """
+    port = port or _free_port()
+    cmd = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
+    if isolated:
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            raise ConfigError("an isolated worker pool needs root and unshare (util-linux): run it inside the mlprod "
+                              "environment (scripts/in-env ...), or pass isolated=False.")
+        cmd = ["unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c",
+               'mount -t tmpfs -o mode=1777 mlprod-worker-tmp /tmp && exec "$@"', "sh", *cmd]
+    out = open(log, "ab") if log else tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=_pool_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if proc.poll() is not None:
+                out.seek(0) if not log else None
+                tail = out.read()[-2000:].decode(errors="replace") if not log else f"see {log}"
+                raise ConfigError(f"the worker pool exited with status {proc.returncode} before serving: {tail}")
+            with contextlib.suppress(OSError), socket.create_connection(("localhost", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the worker pool did not listen on port {port} within {start_timeout:.0f} s.")
+            time.sleep(0.2)
+        yield f"localhost:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+        out.close()
+
+
+def default_output(beam_args: Sequence[str] | None, prefix: str = "mlprod-") -> str:
+    """A new folder for results when the caller named none: local temp, or under ``--temp_location``.
+
+    Raises:
+        ConfigError: a runner whose workers do not share this disk, without ``--temp_location``.
+
+    Example:
+        >>> os.path.isdir(default_output(None))
+        True
+        >>> default_output(["--runner=DataflowRunner", "--temp_location=gs://b/tmp"], "x-").startswith("gs://b/tmp/x-")
+        True
+    """
+    import uuid
+
+    if is_local(beam_args):
+        return tempfile.mkdtemp(prefix=prefix)
+    base = option(beam_args, "temp_location")
+    if not base:
+        raise ConfigError(f"runner {runner_name(beam_args) or 'DirectRunner'!r} runs workers that do not share this "
+                          "machine's disk: add --temp_location=LOCATION (a folder every worker can write, e.g. "
+                          "gs://bucket/tmp) to beam_args, or give output_dir=... on shared storage.")
+    return f"{base.rstrip('/')}/{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def scratch_location(beam_args: Sequence[str] | None, prefix: str = "mlprod-") -> Iterator[str]:
+    """A fresh folder the workers write and the driver reads back; removed after the block.
+
+    Local runners (DirectRunner, Prism LOOPBACK) get a local temporary folder. Other runners'
+    workers cannot see the driver's disk, so the folder goes under ``--temp_location`` (e.g.
+    ``gs://bucket/tmp``), which such runners need anyway.
+
+    Raises:
+        ConfigError: a remote runner without ``--temp_location``.
+
+    Example:
+        >>> with scratch_location(None) as where:
+        ...     os.path.isdir(where)
+        True
+        >>> os.path.exists(where)
+        False
+    """
+    if is_local(beam_args):
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield tmp
+        return
+    import tensorflow as tf
+
+    where = default_output(beam_args, prefix)
+    tf.io.gfile.makedirs(where)
+    try:
+        yield where
+    finally:
+        with contextlib.suppress(Exception):
+            tf.io.gfile.rmtree(where)
