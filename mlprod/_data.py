@@ -192,10 +192,10 @@ def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
     import pandas as pd
 
     if kind == "csv":
-        import tensorflow as tf
-
         import gzip
         import io
+
+        import tensorflow as tf
 
         with tf.io.gfile.GFile(files[0], "rb") as fh:  # local or remote; only the head is read
             stream: Any = gzip.GzipFile(fileobj=fh) if files[0].lower().endswith(".gz") else fh

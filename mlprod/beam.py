@@ -160,8 +160,8 @@ def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
         ConfigError: no Prism binary found.
 
     Example:
-        >>> prism_args("localhost:50000", prism="/usr/bin/prism")[1:]
-        ['--prism_location=/usr/bin/prism', '--environment_type=EXTERNAL', '--environment_config=localhost:50000', '--beam_plugins=mlprod']
+        >>> prism_args("localhost:50000", prism="/usr/bin/prism")[1:4]
+        ['--prism_location=/usr/bin/prism', '--environment_type=EXTERNAL', '--environment_config=localhost:50000']
     """
     loc = prism or prism_location()
     if not loc:
@@ -170,7 +170,11 @@ def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
                           "and set MLPROD_PRISM=/path/to/prism.")
     env = (["--environment_type=EXTERNAL", f"--environment_config={worker_pool}"] if worker_pool
            else ["--environment_type=LOOPBACK"])
-    return worker_args(["--runner=PrismRunner", f"--prism_location={loc}", *env, *extra])
+    # Beam 2.7x's DirectRunner first tries Prism itself (downloading it from GitHub); when that
+    # fails it leaves a broken job server in Prism's process-wide singleton, which a later
+    # PrismRunner would reuse: each of our Prism pipelines gets its own server instead.
+    return worker_args(["--runner=PrismRunner", f"--prism_location={loc}", *env,
+                        "--experiments=disable_prism_server_singleton", *extra])
 
 
 def flink_args(flink_master: str, *, image: str, parallelism: int | None = None,

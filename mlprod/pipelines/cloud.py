@@ -19,19 +19,23 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlprod.beam import worker_args
 from mlprod.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 
-def dataflow_beam_args(project: str, region: str, temp_location: str, *, max_num_workers: int = 4,
+def dataflow_beam_args(project: str, region: str, temp_location: str, *, image: str | None = None,
+                       setup_file: str | None = None, max_num_workers: int = 4,
                        machine_type: str | None = None, extra: list[str] | None = None) -> list[str]:
     """Beam pipeline args that run the Beam-powered components on Google Cloud Dataflow.
 
-    Pass them as ``beam_args`` of a pipeline config. Workers need mlprod installed: build a
-    container with the repository's ``Dockerfile`` and add ``--sdk_container_image=IMAGE``
-    through ``extra``.
+    Pass them as ``beam_args`` of a pipeline config or of any Beam-powered call. Workers need
+    mlprod and ``TF_USE_LEGACY_KERAS=1``: give ``image`` (a container built from the
+    repository's Dockerfile, which sets the variable) or ``setup_file`` (the ``setup.py`` that
+    installs mlprod on each worker); either way ``--beam_plugins=mlprod`` makes every worker
+    import mlprod, which sets the variable, before it runs any step (:mod:`mlprod.beam`).
 
     Raises:
         ConfigError: empty project/region, or a temp location that is not a ``gs://`` path.
@@ -39,6 +43,8 @@ def dataflow_beam_args(project: str, region: str, temp_location: str, *, max_num
     Example:
         >>> dataflow_beam_args("p", "us-central1", "gs://b/tmp")[1:3]
         ['--project=p', '--region=us-central1']
+        >>> dataflow_beam_args("p", "us-central1", "gs://b/tmp", image="eu.gcr.io/p/mlprod:0.1")[-3:]
+        ['--sdk_container_image=eu.gcr.io/p/mlprod:0.1', '--experiments=use_runner_v2', '--beam_plugins=mlprod']
     """
     if not project or not region:
         raise ConfigError("Dataflow needs a Google Cloud project and region, e.g. ('my-project', 'us-central1').")
@@ -48,7 +54,12 @@ def dataflow_beam_args(project: str, region: str, temp_location: str, *, max_num
             f"--temp_location={temp_location}", f"--max_num_workers={max_num_workers}"]
     if machine_type:
         args.append(f"--machine_type={machine_type}")
-    return args + list(extra or [])
+    args += list(extra or [])
+    if image:
+        args += [f"--sdk_container_image={image}", "--experiments=use_runner_v2"]
+    elif setup_file:
+        args.append(f"--setup_file={setup_file}")
+    return worker_args(args)
 
 
 def compile_kubeflow_v2(pipeline: "tfx.dsl.Pipeline", output_file: "str | Path", *, image: str) -> dict:

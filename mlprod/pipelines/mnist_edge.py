@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
 from mlprod._fs import check_writable, join_uri
+from mlprod.beam import worker_args
 from mlprod.errors import ConfigError
 from mlprod.pipelines.tabular import default_beam_args
 
@@ -93,4 +94,4 @@ def create_pipeline(cfg: MnistEdgeConfig) -> "tfx.dsl.Pipeline":
         pipeline_name=cfg.pipeline_name, pipeline_root=str(cfg.pipeline_root),
         components=[example_gen, statistics_gen, schema_gen, trainer, optimizer], enable_cache=cfg.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(cfg.metadata),
-        beam_pipeline_args=list(cfg.beam_args))
+        beam_pipeline_args=worker_args(cfg.beam_args))

@@ -168,7 +168,14 @@ def _run_tempdir() -> Iterator[None]:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = old_env
-        shutil.rmtree(tmp, ignore_errors=True)
+        # a portable runner's job server (Prism) lives on in this process and removes its own
+        # beam-temp* folder when it stops at exit; everything else of the run goes now
+        for entry in os.listdir(tmp):
+            if not entry.startswith("beam-temp"):
+                path = os.path.join(tmp, entry)
+                shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
 
 
 def failed_component(pipeline: "tfx.dsl.Pipeline") -> str | None:

@@ -17,12 +17,12 @@ Example:
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod._fs import check_writable, join_uri
+from mlprod.beam import direct_args, worker_args
 from mlprod.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,14 +32,13 @@ MODULE = "mlprod.pipelines.tabular_module"
 
 
 def default_beam_args(workers: int | None = None) -> list[str]:
-    """Beam DirectRunner in multi-processing mode with one worker per core (at most 4).
+    """Beam DirectRunner in multi-processing mode with one worker per core (at most 4); see :mod:`mlprod.beam`.
 
     Example:
         >>> default_beam_args(2)
-        ['--direct_running_mode=multi_processing', '--direct_num_workers=2']
+        ['--direct_running_mode=multi_processing', '--direct_num_workers=2', '--beam_plugins=mlprod']
     """
-    n = workers or max(1, min(4, os.cpu_count() or 1))
-    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
+    return direct_args(workers)
 
 
 @dataclass(frozen=True)
@@ -333,4 +332,4 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata)),
-        beam_pipeline_args=list(config.beam_args))
+        beam_pipeline_args=worker_args(config.beam_args))

@@ -17,8 +17,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from mlprod._data import (check_frame, check_tfrecords, files_kind, list_files, read_csv, read_on_workers,
-                          tfxio_sources)
+from mlprod._data import (
+    check_frame,
+    check_tfrecords,
+    files_kind,
+    list_files,
+    read_csv,
+    read_on_workers,
+    tfxio_sources,
+)
 from mlprod.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
