@@ -108,7 +108,8 @@ def hand_tft(folder: str, beam_args: list[str], out: str) -> int:
         _ = (data | beam.FlatMap(lambda b: example_coder.RecordBatchToExamples(b[0]))
              | beam.io.WriteToTFRecord(os.path.join(out, "transformed", "part")))
         _ = fn | tft_beam.WriteTransformFn(out)
-    return sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(os.path.join(out, "transformed", "part*"))))
+    files_out = tf.io.gfile.glob(os.path.join(out, "transformed", "part*"))
+    return int(tf.data.TFRecordDataset(files_out).reduce(0, lambda n, _: n + 1))  # counted in-graph
 
 
 def _child(name: str, folder: str) -> dict[str, Any]:

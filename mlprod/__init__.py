@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "detect_skew": "mlprod.validation",
     "detect_drift": "mlprod.validation",
     "ValidationResult": "mlprod.validation",
+    "compute_statistics": "mlprod.validation",
     # preprocessing
     "analyze_and_transform": "mlprod.preprocessing",
     "FeatureSpec": "mlprod.preprocessing",
@@ -65,7 +66,7 @@ _LAZY: dict[str, str] = {
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "tuning", "validation")
+_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -170,11 +170,14 @@ def tfxio_sources(files: list[str], kind: str, schema: Any = None) -> list[Any]:
     raise DataError(f"cannot read {kind!r} files on Beam; pass CSV, TFRecord (tf.Example) or Parquet files.")
 
 
-def read_on_workers(pipeline: Any, sources: list[Any], label: str = "Read") -> Any:
-    """The PCollection of RecordBatches the ``sources`` read (flattened when several)."""
+def read_on_workers(pipeline: Any, sources: list[Any], label: str = "Read", batch_rows: int | None = None) -> Any:
+    """The PCollection of RecordBatches the ``sources`` read (flattened when several).
+
+    ``batch_rows`` fixes the RecordBatch size (default: tfx_bsl's, at most 1,000 rows).
+    """
     import apache_beam as beam
 
-    parts = [pipeline | f"{label}{i}" >> io.BeamSource() for i, io in enumerate(sources)]
+    parts = [pipeline | f"{label}{i}" >> io.BeamSource(batch_size=batch_rows) for i, io in enumerate(sources)]
     return parts[0] if len(parts) == 1 else parts | f"{label}All" >> beam.Flatten()
 
 
@@ -215,12 +218,17 @@ def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
         df = read_tfrecord(files[:1], limit=rows)
     elif kind == "parquet":
         import pyarrow.parquet as pq
-        import tensorflow as tf
 
         try:
-            with tf.io.gfile.GFile(files[0], "rb") as fh:
-                first = next(pq.ParquetFile(fh).iter_batches(batch_size=rows), None)
-                df = first.to_pandas() if first is not None else pd.DataFrame()
+            if "://" in files[0]:  # pyarrow's own file systems (gs://, s3://, hdfs://) seek in place
+                import pyarrow.fs as pafs
+
+                fs, path = pafs.FileSystem.from_uri(files[0])
+                handle: Any = fs.open_input_file(path)
+            else:
+                handle = files[0]
+            first = next(pq.ParquetFile(handle).iter_batches(batch_size=rows), None)
+            df = first.to_pandas() if first is not None else pd.DataFrame()
         except Exception as e:  # pyarrow raises ArrowInvalid/OSError for non-Parquet bytes
             raise DataError(f"{files[0]} is not a readable Parquet file ({type(e).__name__}); re-copy or "
                             "regenerate it.") from None

@@ -1,4 +1,6 @@
 """Issue 15, items 6-8: no silent wrong answers, one clear mlprod error, no contradictory config accepted."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ def _tfrecord(path, n=1000):
     from mlprod._examples import write_tfrecord
 
     df = pd.DataFrame({"x": np.arange(n, dtype="float64"), "y": np.arange(n) % 2})
-    return write_tfrecord(df, str(path))
+    return Path(write_tfrecord(df, str(path)))
 
 
 def test_truncated_and_corrupt_tfrecords_are_errors_not_half_the_rows(tmp_path):

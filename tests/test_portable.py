@@ -147,3 +147,36 @@ def test_taxi_pipeline_on_isolated_workers(pool, shared):
     summary = run_pipeline(chicago_taxi.create_pipeline(cfg))
     assert summary.executions["Transform"] == "COMPLETE" and summary.executions["Evaluator"] == "COMPLETE"
     assert "trip_start_month" in summary.data_checks["DriftValidator"]
+
+
+def test_runner_args_carry_the_worker_environment():
+    """One place builds runner args; each list makes workers import mlprod (TF_USE_LEGACY_KERAS=1)."""
+    from mlprod.pipelines.cloud import dataflow_beam_args
+
+    lists = [beam.direct_args(2), beam.prism_args(prism="/bin/true"), beam.flink_args("f:8081", image="i"),
+             beam.spark_args("spark://m:7077", image="i"),
+             dataflow_beam_args("p", "r", "gs://b/t", image="i"), dataflow_beam_args("p", "r", "gs://b/t",
+                                                                                    setup_file="./setup.py")]
+    for args in lists:
+        assert args.count("--beam_plugins=mlprod") == 1, args
+    assert beam.worker_args(["--beam_plugins=mlprod,other"]) == ["--beam_plugins=mlprod,other"]
+    assert not beam.is_local(beam.flink_args("f:8081", image="i")) and beam.is_local(beam.direct_args(1))
+    with pytest.raises(ConfigError, match="list of flags"):
+        beam.worker_args("--runner=DirectRunner")
+    with pytest.raises(ConfigError, match="spark://"):
+        beam.spark_args("m:7077", image="i")
+    with pytest.raises(ConfigError, match="--temp_location"):
+        beam.default_output(beam.flink_args("f:8081", image="i"))
+
+
+def test_workers_import_mlprod_first():
+    """`--beam_plugins=mlprod` is what Beam's worker boot imports; importing it sets the variable."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    code = ("from apache_beam.runners.worker.sdk_worker_main import _import_beam_plugins; import os; "
+            "_import_beam_plugins(['mlprod']); print(os.environ['TF_USE_LEGACY_KERAS'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr[-2000:]

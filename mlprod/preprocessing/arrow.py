@@ -66,3 +66,100 @@ def tensor_adapter_config(arrow_schema: "pa.Schema", feature_spec: dict[str, Any
     schema = schema_utils.schema_from_feature_spec(feature_spec)
     return tfxio.TensorAdapterConfig(arrow_schema,
                                      tensor_representation_util.InferTensorRepresentationsFromSchema(schema))
+
+
+def value_kinds(feature_spec: dict[str, Any]) -> dict[str, str]:
+    """``{"column": "bytes"|"int"|"float"}`` of a TF feature spec (what the workers need, without TF).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> value_kinds({"fare": tf.io.VarLenFeature(tf.float32), "kind": tf.io.FixedLenFeature([], tf.string)})
+        {'fare': 'float', 'kind': 'bytes'}
+    """
+    import tensorflow as tf
+
+    return {c: "bytes" if f.dtype == tf.string else "int" if f.dtype == tf.int64 else "float"
+            for c, f in feature_spec.items()}
+
+
+_ARROW = {"bytes": "large_binary", "int": "int64", "float": "float32"}
+
+
+def arrow_schema(kinds: dict[str, str]) -> "pa.Schema":
+    """The RecordBatch schema :func:`list_batch` produces: one large list column per feature."""
+    import pyarrow as pa
+
+    return pa.schema([(c, pa.large_list(getattr(pa, _ARROW[k])())) for c, k in kinds.items()])
+
+
+def list_batch(batch: "pa.RecordBatch", kinds: dict[str, str]) -> "pa.RecordBatch":
+    """A flat Arrow batch (as pyarrow reads CSV/Parquet) -> list columns (null -> empty list), typed.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> b = pa.RecordBatch.from_pydict({"fare": [1.5, None], "kind": ["a", "b"]})
+        >>> list_batch(b, {"fare": "float", "kind": "bytes"}).column(0).to_pylist()
+        [[1.5], []]
+    """
+    import pyarrow as pa
+
+    arrays = []
+    for c, k in kinds.items():
+        arr = batch.column(batch.schema.get_field_index(c))
+        valid = np.asarray(arr.is_valid(), dtype=bool) if arr.null_count else np.ones(len(arr), dtype=bool)
+        flat = arr.drop_null() if arr.null_count else arr
+        if k == "bytes" and not (pa.types.is_string(flat.type) or pa.types.is_large_string(flat.type)
+                                 or pa.types.is_binary(flat.type) or pa.types.is_large_binary(flat.type)):
+            flat = flat.cast(pa.string())
+        flat = flat.cast(getattr(pa, _ARROW[k])())
+        offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+        np.cumsum(valid, out=offsets[1:])
+        arrays.append(pa.LargeListArray.from_arrays(pa.array(offsets), flat))
+    return pa.RecordBatch.from_arrays(arrays, list(kinds))
+
+
+def read_files(pipeline: Any, files: list[str], kind: str, kinds: dict[str, str],
+               batch_rows: int = BATCH_ROWS) -> Any:
+    """RecordBatches of the ``kinds`` columns of CSV or Parquet ``files``, read by the Beam workers.
+
+    Each worker reads whole files with pyarrow's C++ readers through Beam's file systems (local,
+    ``gs://``, ... ; ``.gz`` CSV decompressed), in batches of at most ``batch_rows`` rows; CSV
+    values are parsed as the given kinds (an empty cell is a missing value).
+    """
+    import apache_beam as beam
+
+    return (pipeline | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()
+            | "ReadArrow" >> beam.ParDo(_ReadFile(kind, kinds, batch_rows)))
+
+
+class _ReadFile:  # a DoFn, built lazily so this module imports without Beam
+    def __new__(cls, kind: str, kinds: dict[str, str], batch_rows: int) -> Any:
+        import apache_beam as beam
+
+        class ReadFile(beam.DoFn):
+            def process(self, path: str) -> Any:
+                import pyarrow as pa
+                from apache_beam.io.filesystem import CompressionTypes
+                from apache_beam.io.filesystems import FileSystems
+
+                if kind == "csv":
+                    import pyarrow.csv as pacsv
+
+                    types = {c: {"bytes": pa.string(), "int": pa.int64(), "float": pa.float64()}[k]
+                             for c, k in kinds.items()}
+                    with FileSystems.open(path) as fh:  # compression from the file name
+                        reader = pacsv.open_csv(
+                            fh, read_options=pacsv.ReadOptions(block_size=16 << 20),
+                            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(kinds),
+                                                                 strings_can_be_null=True))
+                        for batch in reader:
+                            for start in range(0, batch.num_rows, batch_rows):
+                                yield list_batch(batch.slice(start, batch_rows), kinds)
+                else:
+                    import pyarrow.parquet as pq
+
+                    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+                        for batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_rows, columns=list(kinds)):
+                            yield list_batch(batch, kinds)
+
+        return ReadFile()
