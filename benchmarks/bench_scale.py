@@ -1,15 +1,20 @@
 """Scale-out data plane: files read by the Beam workers, side by side with a hand-written TFT pipeline.
 
 Taxi rows (replicated to --rows) are written once as CSV files (4 shards) under --data-dir.
-Cases, each in its own process (driver peak RSS is its own; worker RSS is the largest child):
+Cases, each in its own process (driver peak RSS is its own; worker RSS is the largest child
+process: DirectRunner's worker processes, or Prism and the worker pool's SDK workers):
 
 - ``mlprod analyze_and_transform`` on the CSV files, DirectRunner in-memory;
 - a hand-written TF Transform pipeline doing the same transforms on TFT's own Arrow path
   (tfx_bsl ``CsvTFXIO`` -> ``AnalyzeAndTransformDataset(output_record_batches=True)`` -> tf.Example
   TFRecords + transform graph), same runner, same schema;
 - mlprod on DirectRunner multi-processing with 1 and with 2 workers;
+- mlprod on Prism with an isolated worker pool (workers with their own ``/tmp``): the driver
+  only submits the pipeline and reads back the results;
 - ``compute_statistics`` on the files (workers read, driver reads back only the statistics)
-  next to plain TFDV ``generate_statistics_from_csv``.
+  next to plain TFDV ``generate_statistics_from_csv``;
+- ``evaluate`` of stored binary predictions in ``tf.Example`` TFRecord files (overall + per
+  payment type) next to ``tfma.run_model_analysis`` with a hand-written config on the same files.
 
 The spec: z-score fare, log + z-score trip_miles, 4 quantile buckets of the hour, payment_type
 vocabulary (integer ids).
@@ -38,9 +43,14 @@ CASES: dict[str, Any] = {
                                                                    "--direct_num_workers=1"]),
     "transform / mlprod / multi-processing, 2 workers": ("mlprod", ["--direct_running_mode=multi_processing",
                                                                     "--direct_num_workers=2"]),
+    "transform / mlprod / Prism, isolated worker pool": ("mlprod", "prism"),
     "statistics / mlprod / in-memory": ("stats-mlprod", IN_MEMORY),
+    "statistics / mlprod / Prism, isolated worker pool": ("stats-mlprod", "prism"),
     "statistics / plain TFDV / in-memory": ("stats-tfdv", IN_MEMORY),
+    "evaluate / mlprod / in-memory": ("eval-mlprod", IN_MEMORY),
+    "evaluate / plain TFMA / in-memory": ("eval-tfma", IN_MEMORY),
 }
+EVAL_METRICS = ("ExampleCount", "BinaryAccuracy", "AUC", "Precision", "Recall")
 SHARDS = 4
 
 
@@ -58,6 +68,37 @@ def write_data(rows: int, folder: str) -> str:
     for i in range(SHARDS):
         replicate(base, per + (rows - per * SHARDS if i == SHARDS - 1 else 0)).to_csv(
             os.path.join(folder, f"part-{i}.csv"), index=False)
+    open(stamp, "w").close()
+    return folder
+
+
+def write_eval_data(rows: int, folder: str) -> str:
+    """TFRecord shards of ``rows`` binary "big tipper" predictions (label, score, payment_type)."""
+    import numpy as np
+    import tensorflow as tf
+    from tfx_bsl.coders import example_coder
+
+    from mlprod import datasets
+    from mlprod.preprocessing.analyze import raw_feature_spec
+    from mlprod.preprocessing.arrow import record_batches
+
+    stamp = os.path.join(folder, f".rows-{rows}")
+    if os.path.exists(stamp):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    base = datasets.chicago_taxi()
+    base = base.assign(big_tipper=(base["tips"] > 0.2 * base["fare"]).astype("int64"),
+                       score=1 / (1 + np.exp(-((np.log1p(base["fare"].fillna(0)) - 2.0)
+                                               + 0.3 * (base["payment_type"] == "Credit Card")).to_numpy())),
+                       )[["big_tipper", "score", "payment_type"]]
+    per = rows // SHARDS
+    for i in range(SHARDS):
+        part = replicate(base, per + (rows - per * SHARDS if i == SHARDS - 1 else 0))
+        with tf.io.TFRecordWriter(os.path.join(folder, f"part-{i}.tfrecord")) as w:
+            for batch in record_batches(part, raw_feature_spec(part, list(part.columns))):
+                for ex in example_coder.RecordBatchToExamples(batch):
+                    w.write(ex)
     open(stamp, "w").close()
     return folder
 
@@ -112,9 +153,34 @@ def hand_tft(folder: str, beam_args: list[str], out: str) -> int:
     return int(tf.data.TFRecordDataset(files_out).reduce(0, lambda n, _: n + 1))  # counted in-graph
 
 
-def _child(name: str, folder: str) -> dict[str, Any]:
+def hand_tfma(folder: str, beam_args: list[str], out: str) -> int:
+    """The same evaluation written directly against TFMA (config by hand, files as they are)."""
+    import tensorflow_model_analysis as tfma
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tensorflow_model_analysis.proto import config_pb2 as c
+
+    cfg = c.EvalConfig(model_specs=[c.ModelSpec(label_key="big_tipper", prediction_key="score")],
+                       slicing_specs=[c.SlicingSpec(), c.SlicingSpec(feature_keys=["payment_type"])],
+                       metrics_specs=[c.MetricsSpec(metrics=[c.MetricConfig(class_name=n) for n in EVAL_METRICS])])
+    res = tfma.run_model_analysis(eval_config=cfg, data_location=os.path.join(folder, "*.tfrecord"),
+                                  output_path=os.path.join(out, "tfma"), pipeline_options=PipelineOptions(beam_args))
+    for key, metrics in res.slicing_metrics:
+        if key == ():
+            return int(metrics[""][""]["example_count"]["doubleValue"])
+    raise RuntimeError("TFMA produced no overall slice")
+
+
+def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
+    import contextlib
+
+    from mlprod import beam
+
     kind, beam_args = CASES[name]
     out = tempfile.mkdtemp(prefix="bench-scale-", dir="/var/tmp")
+    stack = contextlib.ExitStack()
+    if beam_args == "prism":  # the driver only submits; Prism and the pool's workers hold the data
+        pool = stack.enter_context(beam.worker_pool())
+        beam_args = beam.prism_args(pool, extra=[f"--temp_location={out}"])
     t0 = time.perf_counter()
     try:
         if kind == "mlprod":
@@ -128,6 +194,15 @@ def _child(name: str, folder: str) -> dict[str, Any]:
             import mlprod
 
             rows = mlprod.compute_statistics(folder, beam_args=beam_args).datasets[0].num_examples
+        elif kind == "eval-mlprod":
+            import mlprod
+
+            ev = mlprod.EvalSpec(label="big_tipper", model_type="binary", slices=["payment_type"],
+                                 prediction_key="score", metrics=list(EVAL_METRICS))
+            table = mlprod.evaluate(None, eval_folder, ev, beam_args=beam_args).table
+            rows = int(table[(table["slice"] == "Overall") & (table["metric"] == "example_count")]["value"].iloc[0])
+        elif kind == "eval-tfma":
+            rows = hand_tfma(eval_folder, beam_args, out)
         else:
             import tensorflow_data_validation as tfdv
             from apache_beam.options.pipeline_options import PipelineOptions
@@ -139,6 +214,7 @@ def _child(name: str, folder: str) -> dict[str, Any]:
         from mlprod._runtime import after_tft_run
 
         after_tft_run()
+        stack.close()
         shutil.rmtree(out, ignore_errors=True)
     return {"seconds": seconds, "rows": rows,
             "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
@@ -151,12 +227,17 @@ def main() -> None:
     ap.add_argument("--cases", default="", help="comma-separated substrings of case names (default: all)")
     args = ap.parse_args()
     print(f"writing {args.rows:,} taxi rows as {SHARDS} CSV files in {args.data_dir} ...", flush=True)
-    folder = write_data(args.rows, args.data_dir)
     wanted = [c for c in args.cases.split(",") if c]
+    names = [n for n in CASES if not wanted or any(w in n for w in wanted)]
+    folder = write_data(args.rows, args.data_dir) if any(not n.startswith("evaluate") for n in names) else ""
+    eval_folder = ""
+    if any(n.startswith("evaluate") for n in names):
+        print(f"writing {args.rows:,} predictions as {SHARDS} TFRecord files ...", flush=True)
+        eval_folder = write_eval_data(args.rows, args.data_dir + "-eval")
     table = []
-    for name in [n for n in CASES if not wanted or any(w in n for w in wanted)]:
+    for name in names:
         print(f"{name} ...", flush=True)
-        res = run_isolated(_child, name, folder)
+        res = run_isolated(_child, name, folder, eval_folder)
         table.append({"case": name, "rows": res["rows"], "seconds": round(res["seconds"], 1),
                       "rows_per_s": round(res["rows"] / res["seconds"]),
                       "driver_peak_rss_mb": round(res["peak_rss_mb"]),

@@ -140,12 +140,34 @@ def csv_header(path: str) -> list[str]:
     return names
 
 
-def tfxio_sources(files: list[str], kind: str, schema: Any = None) -> list[Any]:
+def file_pattern(data: Any, files: list[str]) -> str | None:
+    """One glob that matches exactly ``files`` as :func:`list_files` found them from ``data``, or None.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> folder = datasets.path("penguin/labelled")
+        >>> file_pattern(folder, list_files(folder)).endswith("labelled/*")
+        True
+    """
+    if len(files) == 1:
+        return files[0]
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    text = str(data)
+    if any(c in text for c in "*?["):
+        return text
+    if "://" not in text and any(n.startswith(".") for n in os.listdir(text)):
+        return None  # hidden files, which list_files skips but a runner's glob may not
+    return f"{text.rstrip('/')}/*"  # a folder: list_files took every file in it
+
+
+def tfxio_sources(files: list[str], kind: str, schema: Any = None, pattern: str | None = None) -> list[Any]:
     """tfx_bsl TFXIOs that read ``files`` on the Beam workers as Arrow RecordBatches.
 
-    CSV (one header row per file, one source per file; types inferred on the workers unless
-    ``schema`` is given), ``tf.Example`` TFRecords or Parquet (one source). The driver reads at
-    most the CSV headers. :func:`read_on_workers` applies them.
+    CSV (one header row per file; one source for ``pattern``, a glob matching exactly the files,
+    else one per file; types inferred on the workers unless ``schema`` is given), ``tf.Example``
+    TFRecords or Parquet (one source). The driver reads at most the CSV headers.
+    :func:`read_on_workers` applies them.
 
     Example:
         >>> from mlprod import datasets
@@ -160,7 +182,7 @@ def tfxio_sources(files: list[str], kind: str, schema: Any = None) -> list[Any]:
             if csv_header(f) != names:
                 raise DataError(f"CSV files {files[0]} and {f} have different headers; give files that share one.")
         return [tfxio.CsvTFXIO(f, column_names=names, skip_header_lines=1, schema=schema,
-                               telemetry_descriptors=["mlprod"]) for f in files]
+                               telemetry_descriptors=["mlprod"]) for f in ([pattern] if pattern else files)]
     if kind == "tfrecord":
         return [tfxio.TFExampleRecord(files, schema=schema, telemetry_descriptors=["mlprod"])]
     if kind == "parquet":

@@ -141,3 +141,42 @@ def test_check_mounts_reports_a_mount_left_under_the_env(tmp_path):
     out = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "bash", "-c", script],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 1 and "mounts left" in out.stderr
+
+
+@_needs_root
+def test_two_clones_sharing_one_environment_each_run_their_own_code(tmp_path):
+    """One cached environment, two checkouts: each checkout's commands import that checkout."""
+    repo, env_dir, env = _mini_env(tmp_path)
+    other = tmp_path / "second clone"
+    (other / "scripts").mkdir(parents=True)
+    shutil.copy(repo / "scripts" / "mlprod-env", other / "scripts")
+    shutil.copy(repo / "pyproject.toml", other)
+    (other / "SENTINEL").write_text("second")
+    for checkout, sentinel in ((repo, "still here"), (other, "second"), (repo, "still here")):
+        out = subprocess.run(["bash", str(checkout / "scripts" / "mlprod-env"), "run", "sh", "-c",
+                              'cat SENTINEL; echo; echo "$PYTHONPATH"'], capture_output=True, text=True, env=env,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == [sentinel, str(checkout)]
+
+
+def test_console_script_imports_the_checkout_on_pythonpath(tmp_path):
+    """The venv's editable install points at whichever checkout built it; PYTHONPATH (which
+    mlprod-env sets to the calling checkout) must win, for ``python -c`` and the ``mlprod`` command."""
+    import sys
+
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "mlprod", clone / "mlprod", ignore=shutil.ignore_patterns("__pycache__"))
+    cli_py = clone / "mlprod" / "cli.py"
+    cli_py.write_text(cli_py.read_text() + "\n_main = main\n\n\ndef main(argv=None):\n"
+                      "    print('from the clone')\n    return _main(argv)\n")
+    env = {**os.environ, "PYTHONPATH": str(clone)}
+    out = subprocess.run([sys.executable, "-c", "import mlprod; print(mlprod.__file__)"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)
+    assert out.stdout.strip() == str(clone / "mlprod" / "__init__.py"), out.stderr
+    script = Path(sys.executable).parent / "mlprod"  # the console script the editable install made
+    if not script.exists():
+        pytest.skip("mlprod is not installed in this interpreter's environment")
+    ran = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == "from the clone"

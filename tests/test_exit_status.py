@@ -27,6 +27,15 @@ import gc
 gc.collect()  # a full collection later in the process (a notebook) must not crash either
 assert len(r.transformed) == 200
 """,
+    "files_on_beam": """
+import mlprod
+from mlprod import datasets
+from mlprod.preprocessing import FeatureSpec, Numeric
+taxi = datasets.path("chicago_taxi")
+s = mlprod.compute_statistics(taxi, beam_args=["--direct_running_mode=in_memory"])
+r = mlprod.analyze_and_transform(taxi, FeatureSpec(features=(Numeric("fare"),)), progress=False, preview_rows=10)
+assert s.datasets[0].num_examples == r.num_rows == 15002 and len(r.transformed) == 10
+""",
     "evaluation_tuning_optimization": """
 import mlprod
 from mlprod import datasets

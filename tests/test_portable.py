@@ -125,6 +125,15 @@ def test_evaluate_on_isolated_workers(pool, shared):
         np.testing.assert_allclose(local["value"].astype(float), remote["value"].astype(float), rtol=1e-5)
     assert list((shared / "tmp").iterdir()) == []  # scratch folders removed
 
+    # TFRecord files + a SavedModel: TFMA's workers read the files themselves
+    from mlprod._examples import write_tfrecord
+
+    write_tfrecord(df.iloc[:150], shared / "data" / "part-0.tfrecord")
+    write_tfrecord(df.iloc[150:], shared / "data" / "part-1.tfrecord")
+    files = evaluate(saved, shared / "data", spec, beam_args=args).table[cols].sort_values(cols[:2])
+    np.testing.assert_allclose(local["value"].astype(float), files.reset_index(drop=True)["value"].astype(float),
+                               rtol=1e-5)
+
 
 @pytest.mark.slow
 def test_penguin_pipeline_on_isolated_workers(pool, shared):

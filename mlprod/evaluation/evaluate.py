@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._data import load_frame
+from mlprod._data import check_tfrecords, file_pattern, files_kind, list_files, load_frame, read_sample
+from mlprod._fs import join_uri
 from mlprod.errors import ConfigError, DataError
 from mlprod.evaluation.result import EvalResult, judge_table, parse_results
 from mlprod.evaluation.spec import Buckets, EvalSpec
@@ -55,6 +56,25 @@ def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
     if missing:
         raise DataError(f"slice feature(s) {missing} are not in the data (columns: {list(df.columns)}); "
                         "fix EvalSpec(slices=..., fairness=...).")
+
+
+def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> str | None:
+    """The file pattern TFMA's workers can read ``data`` from directly, or None (then it goes via pandas).
+
+    That is: ``tf.Example`` TFRecord file(s) named by one path, glob or folder, evaluated with a
+    SavedModel (TFMA runs it on the workers) or on the predictions the files hold (``model=None``,
+    no baseline or change threshold: those are merged in pandas), and no :class:`Buckets` slices
+    (computed in pandas).
+    """
+    if not isinstance(data, (str, Path)) or not (kind == "saved_model" or (kind == "predictions" and not compare)):
+        return None
+    if any(isinstance(s, Buckets) for s in [*spec.slices, *spec.fairness]):
+        return None
+    files = list_files(data)
+    if files_kind(files, "evaluation data") != "tfrecord":
+        return None
+    check_tfrecords(files)
+    return file_pattern(data, files)
 
 
 def _model_kind(model: Any) -> str:
@@ -131,7 +151,10 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     Args:
         model: SavedModel folder (raw-example signature), Keras model, ``.tflite`` path, or
             ``None`` to evaluate predictions stored in the column ``spec.prediction_key``.
-        data: labelled DataFrame or CSV path(s).
+        data: labelled DataFrame, or CSV or TFRecord (``tf.Example``) path(s). TFRecord files named by
+            one path, glob or folder are read by TFMA on the Beam workers (the driver checks a
+            1,000-row sample) when the model is a SavedModel, or with ``model=None`` (predictions
+            stored in the files) without a baseline; everything else goes through pandas.
         spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
         baseline: optional model of the same kind to compare with (change thresholds).
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
@@ -155,7 +178,6 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     import tensorflow_model_analysis as tfma
 
     from mlprod._examples import write_tfrecord
-    from mlprod._fs import join_uri
     from mlprod.beam import pipeline_options, scratch_location
 
     if not isinstance(spec, EvalSpec):
@@ -165,10 +187,16 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         from mlprod._models import load_keras
 
         model = load_keras(model, trusted=trusted_model)
-    df = load_frame(data, "evaluation data")
-    _check(df, spec)
-    df = _add_buckets(df.copy(), spec)
     kind = _model_kind(model)
+    has_change = any(t.max_drop is not None for t in spec.thresholds.values())
+    location = _records_location(data, kind, spec, compare=has_change or baseline is not None)
+    if location:  # TFMA's workers read the files; the driver checks a sample's columns only
+        df = read_sample(list_files(data), "tfrecord", 1_000)
+        _check(df, spec)
+    else:
+        df = load_frame(data, "evaluation data")
+        _check(df, spec)
+        df = _add_buckets(df.copy(), spec)
     if kind == "predictions" and (not spec.prediction_key or spec.prediction_key not in df.columns):
         raise ConfigError("model=None evaluates predictions stored in the data: set EvalSpec(prediction_key=...) "
                           "to the column holding them.")
@@ -176,7 +204,6 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         raise ConfigError("a SavedModel is compared only with a SavedModel baseline (TFMA runs both); Keras models, "
                           ".tflite files and stored predictions can be mixed, e.g. a .tflite candidate against "
                           "the Keras model it came from.")
-    has_change = any(t.max_drop is not None for t in spec.thresholds.values())
     if kind != "saved_model" and (has_change or baseline is not None):
         # TFMA compares only models it runs itself: evaluate without change thresholds, then
         # merge the separately evaluated baseline and apply them here (no baseline: rubber stamp).
@@ -204,6 +231,10 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             b.name, b.is_baseline = "baseline", True
             shared.append(tfma.default_eval_shared_model(str(baseline), eval_config=eval_config,
                                                          model_name="baseline"))
+    elif location:  # predictions stored in the files: TFMA's workers read them as they are
+        ms = eval_config.model_specs[0]
+        ms.name, ms.prediction_key = "candidate", spec.prediction_key
+        ms.ClearField("signature_name")
     else:
         # model-agnostic TFMA on predictions we computed (Keras on CPU, TFLite on the interpreter)
         # or that the data already holds (model=None)
@@ -219,7 +250,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     # the workers read the examples and write TFMA's results: both live where workers can reach
     # (output_dir, or a scratch folder under --temp_location for remote runners; mlprod.beam)
     with scratch_location(beam_args, "mlprod-eval-") as tmp:
-        records = write_tfrecord(df, join_uri(tmp, "data.tfrecord"))
+        records = location or write_tfrecord(df, join_uri(tmp, "data.tfrecord"))
         out = str(output_dir or join_uri(tmp, "tfma"))
         try:
             tfma.run_model_analysis(eval_shared_model=shared[0] if shared and len(shared) == 1 else shared,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 from mlprod._data import (
     check_frame,
     check_tfrecords,
+    file_pattern,
     files_kind,
     list_files,
     read_csv,
@@ -107,7 +108,7 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     if kind == "csv" and small and not beam_args and output_dir is None:
         return compute_statistics(read_csv(files), options=opts, name=name)
     try:
-        stats = _beam_statistics(files, kind, opts, beam_args, output_dir)
+        stats = _beam_statistics(files, kind, opts, beam_args, output_dir, file_pattern(data, files))
     except ConfigError:
         raise
     except Exception as e:  # Beam wraps reader errors (DataLossError, parse errors) in its own types
@@ -120,7 +121,8 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
 
 
 def _beam_statistics(files: list[str], kind: str, opts: Any, beam_args: list[str] | None,
-                     output_dir: str | Path | None) -> "statistics_pb2.DatasetFeatureStatisticsList":
+                     output_dir: str | Path | None, pattern: str | None
+                     ) -> "statistics_pb2.DatasetFeatureStatisticsList":
     """Workers read ``files`` and write the statistics; the driver reads back only the result."""
     import contextlib
 
@@ -130,7 +132,7 @@ def _beam_statistics(files: list[str], kind: str, opts: Any, beam_args: list[str
     from mlprod._fs import atomic_output, join_uri
     from mlprod.beam import pipeline_options, scratch_location
 
-    sources = tfxio_sources(files, kind)
+    sources = tfxio_sources(files, kind, pattern=pattern)
     where = atomic_output(output_dir) if output_dir is not None else scratch_location(beam_args, "mlprod-stats-")
     with contextlib.ExitStack() as stack:
         folder = stack.enter_context(where)
