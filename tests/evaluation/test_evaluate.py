@@ -168,3 +168,24 @@ def test_report_escapes_slice_values(penguin_model):
     r = mlprod.evaluate(penguin_model, df, spec, feature_columns=PENGUIN_FEATURES)
     assert not r.passed and any("<script>" in s for s, _ in r.failures)
     assert "<script>" not in r.to_html()
+
+
+def test_stored_predictions_in_tfrecord_files_are_read_by_the_workers(taxi_data, tmp_path):
+    """model=None on tf.Example files: TFMA reads the files (no pandas copy); same numbers as a frame."""
+    from mlprod._examples import write_tfrecord
+
+    df = taxi_data[["big_tipper", "payment_type"]].copy()
+    df["score"] = (np.log1p(taxi_data["fare"]) / 5).clip(0, 1).astype("float32")
+    write_tfrecord(df.iloc[:1500], tmp_path / "preds" / "part-0.tfrecord")
+    write_tfrecord(df.iloc[1500:], tmp_path / "preds" / "part-1.tfrecord")
+    spec = EvalSpec(label="big_tipper", model_type="binary", slices=["payment_type"], prediction_key="score")
+    files = mlprod.evaluate(None, tmp_path / "preds", spec)
+    frame = mlprod.evaluate(None, df, spec)
+    assert _value(files, "Overall", "example_count") == len(df)
+    assert _value(files, "Overall", "auc") == pytest.approx(roc_auc_score(df["big_tipper"], df["score"]), abs=2e-3)
+    merged = files.table.merge(frame.table, on=["slice", "metric"])
+    assert len(merged) == len(frame.table)
+    np.testing.assert_allclose(merged["value_x"].astype(float), merged["value_y"].astype(float), rtol=1e-5)
+    with pytest.raises(ConfigError, match="prediction_key"):  # a column the files do not hold
+        mlprod.evaluate(None, tmp_path / "preds", EvalSpec(label="big_tipper", model_type="binary",
+                                                           prediction_key="nope"))
