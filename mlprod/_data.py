@@ -144,9 +144,13 @@ def file_pattern(data: Any, files: list[str]) -> str | None:
     """One glob that matches exactly ``files`` as :func:`list_files` found them from ``data``, or None.
 
     Example:
-        >>> from mlprod import datasets
-        >>> folder = datasets.path("penguin/labelled")
-        >>> file_pattern(folder, list_files(folder)).endswith("labelled/*")
+        >>> import os
+        >>> os.makedirs("parts", exist_ok=True)
+        >>> for name in ("a.csv", "b.csv"):
+        ...     _ = open(os.path.join("parts", name), "w").write("x\\n1\\n")
+        >>> file_pattern("parts", list_files("parts"))
+        'parts/*'
+        >>> file_pattern("parts", list_files("parts")[:1]).endswith("a.csv")   # one file: itself
         True
     """
     if len(files) == 1:
@@ -203,6 +207,25 @@ def read_on_workers(pipeline: Any, sources: list[Any], label: str = "Read", batc
     return parts[0] if len(parts) == 1 else parts | f"{label}All" >> beam.Flatten()
 
 
+def csv_head(path: str) -> bytes:
+    """The first whole lines of a CSV file, at most ``SAMPLE_BYTES`` (local or remote; ``.gz`` unpacked).
+
+    Example:
+        >>> from mlprod import datasets
+        >>> csv_head(list_files(datasets.path("chicago_taxi"))[0]).split(b"\\n", 1)[0].startswith(b"pickup_")
+        True
+    """
+    import gzip
+
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "rb") as fh:  # only the head is read
+        stream: Any = gzip.GzipFile(fileobj=fh) if path.lower().endswith(".gz") else fh
+        head = stream.read(SAMPLE_BYTES)
+        more = bool(stream.read(1))
+    return head[:head.rfind(b"\n") + 1] if more else head  # cut at the last whole line
+
+
 def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
     """The first ``rows`` rows of ``files`` (what the driver reads of a file input to infer its schema).
 
@@ -217,17 +240,9 @@ def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
     import pandas as pd
 
     if kind == "csv":
-        import gzip
         import io
 
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(files[0], "rb") as fh:  # local or remote; only the head is read
-            stream: Any = gzip.GzipFile(fileobj=fh) if files[0].lower().endswith(".gz") else fh
-            head = stream.read(SAMPLE_BYTES)
-            more = bool(stream.read(1))
-        if more:  # cut at the last whole line
-            head = head[:head.rfind(b"\n") + 1]
+        head = csv_head(files[0])
         try:
             df = pd.read_csv(io.BytesIO(head), nrows=rows)
         except UnicodeDecodeError:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod._data import files_kind, list_files, load_frame, read_on_workers, read_sample, tfxio_sources
+from mlprod._examples import write_example_batches
 from mlprod._fs import atomic_output, join_uri
 from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
@@ -95,16 +96,6 @@ def raw_feature_spec(df: "pd.DataFrame", columns: list[str]) -> dict[str, Any]:
                  else tf.float32 if pd.api.types.is_float_dtype(s) else tf.string)
         spec[c] = tf.io.FixedLenFeature([], dtype) if not s.isna().any() else tf.io.VarLenFeature(dtype)
     return spec
-
-
-def _to_examples(batch_and_passthrough: tuple[Any, Any]) -> list[bytes]:
-    """Serialized tf.Examples of one transformed RecordBatch (runs on the workers; counts the rows)."""
-    from apache_beam.metrics.metric import Metrics
-    from tfx_bsl.coders import example_coder
-
-    batch = batch_and_passthrough[0]
-    Metrics.counter("mlprod", ROWS_COUNTER).inc(batch.num_rows)
-    return example_coder.RecordBatchToExamples(batch)
 
 
 @dataclass
@@ -320,14 +311,23 @@ def _run_beam(source: tuple[str, Any, Any], fn: Fn, out: str, beam_args: list[st
         # Arrow RecordBatches, not one Python dict per row: TFT's own fast path
         if kind == "frame":
             raw = p | "Raw" >> beam.Create(inputs, reshuffle=False)
-        elif kind == "arrow":
-            raw = read_files(p, *inputs)
+            (data_out, _), transform_fn = (raw, adapter) | "AnalyzeAndTransform" >> (
+                tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=True))
         else:
-            raw = read_on_workers(p, inputs, "Read", batch_rows=FILE_BATCH_ROWS)
-        (data_out, _), transform_fn = (raw, adapter) | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(
-            fn, output_record_batches=True)
-        _ = (data_out | "Encode" >> beam.FlatMap(_to_examples)
-             | "Write" >> beam.io.WriteToTFRecord(join_uri(out, "transformed", "part")))
+            # Files are read twice, once fused with the analysis and once with the transform:
+            # re-reading (C++, ~1 s per million rows) is far cheaper than the runner holding every
+            # raw batch between the two passes, which also kept the work from spreading over workers.
+            def read(label: str) -> Any:
+                if kind == "arrow":
+                    files, file_kind, kinds = inputs
+                    return read_files(p, files, file_kind, kinds, label=label)
+                return read_on_workers(p, inputs, f"{label}Read", batch_rows=FILE_BATCH_ROWS)
+
+            transform_fn = (read("Analyze"), adapter) | "Analyze" >> tft_beam.AnalyzeDataset(fn)
+            data_out, _ = ((read("Transform"), adapter), transform_fn) | "Transform" >> tft_beam.TransformDataset(
+                output_record_batches=True)
+        # whole batches encoded and written at once (not one Beam element per row: 2x faster at 1M rows)
+        _ = data_out | "Write" >> write_example_batches(join_uri(out, "transformed", "part"), ROWS_COUNTER)
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(out)
         result = p.run()
         result.wait_until_finish()

@@ -82,7 +82,7 @@ def value_kinds(feature_spec: dict[str, Any]) -> dict[str, str]:
             for c, f in feature_spec.items()}
 
 
-_ARROW = {"bytes": "large_binary", "int": "int64", "float": "float32"}
+_ARROW = {"bytes": "large_binary", "int": "int64", "float": "float32", "float64": "float64"}
 
 
 def arrow_schema(kinds: dict[str, str]) -> "pa.Schema":
@@ -92,8 +92,11 @@ def arrow_schema(kinds: dict[str, str]) -> "pa.Schema":
     return pa.schema([(c, pa.large_list(getattr(pa, _ARROW[k])())) for c, k in kinds.items()])
 
 
-def list_batch(batch: "pa.RecordBatch", kinds: dict[str, str]) -> "pa.RecordBatch":
-    """A flat Arrow batch (as pyarrow reads CSV/Parquet) -> list columns (null -> empty list), typed.
+def list_batch(batch: "pa.RecordBatch", kinds: dict[str, str], null_missing: bool = False) -> "pa.RecordBatch":
+    """A flat Arrow batch (as pyarrow reads CSV/Parquet) -> list columns, typed.
+
+    A missing value becomes an empty list (what TFT reads as a missing VarLen value), or with
+    ``null_missing`` a null list (what TFDV counts as a missing feature, as its CSV decoder does).
 
     Example:
         >>> import pyarrow as pa
@@ -114,26 +117,29 @@ def list_batch(batch: "pa.RecordBatch", kinds: dict[str, str]) -> "pa.RecordBatc
         flat = flat.cast(getattr(pa, _ARROW[k])())
         offsets = np.zeros(len(arr) + 1, dtype=np.int64)
         np.cumsum(valid, out=offsets[1:])
-        arrays.append(pa.LargeListArray.from_arrays(pa.array(offsets), flat))
+        mask = pa.array(~valid) if null_missing and arr.null_count else None
+        arrays.append(pa.LargeListArray.from_arrays(pa.array(offsets), flat, mask=mask))
     return pa.RecordBatch.from_arrays(arrays, list(kinds))
 
 
 def read_files(pipeline: Any, files: list[str], kind: str, kinds: dict[str, str],
-               batch_rows: int = BATCH_ROWS) -> Any:
+               batch_rows: int = BATCH_ROWS, label: str = "", null_missing: bool = False) -> Any:
     """RecordBatches of the ``kinds`` columns of CSV or Parquet ``files``, read by the Beam workers.
 
     Each worker reads whole files with pyarrow's C++ readers through Beam's file systems (local,
     ``gs://``, ... ; ``.gz`` CSV decompressed), in batches of at most ``batch_rows`` rows; CSV
-    values are parsed as the given kinds (an empty cell is a missing value).
+    values are parsed as the given kinds (an empty cell is a missing value). ``label`` prefixes
+    the step names (to read the same files twice in one pipeline); ``null_missing``: see
+    :func:`list_batch`.
     """
     import apache_beam as beam
 
-    return (pipeline | "Files" >> beam.Create(files) | "Spread" >> beam.Reshuffle()
-            | "ReadArrow" >> beam.ParDo(_ReadFile(kind, kinds, batch_rows)))
+    return (pipeline | f"{label}Files" >> beam.Create(files) | f"{label}Spread" >> beam.Reshuffle()
+            | f"{label}ReadArrow" >> beam.ParDo(_ReadFile(kind, kinds, batch_rows, null_missing)))
 
 
 class _ReadFile:  # a DoFn, built lazily so this module imports without Beam
-    def __new__(cls, kind: str, kinds: dict[str, str], batch_rows: int) -> Any:
+    def __new__(cls, kind: str, kinds: dict[str, str], batch_rows: int, null_missing: bool = False) -> Any:
         import apache_beam as beam
 
         class ReadFile(beam.DoFn):
@@ -145,7 +151,7 @@ class _ReadFile:  # a DoFn, built lazily so this module imports without Beam
                 if kind == "csv":
                     import pyarrow.csv as pacsv
 
-                    types = {c: {"bytes": pa.string(), "int": pa.int64(), "float": pa.float64()}[k]
+                    types = {c: {"bytes": pa.string(), "int": pa.int64()}.get(k, pa.float64())
                              for c, k in kinds.items()}
                     with FileSystems.open(path) as fh:  # compression from the file name
                         reader = pacsv.open_csv(
@@ -154,12 +160,12 @@ class _ReadFile:  # a DoFn, built lazily so this module imports without Beam
                                                                  strings_can_be_null=True))
                         for batch in reader:
                             for start in range(0, batch.num_rows, batch_rows):
-                                yield list_batch(batch.slice(start, batch_rows), kinds)
+                                yield list_batch(batch.slice(start, batch_rows), kinds, null_missing)
                 else:
                     import pyarrow.parquet as pq
 
                     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
                         for batch in pq.ParquetFile(fh).iter_batches(batch_size=batch_rows, columns=list(kinds)):
-                            yield list_batch(batch, kinds)
+                            yield list_batch(batch, kinds, null_missing)
 
         return ReadFile()

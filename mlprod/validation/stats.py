@@ -120,25 +120,71 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     return compute_statistics(stats, name=name)
 
 
+def csv_kinds(head: bytes) -> dict[str, str]:
+    """Value kind per CSV column, from the first lines of a file, as TFDV's CSV decoder types them.
+
+    pyarrow's type inference on the sample: integers (``5``; missing cells allowed) are ``int``,
+    decimals (``5.0``) ``float``, a column with no value in the sample ``float64`` (large integer
+    ids stay exact), everything else (text, booleans, dates) ``bytes``. A later value that does
+    not parse as its kind makes the fast reader fail, and :func:`compute_statistics` then falls
+    back to TFDV's own CSV decoder, which types from all rows.
+
+    Example:
+        >>> csv_kinds(b"n,x,s,b,e\\n1,1.5,a,true,\\n,2.0,b,false,\\n")
+        {'n': 'int', 'x': 'float', 's': 'bytes', 'b': 'bytes', 'e': 'float64'}
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        schema = pacsv.read_csv(io.BytesIO(head)).schema
+    except pa.ArrowInvalid as e:
+        raise DataError(f"the CSV sample does not parse ({str(e).splitlines()[0]}); fix the file.") from None
+    return {f.name: "int" if pa.types.is_integer(f.type) else "float" if pa.types.is_floating(f.type)
+            else "float64" if pa.types.is_null(f.type) else "bytes" for f in schema}
+
+
 def _beam_statistics(files: list[str], kind: str, opts: Any, beam_args: list[str] | None,
                      output_dir: str | Path | None, pattern: str | None
                      ) -> "statistics_pb2.DatasetFeatureStatisticsList":
-    """Workers read ``files`` and write the statistics; the driver reads back only the result."""
+    """Workers read ``files`` and write the statistics; the driver reads back only the result.
+
+    CSV files are read by pyarrow's C++ reader on the workers (types from a sample of the first
+    file; ~10x faster than TFDV's CSV decoder); when a value does not parse as its sampled type,
+    the run is repeated with TFDV's decoder (CsvTFXIO), which infers types from all rows.
+    """
     import contextlib
 
     import apache_beam as beam
     import tensorflow_data_validation as tfdv
 
+    from mlprod._data import csv_head, read_sample
     from mlprod._fs import atomic_output, join_uri
     from mlprod.beam import pipeline_options, scratch_location
+    from mlprod.preprocessing.arrow import read_files
 
-    sources = tfxio_sources(files, kind, pattern=pattern)
+    if kind == "csv":
+        read_sample(files, "csv", 10)  # clear errors for an empty, binary or malformed file
+    kinds = csv_kinds(csv_head(files[0])) if kind == "csv" else None
     where = atomic_output(output_dir) if output_dir is not None else scratch_location(beam_args, "mlprod-stats-")
     with contextlib.ExitStack() as stack:
         folder = stack.enter_context(where)
         target = join_uri(folder, STATS_FILE)
-        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
-            _ = (read_on_workers(p, sources) | "Statistics" >> tfdv.GenerateStatistics(opts)
-                 | "Write" >> tfdv.WriteStatisticsToBinaryFile(target))
+
+        def run(fast: bool) -> None:
+            with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+                raw = (read_files(p, files, "csv", kinds or {}, null_missing=True) if fast
+                       else read_on_workers(p, tfxio_sources(files, kind, pattern=pattern)))
+                _ = (raw | "Statistics" >> tfdv.GenerateStatistics(opts)
+                     | "Write" >> tfdv.WriteStatisticsToBinaryFile(target))
+
+        try:
+            run(fast=kinds is not None)
+        except Exception as e:
+            if kinds is None or "conversion error" not in str(e):
+                raise
+            run(fast=False)  # a value unlike the sample's type: TFDV's decoder types from all rows
         stats = tfdv.load_stats_binary(target)
     return stats
