@@ -1,6 +1,13 @@
 """NAS strategies with the same budget, several seeds, vs plain Keras Tuner RandomSearch.
 
-Usage: scripts/in-env python -m benchmarks.bench_tuning [--trials 6 --epochs 3 --seeds 2]
+With ``--early-termination`` each mlprod strategy also runs with learning-curve early
+termination; the table then gives the median best validation accuracy and the training epochs
+each search spent (counted, not timed).
+
+Usage:
+    scripts/in-env python -m benchmarks.bench_tuning [--trials 6 --epochs 3 --seeds 2]
+    scripts/in-env python -m benchmarks.bench_tuning --trials 30 --epochs 12 --seeds 3 --early-termination \
+        --data penguins --strategies keras_tuner,random,evolution
 """
 from __future__ import annotations
 
@@ -48,24 +55,40 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--plot", help="also save a bar chart (PNG) of the table here")
+    ap.add_argument("--early-termination", action="store_true",
+                    help="also run each mlprod strategy with learning-curve early termination")
+    ap.add_argument("--data", default="", help="comma-separated substrings of data set names (default: all)")
+    ap.add_argument("--strategies", default="", help="comma-separated substrings of strategy names (default: all)")
     args = ap.parse_args()
+    pick = lambda text, name: not text or any(w in name for w in text.split(","))  # noqa: E731
     rows = []
     for name, (data, space) in datasets_().items():
+        if not pick(args.data, name):
+            continue
         for strategy in ("keras_tuner.RandomSearch", "random", "grid", "bayesian", "hyperband", "evolution"):
-            scores, secs = [], []
-            for seed in range(args.seeds):
-                t0 = time.perf_counter()
-                if strategy.startswith("keras_tuner"):
-                    scores.append(plain_random(space, data, args.trials, args.epochs, seed))
-                else:
-                    r = mlprod.search(space, data, strategy=strategy, max_trials=args.trials, epochs=args.epochs,
-                                      seed=seed, verbose=False, early_stopping=False)
-                    scores.append(float(r.trials["score"].max()))
-                secs.append(time.perf_counter() - t0)
-            rows.append({"data": name, "strategy": strategy, "best_val_accuracy_mean": round(float(np.mean(scores)), 4),
-                         "min": round(float(np.min(scores)), 4), "max": round(float(np.max(scores)), 4),
-                         "seconds_mean": round(float(np.mean(secs)), 1)})
-            print(rows[-1], flush=True)
+            if not pick(args.strategies, strategy):
+                continue
+            plain = strategy.startswith("keras_tuner")
+            for terminate in ([False, True] if args.early_termination and not plain else [False]):
+                scores, secs, spent = [], [], []
+                for seed in range(args.seeds):
+                    t0 = time.perf_counter()
+                    if plain:
+                        scores.append(plain_random(space, data, args.trials, args.epochs, seed))
+                        spent.append(args.trials * args.epochs)
+                    else:
+                        r = mlprod.search(space, data, strategy=strategy, max_trials=args.trials, epochs=args.epochs,
+                                          seed=seed, verbose=False, early_stopping=False,
+                                          early_termination=terminate)
+                        scores.append(float(r.trials["score"].max()))
+                        spent.append(int(r.trials["epochs"].fillna(0).sum()))
+                    secs.append(time.perf_counter() - t0)
+                rows.append({"data": name, "strategy": strategy + (" + early termination" if terminate else ""),
+                             "best_val_accuracy_mean": round(float(np.mean(scores)), 4),
+                             "median": round(float(np.median(scores)), 4),
+                             "min": round(float(np.min(scores)), 4), "max": round(float(np.max(scores)), 4),
+                             "epochs_median": int(np.median(spent)), "seconds_mean": round(float(np.mean(secs)), 1)})
+                print(rows[-1], flush=True)
     print_table(rows, f"Same budget: {args.trials} trials x {args.epochs} epochs (Hyperband: max epochs), "
                       f"{args.seeds} seeds")
     if args.plot:

@@ -19,17 +19,19 @@ from mlprod.tuning.search import STRATEGIES
 
 def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_classes: int,
                     strategy: str = "random", max_trials: int = 4, epochs: int = 2, steps: int = 30,
-                    eval_steps: int = 5, **space: Any) -> Any:
+                    eval_steps: int = 5, early_termination: bool = False, **space: Any) -> Any:
     """``tfx.components.Tuner`` with ``tuner_fn="mlprod.tuning.tfx_fn.tuner_fn"``.
 
     ``space`` holds :class:`mlprod.tuning.DenseSpace` fields (``depth``, ``width``, ...); the
     Trainer rebuilds the chosen architecture in tf_keras (``mlprod.tuning.tfx_fn``).
+    ``early_termination`` stops trials whose extrapolated learning curve cannot beat the best
+    finished one (:mod:`mlprod.tuning.estimation`).
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
     cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
            "label": label, "num_classes": num_classes, "strategy": strategy, "max_trials": max_trials,
-           "epochs": epochs}
+           "epochs": epochs, "early_termination": bool(early_termination)}
     return tfx.components.Tuner(
         tuner_fn="mlprod.tuning.tfx_fn.tuner_fn", examples=examples, transform_graph=transform_graph,
         train_args=tfx.proto.TrainArgs(num_steps=steps), eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),

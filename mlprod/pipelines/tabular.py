@@ -201,12 +201,14 @@ def _check_tune(tune: dict[str, Any] | None) -> None:
 
     if not isinstance(tune, dict):
         raise ConfigError(f"tune must be a dict such as {{'strategy': 'evolution', 'max_trials': 4}}, not {tune!r}.")
-    allowed = {"strategy", "max_trials", "epochs", "steps", "eval_steps", *SPACE_KEYS}
+    allowed = {"strategy", "max_trials", "epochs", "steps", "eval_steps", "early_termination", *SPACE_KEYS}
     unknown = sorted(set(tune) - allowed)
     if unknown:
         raise ConfigError(f"tune has unknown key(s) {unknown}; allowed: {sorted(allowed)}.")
     if tune.get("strategy", "random") not in STRATEGIES:
         raise ConfigError(f"tune strategy={tune.get('strategy')!r}; choose one of {STRATEGIES}.")
+    if not isinstance(tune.get("early_termination", False), bool):
+        raise ConfigError(f"tune early_termination={tune['early_termination']!r} must be True or False.")
     for key in ("max_trials", "epochs", "steps", "eval_steps"):
         value = tune.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

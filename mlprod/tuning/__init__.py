@@ -1,5 +1,6 @@
 """Neural architecture search with Keras Tuner: declarative spaces, five strategies (random, grid,
-Bayesian, Hyperband, regularized evolution), budgets and size-constrained selection.
+Bayesian, Hyperband, regularized evolution), budgets, size-constrained selection and early
+termination of hopeless trials from their learning curves (:mod:`mlprod.tuning.estimation`).
 
 Example:
     >>> import mlprod
@@ -9,9 +10,10 @@ Example:
     >>> len(r.trials)
     3
 """
+from mlprod.tuning.estimation import extrapolate, hopeless
 from mlprod.tuning.evolution import RegularizedEvolutionOracle
 from mlprod.tuning.search import STRATEGIES, SearchResult, make_oracle, search
 from mlprod.tuning.spaces import ConvSpace, DenseSpace
 
-__all__ = ["STRATEGIES", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle", "SearchResult", "make_oracle",
-           "search"]
+__all__ = ["STRATEGIES", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle", "SearchResult", "extrapolate",
+           "hopeless", "make_oracle", "search"]

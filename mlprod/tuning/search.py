@@ -96,7 +96,8 @@ class SearchResult(HtmlResult):
         best_hyperparameters: values of the chosen trial (respecting any size budget).
         best_model: the chosen architecture as a **tf_keras** model with the searched weights
             (ready for :func:`mlprod.optimize` / QAT).
-        trials: DataFrame: trial_id, status, score, params, tflite_bytes, fits_budget, seconds, values.
+        trials: DataFrame: trial_id, status, score, epochs (trained), stopped (why early
+            termination stopped it, else None), hp.* values, params, tflite_bytes, fits_budget.
         objective, strategy: what was optimized and how.
     """
 
@@ -110,8 +111,9 @@ class SearchResult(HtmlResult):
 
     def __repr__(self) -> str:
         ok = self.trials[self.trials["status"] == "COMPLETED"]
+        epochs = int(self.trials["epochs"].fillna(0).sum()) if "epochs" in self.trials else 0
         return (f"<SearchResult {self.strategy}: {len(ok)}/{len(self.trials)} trials completed, best "
-                f"{self.objective}={ok['score'].max() if len(ok) else float('nan'):.4f}>")
+                f"{self.objective}={ok['score'].max() if len(ok) else float('nan'):.4f}, {epochs} epochs trained>")
 
     def plot_html(self) -> str:
         import matplotlib
@@ -120,15 +122,40 @@ class SearchResult(HtmlResult):
         import matplotlib.pyplot as plt
 
         t = self.trials.dropna(subset=["score"])
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3))
         ax.plot(range(len(t)), t["score"], "o-", label=self.objective)
         best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
         ax.plot(range(len(t)), best, "--", label="best so far")
+        stopped = t["stopped"].notna() if "stopped" in t else None
+        if stopped is not None and stopped.any():
+            ax.plot([i for i, s in enumerate(stopped) if s], t["score"][stopped], "x", color="red",
+                    label="stopped early")
         ax.set_xlabel("trial")
         ax.set_ylabel(self.objective)
         ax.set_title(self.strategy)
         ax.legend(fontsize=8)
+        curve = self.compute_curve()
+        ax2.step(curve["epochs_spent"], curve["best_score"], where="post")
+        ax2.set_xlabel("training epochs spent (all trials)")
+        ax2.set_ylabel(f"best {self.objective}")
+        ax2.set_title("best score vs compute")
         return figure_html(fig)
+
+    def compute_curve(self) -> "pd.DataFrame":
+        """Best score so far against the training epochs spent so far, trial by trial.
+
+        Example:
+            >>> from mlprod.tuning import DenseSpace
+            >>> r = search(DenseSpace((4,), 3), (df[features].to_numpy("float32"), df["species"].to_numpy()),
+            ...            max_trials=2, epochs=2, verbose=False)
+            >>> list(r.compute_curve().columns), int(r.compute_curve()["epochs_spent"].iloc[-1]) <= 4
+            (['trial_id', 'epochs_spent', 'best_score'], True)
+        """
+        t = self.trials.dropna(subset=["score"])
+        spent = t["epochs"].fillna(0).cumsum() if "epochs" in t else range(1, len(t) + 1)
+        best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
+        return _frame([{"trial_id": i, "epochs_spent": int(e), "best_score": float(b)}
+                       for i, e, b in zip(t["trial_id"], spent, best, strict=True)])
 
     def to_html(self, full: bool = True) -> str:
         return html_page(f"mlprod search ({self.strategy})", [
@@ -151,7 +178,8 @@ def _tflite_bytes(model: Any) -> int:
 
 def search(space: Any, data: Any, *, strategy: str = "random", objective: str = "val_accuracy",
            max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
-           early_stopping: bool = True, max_params: int | None = None, max_tflite_bytes: int | None = None,
+           early_stopping: bool = True, early_termination: bool = False, max_params: int | None = None,
+           max_tflite_bytes: int | None = None,
            validation_split: float = 0.2, batch_size: int = 32, seed: int = 0, directory: str | None = None,
            verbose: bool = True, **strategy_kwargs: Any) -> SearchResult:
     """Search architectures/hyperparameters in ``space`` with a Keras Tuner strategy.
@@ -166,7 +194,11 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         max_trials, epochs: budget per search and per trial (Hyperband: max epochs).
         max_seconds: wall-clock budget: no new trial starts after it.
         subsample: train each trial on this share of the training data (lower fidelity).
-        early_stopping: stop hopeless trials from their learning curve (patience 2 on the objective).
+        early_stopping: stop a trial whose objective stopped improving (Keras ``EarlyStopping``,
+            patience 2).
+        early_termination: stop a trial whose learning curve, extrapolated to ``epochs``, cannot
+            beat the best finished trial (:mod:`mlprod.tuning.estimation`); ``trials`` then shows
+            each trial's ``epochs`` and, for a stopped one, why (``stopped``).
         max_params, max_tflite_bytes: size budget; the best trial that fits is chosen.
         seed: makes the search deterministic.
 
@@ -212,8 +244,8 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     work = directory or tempfile.mkdtemp(prefix="mlprod-search-")
     try:
         return _run_search(space, build, strategy, objective, max_trials, epochs, seed, x_tr, y_tr, x_val, y_val,
-                           work, batch_size, early_stopping, max_seconds, max_params, max_tflite_bytes, verbose,
-                           strategy_kwargs)
+                           work, batch_size, early_stopping, early_termination, max_seconds, max_params,
+                           max_tflite_bytes, verbose, strategy_kwargs)
     finally:
         if directory is None:  # a failed search must not leave its trials behind either
             shutil.rmtree(work, ignore_errors=True)
@@ -240,11 +272,13 @@ def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str
 
 def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
-                max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
+                early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
                 strategy_kwargs: dict[str, Any]) -> "SearchResult":
     import keras
     import keras_tuner as kt
     import pandas as pd
+
+    from mlprod.tuning.estimation import tuner_callback
 
     oracle = make_oracle(strategy, objective, max_trials, epochs, seed, **strategy_kwargs)
     started = time.perf_counter()
@@ -256,7 +290,8 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
 
     tuner = kt.Tuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
                      overwrite=True, max_model_size=None)
-    callbacks: list[Any] = [Budget()]
+    budget: dict[str, dict[str, Any]] = {}  # epochs each trial trained, why early termination stopped it
+    callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination)]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=objective, patience=2,
                                                        mode="min" if "loss" in objective else "max"))
@@ -279,7 +314,9 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
 
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
+        spent = budget.get(str(trial.trial_id), {})
         row = {"trial_id": trial.trial_id, "status": trial.status, "score": trial.score,
+               "epochs": spent.get("epochs"), "stopped": spent.get("stopped"),
                **{f"hp.{k}": v for k, v in trial.hyperparameters.values.items()}}
         rows.append(row)
     trials = pd.DataFrame(rows)

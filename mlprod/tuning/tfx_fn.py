@@ -75,6 +75,7 @@ def tuner_fn(fn_args: Any) -> Any:
     from tfx.components.tuner.component import TunerFnResult
     from tfx_bsl.public import tfxio
 
+    from mlprod.tuning.estimation import tuner_callback
     from mlprod.tuning.search import make_oracle
 
     cfg = fn_args.custom_config
@@ -93,10 +94,13 @@ def tuner_fn(fn_args: Any) -> Any:
                          int(cfg.get("epochs", 2)), int(cfg.get("seed", 0)))
     tuner = kt.Tuner(oracle=oracle, hypermodel=lambda hp: space.build(hp, backend="keras"),
                      directory=fn_args.working_dir, project_name="mlprod_nas", overwrite=True)
+    epochs = int(cfg.get("epochs", 2))
+    # early_termination: stop trials whose extrapolated learning curve cannot beat the best one
+    budget = tuner_callback(tuner, "val_accuracy", epochs, {}, bool(cfg.get("early_termination", False)))
     return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": dataset(fn_args.train_files), "validation_data": dataset(fn_args.eval_files),
         "steps_per_epoch": fn_args.train_steps, "validation_steps": fn_args.eval_steps,
-        "epochs": int(cfg.get("epochs", 2)), "verbose": 0})
+        "epochs": epochs, "verbose": 0, "callbacks": [budget]})
 
 
 def build_from_hyperparameters(hparams: dict[str, Any] | Any, cfg: dict[str, Any], input_dim: int) -> Any:

@@ -1,0 +1,147 @@
+"""Performance estimation: stop hopeless trials from their learning curve, count what each trial cost.
+
+A trial's validation curve so far (one value per epoch) is fitted with the saturating model
+``y(t) = a + b / t`` (least squares; ``a`` is where the curve levels off). The fit predicts the
+value at the trial's last epoch with a standard error; the trial is stopped when even the
+optimistic end of that prediction (``prediction + z * se``, plus what a noisy last epoch can
+add) cannot beat the best finished trial. The first ``min_epochs`` epochs always run.
+
+Example:
+    >>> curve = [0.9 - 0.5 / t for t in range(1, 5)]      # rising, levelling off at 0.9
+    >>> pred, se = extrapolate(curve, horizon=20)
+    >>> round(pred, 3), se < 1e-6
+    (0.875, True)
+    >>> hopeless(curve, horizon=20, best=0.95, maximize=True) is not None
+    True
+    >>> hopeless(curve, horizon=20, best=0.86, maximize=True) is None
+    True
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+MIN_EPOCHS = 3
+Z = 2.0  # one-sided ~97.7%: a trial is stopped only when it very probably cannot win
+
+
+def extrapolate(curve: Sequence[float], horizon: int) -> tuple[float, float]:
+    """The curve's predicted value at epoch ``horizon`` (1-based) and the prediction's standard error.
+
+    Raises:
+        ValueError: fewer than 3 points, a non-finite value, or ``horizon`` before the last point.
+
+    Example:
+        >>> extrapolate([0.5, 0.6, 0.65], horizon=3)[0] == extrapolate([0.5, 0.6, 0.65], 3)[0]
+        True
+    """
+    n = len(curve)
+    if n < 3:
+        raise ValueError(f"a learning curve needs at least 3 points to extrapolate, got {n}.")
+    if horizon < n:
+        raise ValueError(f"horizon={horizon} is before the curve's last epoch ({n}).")
+    ys = [float(y) for y in curve]
+    if not all(math.isfinite(y) for y in ys):
+        raise ValueError("the learning curve holds NaN or infinite values.")
+    a, b, s2, mx, sxx = _fit(ys)
+    x0 = 1.0 / horizon
+    se = math.sqrt(s2 * (1.0 / n + (x0 - mx) ** 2 / sxx))
+    return a + b * x0, se
+
+
+def _fit(ys: list[float]) -> tuple[float, float, float, float, float]:
+    """Least squares of ``y = a + b / t``: a, b, residual variance, mean of 1/t, its sum of squares."""
+    n = len(ys)
+    xs = [1.0 / t for t in range(1, n + 1)]
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    a = my - b * mx
+    s2 = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True)) / (n - 2)
+    return a, b, s2, mx, sxx
+
+
+def hopeless(curve: Sequence[float], horizon: int, best: float | None, maximize: bool,
+             z: float = Z, min_epochs: int = MIN_EPOCHS) -> str | None:
+    """Why a trial with this validation ``curve`` cannot beat ``best`` by epoch ``horizon``, or None.
+
+    The optimistic bound is the larger of the extrapolation's upper end and the best value seen
+    so far plus ``z`` times the curve's noise around the fit, so a noisy curve is not cut on one
+    bad epoch.
+
+    Example:
+        >>> hopeless([0.30, 0.31, 0.31, 0.32], horizon=10, best=0.80, maximize=True)[:9]
+        'predicted'
+    """
+    if best is None or len(curve) < max(min_epochs, 3) or len(curve) >= horizon:
+        return None
+    sign = 1.0 if maximize else -1.0
+    ys = [sign * float(y) for y in curve]
+    if not all(math.isfinite(y) for y in ys):
+        return None
+    pred, se = extrapolate(ys, horizon)
+    noise = math.sqrt(_fit(ys)[2])
+    bound = max(pred + z * se, max(ys) + z * noise)
+    if bound >= sign * best:
+        return None
+    shown = lambda v: f"{sign * v:.4f}"  # noqa: E731
+    return (f"predicted {shown(pred)} ± {se:.4f} at epoch {horizon} after {len(curve)} epochs; even "
+            f"{shown(bound)} would not beat the best trial's {best:.4f}")
+
+
+def trial_callback(objective: str, epochs: int, best: Callable[[], float | None], current: Callable[[], str],
+                   record: dict[str, dict[str, Any]], terminate: bool) -> Any:
+    """A Keras 3 callback that counts each trial's epochs in ``record`` and, with ``terminate``, stops
+    a trial :func:`hopeless` calls hopeless (the reason goes into ``record[trial_id]["stopped"]``).
+
+    ``best`` returns the best finished trial's score, ``current`` the running trial's id (plain
+    functions: Keras Tuner deep-copies callbacks for every trial, functions are shared).
+    """
+    import keras
+
+    maximize = "loss" not in objective
+
+    class TrialBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.curve: list[float] = []
+            self.entry = record.setdefault(current(), {"epochs": 0, "stopped": None})
+            self.entry.update(epochs=0, stopped=None)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.entry["epochs"] += 1
+            value = (logs or {}).get(objective)
+            if value is None:
+                return
+            self.curve.append(float(value))
+            if terminate:
+                horizon = int((self.params or {}).get("epochs") or epochs)  # Hyperband sets each trial's own
+                why = hopeless(self.curve, horizon, best(), maximize)
+                if why:
+                    self.entry["stopped"] = why
+                    self.model.stop_training = True
+
+    return TrialBudget()
+
+
+def tuner_callback(tuner: Any, objective: str, epochs: int, record: dict[str, dict[str, Any]],
+                   terminate: bool) -> Any:
+    """:func:`trial_callback` for a Keras Tuner ``tuner`` (best finished trial, running trial from its oracle).
+
+    Example:
+        >>> import keras_tuner as kt
+        >>> oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=1)
+        >>> tuner = kt.Tuner(oracle=oracle, hypermodel=lambda hp: None, overwrite=True, directory="kt")
+        >>> type(tuner_callback(tuner, "val_accuracy", 5, {}, terminate=True)).__name__
+        'TrialBudget'
+    """
+    maximize = "loss" not in objective
+
+    def best() -> float | None:
+        done = [t.score for t in tuner.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+        return (max(done) if maximize else min(done)) if done else None
+
+    def current() -> str:
+        return str(next(iter(tuner.oracle.ongoing_trials.values())).trial_id)
+
+    return trial_callback(objective, epochs, best, current, record, terminate)

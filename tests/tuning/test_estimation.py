@@ -1,0 +1,77 @@
+"""Early termination from learning curves: the extrapolation, the stop rule, and real searches."""
+import numpy as np
+import pytest
+
+import mlprod
+from mlprod import datasets
+from mlprod.tuning import DenseSpace
+from mlprod.tuning.estimation import extrapolate, hopeless, trial_callback
+
+FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+def test_extrapolation_recovers_a_saturating_curve_and_its_uncertainty():
+    curve = [0.9 - 0.4 / t for t in range(1, 6)]
+    pred, se = extrapolate(curve, 30)
+    assert pred == pytest.approx(0.9 - 0.4 / 30) and se < 1e-9
+    noisy = np.array(curve) + np.random.default_rng(0).normal(0, 0.02, len(curve))
+    pred, se = extrapolate(noisy, 30)
+    assert abs(pred - (0.9 - 0.4 / 30)) < 3 * se + 0.02 and se > 0
+    with pytest.raises(ValueError, match="at least 3"):
+        extrapolate([0.5, 0.6], 10)
+
+
+def test_stop_rule():
+    rising = [0.40, 0.60, 0.70, 0.75]  # heading to ~0.9: may still beat 0.85
+    assert hopeless(rising, 20, best=0.85, maximize=True) is None
+    assert hopeless([0.30, 0.31, 0.30, 0.31], 20, best=0.85, maximize=True)  # flat and far below
+    assert hopeless([0.30, 0.31], 20, best=0.85, maximize=True) is None  # too early to judge
+    assert hopeless([0.30, 0.31, 0.30, 0.31], 20, best=None, maximize=True) is None  # nothing to beat yet
+    assert hopeless([0.30, 0.31, 0.30, 0.31], 4, best=0.85, maximize=True) is None  # the trial is over
+    assert hopeless([2.0, 1.9, 1.9, 1.9], 20, best=0.3, maximize=False)  # a loss: lower is better
+    assert hopeless([0.5, 0.4, 0.35, 0.33], 20, best=0.6, maximize=False) is None
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    df = datasets.penguins()
+    return df[FEATURES].to_numpy("float32"), df["species"].to_numpy()
+
+
+def _fit(penguins, optimizer, best, epochs=20):
+    import keras
+
+    x, y = penguins
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    record: dict = {}
+    cb = trial_callback("val_accuracy", epochs, lambda: best, lambda: "t", record, terminate=True)
+    hist = model.fit(x, y, validation_split=0.3, epochs=epochs, verbose=0, callbacks=[cb])
+    return record["t"], hist.history["val_accuracy"]
+
+
+def test_a_hopeless_real_training_is_stopped_and_a_promising_one_is_not(penguins):
+    import keras
+
+    slow, curve = _fit(penguins, keras.optimizers.SGD(1e-5), best=0.95)
+    assert slow["stopped"] and slow["epochs"] < 20 and max(curve) < 0.95  # truly worse on what it saw
+    good, curve = _fit(penguins, keras.optimizers.Adam(3e-2), best=0.5)
+    assert good["stopped"] is None and good["epochs"] == 20 and max(curve) > 0.5
+
+
+def test_search_with_early_termination_spends_fewer_epochs_and_explains_stops(penguins):
+    space = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 1), width=(8, 16, 8), batch_norm=(False,),
+                       optimizers=("adam", "sgd"), learning_rate=(1e-5, 3e-2), dropout=(0.0, 0.0))
+    kw = dict(strategy="random", max_trials=6, epochs=12, seed=3, early_stopping=False, verbose=False)
+    full = mlprod.search(space, penguins, **kw)
+    cut = mlprod.search(space, penguins, early_termination=True, **kw)
+    assert (full.trials["epochs"] == 12).all() and full.trials["stopped"].isna().all()
+    stopped = cut.trials[cut.trials["stopped"].notna()]
+    assert len(stopped) >= 1 and (stopped["epochs"] < 12).all()
+    assert stopped["stopped"].str.contains("would not beat").all()
+    assert (stopped["score"] < cut.trials["score"].max()).all()  # each stopped trial was behind on what it saw
+    assert cut.trials["epochs"].sum() < full.trials["epochs"].sum()
+    # the same draws (same seed): the best trial is not lost by stopping the others
+    assert cut.trials["score"].max() >= full.trials["score"].max() - 0.05
