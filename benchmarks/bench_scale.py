@@ -58,16 +58,21 @@ def write_data(rows: int, folder: str) -> str:
     """CSV shards of ``rows`` taxi rows in ``folder`` (reused when already there)."""
     from mlprod import datasets
 
+    return _write_shards(datasets.chicago_taxi(), rows, folder,
+                         lambda part, i: part.to_csv(os.path.join(folder, f"part-{i}.csv"), index=False))
+
+
+def _write_shards(base: Any, rows: int, folder: str, write: Any) -> str:
+    """``base`` replicated to ``rows`` rows, written as ``SHARDS`` parts by ``write(part, i)``;
+    a folder already holding them (its ``.rows-N`` stamp) is reused."""
     stamp = os.path.join(folder, f".rows-{rows}")
     if os.path.exists(stamp):
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     per = rows // SHARDS
-    base = datasets.chicago_taxi()
     for i in range(SHARDS):
-        replicate(base, per + (rows - per * SHARDS if i == SHARDS - 1 else 0)).to_csv(
-            os.path.join(folder, f"part-{i}.csv"), index=False)
+        write(replicate(base, per + (rows - per * SHARDS if i == SHARDS - 1 else 0)), i)
     open(stamp, "w").close()
     return folder
 
@@ -82,25 +87,19 @@ def write_eval_data(rows: int, folder: str) -> str:
     from mlprod.preprocessing.analyze import raw_feature_spec
     from mlprod.preprocessing.arrow import record_batches
 
-    stamp = os.path.join(folder, f".rows-{rows}")
-    if os.path.exists(stamp):
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
     base = datasets.chicago_taxi()
     base = base.assign(big_tipper=(base["tips"] > 0.2 * base["fare"]).astype("int64"),
                        score=1 / (1 + np.exp(-((np.log1p(base["fare"].fillna(0)) - 2.0)
                                                + 0.3 * (base["payment_type"] == "Credit Card")).to_numpy())),
                        )[["big_tipper", "score", "payment_type"]]
-    per = rows // SHARDS
-    for i in range(SHARDS):
-        part = replicate(base, per + (rows - per * SHARDS if i == SHARDS - 1 else 0))
+
+    def write(part: Any, i: int) -> None:
         with tf.io.TFRecordWriter(os.path.join(folder, f"part-{i}.tfrecord")) as w:
             for batch in record_batches(part, raw_feature_spec(part, list(part.columns))):
                 for ex in example_coder.RecordBatchToExamples(batch):
                     w.write(ex)
-    open(stamp, "w").close()
-    return folder
+
+    return _write_shards(base, rows, folder, write)
 
 
 def spec() -> Any:

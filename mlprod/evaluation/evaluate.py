@@ -58,8 +58,9 @@ def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
                         "fix EvalSpec(slices=..., fairness=...).")
 
 
-def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> str | None:
-    """The file pattern TFMA's workers can read ``data`` from directly, or None (then it goes via pandas).
+def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> tuple[str, list[str]] | None:
+    """The file pattern TFMA's workers can read ``data`` from directly and the files it matches, or
+    None (then the data goes via pandas).
 
     That is: ``tf.Example`` TFRecord file(s) named by one path, glob or folder, evaluated with a
     SavedModel (TFMA runs it on the workers) or on the predictions the files hold (``model=None``,
@@ -74,7 +75,8 @@ def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> st
     if files_kind(files, "evaluation data") != "tfrecord":
         return None
     check_tfrecords(files)
-    return file_pattern(data, files)
+    pattern = file_pattern(data, files)
+    return (pattern, files) if pattern else None
 
 
 def _model_kind(model: Any) -> str:
@@ -191,7 +193,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     has_change = any(t.max_drop is not None for t in spec.thresholds.values())
     location = _records_location(data, kind, spec, compare=has_change or baseline is not None)
     if location:  # TFMA's workers read the files; the driver checks a sample's columns only
-        df = read_sample(list_files(data), "tfrecord", 1_000)
+        df = read_sample(location[1], "tfrecord", 1_000)
         _check(df, spec)
     else:
         df = load_frame(data, "evaluation data")
@@ -250,7 +252,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     # the workers read the examples and write TFMA's results: both live where workers can reach
     # (output_dir, or a scratch folder under --temp_location for remote runners; mlprod.beam)
     with scratch_location(beam_args, "mlprod-eval-") as tmp:
-        records = location or write_tfrecord(df, join_uri(tmp, "data.tfrecord"))
+        records = location[0] if location else write_tfrecord(df, join_uri(tmp, "data.tfrecord"))
         out = str(output_dir or join_uri(tmp, "tfma"))
         try:
             tfma.run_model_analysis(eval_shared_model=shared[0] if shared and len(shared) == 1 else shared,
