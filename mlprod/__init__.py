@@ -61,12 +61,17 @@ _LAZY: dict[str, str] = {
     "Threshold": "mlprod.evaluation",
     "Buckets": "mlprod.evaluation",
     "EvalResult": "mlprod.evaluation",
+    # serving and the production loop
+    "serve": "mlprod.serving",
+    "Server": "mlprod.serving",
+    "read_requests": "mlprod.serving",
+    "log_feedback": "mlprod.serving",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "tuning", "validation")
+_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

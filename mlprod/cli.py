@@ -125,6 +125,43 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from mlprod.serving import Batching, serve
+
+    batching = Batching(args.max_batch_size, args.batch_timeout_micros / 1e6, args.num_batch_threads) \
+        if args.enable_batching else False
+    srv = serve(args.model_base_path, model_name=args.model_name, host=args.host,
+                rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
+                grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
+                log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
+                poll_s=args.file_system_poll_wait_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"serving {args.model_name!r} version {srv.versions.default} from {args.model_base_path}: "
+          f"REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    print("draining: finishing in-flight requests and writing the request log ...", flush=True)
+    srv.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from mlprod.serving import list_versions, write_pin
+
+    if (args.version is None) == (not args.unpin):
+        raise ConfigError("give a VERSION to roll back to, or --unpin (not both).")
+    write_pin(args.model_base_path, None if args.unpin else args.version)
+    what = "the newest version (policy)" if args.unpin else f"version {args.version}"
+    print(f"{args.model_base_path}: servers now serve {what}; versions on disk {list_versions(args.model_base_path)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for docs)."""
     p = argparse.ArgumentParser(prog="mlprod", description="Composable TFX components, from experiment "
@@ -182,6 +219,30 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--metadata", default="mlprod-output/metadata.sqlite",
                       help="SQLite ML Metadata store (default: mlprod-output/metadata.sqlite)")
     runs.set_defaults(func=_cmd_runs)
+
+    sv = sub.add_parser("serve", help="serve a Pusher folder with TF Serving's REST and gRPC APIs (drains on SIGTERM)")
+    sv.add_argument("--model_base_path", required=True, help="folder of numbered version folders (Pusher output)")
+    sv.add_argument("--model_name", default="model", help="name in /v1/models/NAME (default: model)")
+    sv.add_argument("--port", type=int, default=8500, help="gRPC port (TF Serving's flag; -1 disables; 0 any free)")
+    sv.add_argument("--rest_api_port", type=int, default=8501, help="REST port (-1 disables; 0 any free)")
+    sv.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all)")
+    sv.add_argument("--enable_batching", action="store_true", help="dynamic request batching")
+    sv.add_argument("--max_batch_size", type=int, default=32)
+    sv.add_argument("--batch_timeout_micros", type=int, default=2000)
+    sv.add_argument("--num_batch_threads", type=int, default=2)
+    sv.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
+                    help="how often the base folder is scanned for new versions")
+    sv.add_argument("--log_dir", help="append every request and prediction here (TFRecords per day)")
+    sv.add_argument("--log_sample_rate", type=float, default=1.0)
+    sv.add_argument("--log_flush_interval", type=float, default=1.0,
+                    help="seconds between log writes: at most this much is lost on SIGKILL")
+    sv.set_defaults(func=_cmd_serve)
+
+    rb = sub.add_parser("rollback", help="make every server of MODEL_BASE_PATH serve VERSION (or --unpin)")
+    rb.add_argument("model_base_path")
+    rb.add_argument("version", type=int, nargs="?")
+    rb.add_argument("--unpin", action="store_true", help="back to serving the newest version")
+    rb.set_defaults(func=_cmd_rollback)
     return p
 
 

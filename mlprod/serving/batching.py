@@ -1,0 +1,145 @@
+"""Dynamic request batching, as TF Serving's ``--enable_batching``: concurrent requests for the
+same model version and signature are concatenated along the batch axis and run as one call.
+
+A batch runs when it holds ``max_batch_size`` rows or its oldest request has waited
+``batch_timeout_s`` (TF Serving's ``batch_timeout_micros``), whichever comes first.
+``num_batch_threads`` batches run at once (TensorFlow releases the GIL while it computes).
+Requests whose inputs cannot be concatenated (other dtypes or trailing shapes) go in separate
+batches. A request larger than ``max_batch_size`` runs alone.
+
+Example:
+    >>> import numpy as np
+    >>> b = Batcher(lambda key, x: {"y": x["x"] * 2}, max_batch_size=8, batch_timeout_s=0.001)
+    >>> b.submit("k", {"x": np.array([1.0, 2.0])}).result()["y"].tolist()
+    [2.0, 4.0]
+    >>> b.close()
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlprod.errors import ConfigError
+
+
+@dataclass
+class _Item:
+    key: Hashable
+    inputs: dict[str, np.ndarray]
+    rows: int
+    future: Future
+    t: float = field(default_factory=time.monotonic)
+
+
+def batch_key(key: Hashable, inputs: dict[str, np.ndarray]) -> Hashable:
+    """``key`` plus each input's dtype and trailing shape: what must agree to concatenate."""
+    return (key, tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in inputs.items())))
+
+
+class Batcher:
+    """Collects requests into batches and runs ``run(key, inputs) -> outputs`` on worker threads."""
+
+    def __init__(self, run: Callable[[Hashable, dict[str, np.ndarray]], dict[str, np.ndarray]], *,
+                 max_batch_size: int = 32, batch_timeout_s: float = 0.002, num_batch_threads: int = 2,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        if max_batch_size < 1 or batch_timeout_s < 0 or num_batch_threads < 1:
+            raise ConfigError("batching needs max_batch_size >= 1, batch_timeout_s >= 0 and num_batch_threads >= 1; "
+                              f"got {max_batch_size}, {batch_timeout_s}, {num_batch_threads}.")
+        self._run, self.max_batch_size, self.timeout = run, max_batch_size, batch_timeout_s
+        self._on_batch = on_batch
+        self._pending: dict[Hashable, list[_Item]] = {}
+        self._cv = threading.Condition()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._loop, name=f"mlprod-batch-{i}", daemon=True)
+                         for i in range(num_batch_threads)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, key: Hashable, inputs: dict[str, np.ndarray]) -> Future:
+        """Queue one request (batch-first arrays); the future resolves to its slice of the outputs."""
+        rows = {int(v.shape[0]) if v.ndim else 1 for v in inputs.values()}
+        fut: Future = Future()
+        if len(rows) != 1 or any(v.ndim == 0 for v in inputs.values()):
+            fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {sorted(rows)}."))
+            return fut
+        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut)
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("the batcher is closed (the server is shutting down)")
+            self._pending.setdefault(item.key, []).append(item)
+            self._cv.notify()
+        return fut
+
+    def _take(self) -> list[_Item] | None:
+        """Wait for a batch that is full or old enough; None once closed and empty."""
+        with self._cv:
+            while True:
+                if not self._pending:
+                    if self._closed:
+                        return None
+                    self._cv.wait()
+                    continue
+                key = min(self._pending, key=lambda k: self._pending[k][0].t)
+                items = self._pending[key]
+                rows = sum(i.rows for i in items)
+                wait = items[0].t + self.timeout - time.monotonic()
+                if rows >= self.max_batch_size or wait <= 0 or self._closed:
+                    batch, n = [], 0
+                    while items and (not batch or n + items[0].rows <= self.max_batch_size):
+                        it = items.pop(0)
+                        batch.append(it)
+                        n += it.rows
+                    if not items:
+                        del self._pending[key]
+                    return batch
+                self._cv.wait(wait)
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            try:
+                if len(batch) == 1:
+                    outs = [self._run(batch[0].key[0], batch[0].inputs)]
+                else:
+                    joined = {k: np.concatenate([i.inputs[k] for i in batch]) for k in batch[0].inputs}
+                    out = self._run(batch[0].key[0], joined)
+                    bounds = np.cumsum([0] + [i.rows for i in batch])
+                    outs = [{k: v[bounds[j]:bounds[j + 1]] for k, v in out.items()} for j in range(len(batch))]
+                if self._on_batch is not None:
+                    self._on_batch(sum(i.rows for i in batch))
+                for it, o in zip(batch, outs, strict=True):
+                    it.future.set_result(o)
+            except Exception as e:  # noqa: BLE001 - one bad request must not fail its batch-mates
+                if len(batch) == 1:
+                    batch[0].future.set_exception(e)
+                    continue
+                for it in batch:  # run each alone: the good ones answer, the bad one gets its own error
+                    try:
+                        it.future.set_result(self._run(it.key[0], it.inputs))
+                    except Exception as e1:  # noqa: BLE001
+                        it.future.set_exception(e1)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Run what is queued, then stop the worker threads (a drain, for graceful shutdown)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+
+
+def run_unbatched(run: Callable[[Hashable, dict[str, np.ndarray]], dict[str, np.ndarray]],
+                  key: Hashable, inputs: dict[str, np.ndarray]) -> Future:
+    """The same interface without batching: run now, in the caller's thread."""
+    fut: Future = Future()
+    try:
+        fut.set_result(run(key, inputs))
+    except Exception as e:  # noqa: BLE001
+        fut.set_exception(e)
+    return fut
+
+

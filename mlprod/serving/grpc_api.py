@@ -1,0 +1,186 @@
+"""TF Serving's gRPC API: ``PredictionService`` (Predict, Classify, Regress, GetModelMetadata)
+and ``ModelService.GetModelStatus``, from the ``tensorflow-serving-api`` protos, so TF Serving's
+own client (``prediction_service_pb2_grpc.PredictionServiceStub``) works unchanged.
+
+The request id is read from the ``x-request-id`` metadata key (or made up) and sent back in the
+initial metadata.
+
+Example:
+    >>> import grpc
+    >>> from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    >>> stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(srv.grpc_target))  # doctest: +SKIP
+    >>> req = predict_pb2.PredictRequest(); req.model_spec.name = "penguin"   # doctest: +SKIP
+    >>> req.inputs["examples"].CopyFrom(tf.make_tensor_proto(serialized))     # doctest: +SKIP
+    >>> stub.Predict(req).outputs["outputs"]                                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import time
+from concurrent import futures
+from typing import Any
+
+import numpy as np
+
+from mlprod.errors import DataError
+
+
+def _examples(inp: Any) -> list[bytes]:
+    """Serialized examples of a tensorflow.serving.Input (example_list or example_list_with_context)."""
+    kind = inp.WhichOneof("kind")
+    if kind == "example_list":
+        return [e.SerializeToString() for e in inp.example_list.examples]
+    if kind == "example_list_with_context":
+        ctx = inp.example_list_with_context.context
+        out = []
+        for e in inp.example_list_with_context.examples:
+            merged = type(e)()
+            merged.CopyFrom(ctx)
+            merged.MergeFrom(e)
+            out.append(merged.SerializeToString())
+        return out
+    raise DataError("the request's input holds no examples (set input.example_list.examples).")
+
+
+def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
+    """Start the gRPC services of a :class:`mlprod.serving.Server`; returns (grpc server, port)."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import (
+        classification_pb2,
+        get_model_metadata_pb2,
+        get_model_status_pb2,
+        model_service_pb2_grpc,
+        predict_pb2,
+        prediction_service_pb2_grpc,
+        regression_pb2,
+    )
+
+    from mlprod.serving import codec
+    from mlprod.serving.server import NotFound, error_status, new_request_id
+
+    m = server.m
+
+    def handle(api: str, context: Any, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        md = dict(context.invocation_metadata())
+        rid = md.get("x-request-id") or new_request_id()
+        context.send_initial_metadata((("x-request-id", rid),))
+        try:
+            out = fn(rid)
+        except Exception as e:  # noqa: BLE001 - every error becomes a gRPC status
+            http, msg = error_status(e, server.draining)
+            code = {404: grpc.StatusCode.NOT_FOUND, 400: grpc.StatusCode.INVALID_ARGUMENT,
+                    503: grpc.StatusCode.UNAVAILABLE}.get(http, grpc.StatusCode.INTERNAL)
+            m["requests"].labels(server.model_name, api, code.name).inc()
+            context.abort(code, msg)
+        m["requests"].labels(server.model_name, api, "OK").inc()
+        m["latency"].labels(server.model_name, api).observe(time.perf_counter() - t0)
+        return out
+
+    def spec_of(spec: Any) -> tuple[str, int | None, str]:
+        version = spec.version.value if spec.HasField("version") else None
+        if spec.version_label:
+            raise NotFound(f"version labels are not supported (got {spec.version_label!r}); set version.")
+        return spec.name, version, spec.signature_name
+
+    def fill_spec(out: Any, sv: Any, sig: Any) -> None:
+        out.model_spec.name = server.model_name
+        out.model_spec.version.value = sv.version
+        out.model_spec.signature_name = sig.name
+
+    def run_examples(request: Any, rid: str) -> tuple[Any, Any, dict[str, np.ndarray]]:
+        name, version, sig_name = spec_of(request.model_spec)
+        sv, sig = server.resolve(name, version, sig_name or None)
+        if not sig.takes_examples:
+            raise DataError(f"signature {sig.name!r} takes {sorted(sig.inputs)}, not serialized tf.Examples; "
+                            "use Predict.")
+        inputs = {next(iter(sig.inputs)): np.array(_examples(request.input), dtype=object)}
+        outputs = server.submit(sv, sig, inputs).result()
+        server.record(sv, sig, inputs, outputs, rid)
+        return sv, sig, outputs
+
+    class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC names
+            def fn(rid: str) -> Any:
+                name, version, sig_name = spec_of(request.model_spec)
+                sv, sig = server.resolve(name, version, sig_name or None)
+                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+                inputs = {k: (v.astype(object) if v.dtype.kind == "S" else v) for k, v in inputs.items()}
+                outputs = server.submit(sv, sig, inputs).result()
+                server.record(sv, sig, inputs, outputs, rid)
+                resp = predict_pb2.PredictResponse()
+                fill_spec(resp, sv, sig)
+                wanted = set(request.output_filter) or set(outputs)
+                unknown = wanted - set(outputs)
+                if unknown:
+                    raise DataError(f"output_filter names {sorted(unknown)}; the signature's outputs are {sorted(outputs)}.")
+                for k in wanted:
+                    resp.outputs[k].CopyFrom(tf.make_tensor_proto(outputs[k]))
+                return resp
+            return handle("predict", context, fn)
+
+        def Classify(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                sv, sig, outputs = run_examples(request, rid)
+                resp = classification_pb2.ClassificationResponse()
+                fill_spec(resp, sv, sig)
+                for row in codec.classify_result(sig, outputs):
+                    c = resp.result.classifications.add()
+                    for label, score in row:
+                        c.classes.add(label=label, score=score)
+                return resp
+            return handle("classify", context, fn)
+
+        def Regress(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                sv, sig, outputs = run_examples(request, rid)
+                resp = regression_pb2.RegressionResponse()
+                fill_spec(resp, sv, sig)
+                for v in codec.regress_result(sig, outputs):
+                    resp.result.regressions.add(value=v)
+                return resp
+            return handle("regress", context, fn)
+
+        def GetModelMetadata(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                name, version, _ = spec_of(request.model_spec)
+                if set(request.metadata_field) - {"signature_def"}:
+                    raise DataError(f"metadata_field {list(request.metadata_field)}: only 'signature_def' exists.")
+                sv, _sig = server.resolve(name, version, None)
+                resp = get_model_metadata_pb2.GetModelMetadataResponse()
+                resp.model_spec.name = name
+                resp.model_spec.version.value = sv.version
+                resp.metadata["signature_def"].Pack(sv.signature_defs())
+                return resp
+            return handle("metadata", context, fn)
+
+    class Models(model_service_pb2_grpc.ModelServiceServicer):
+        def GetModelStatus(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                name, version, _ = spec_of(request.model_spec)
+                if name != server.model_name:
+                    raise NotFound(f"model {name!r} is not served here (this server serves {server.model_name!r}).")
+                resp = get_model_status_pb2.GetModelStatusResponse()
+                states = {"AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+                          "END": get_model_status_pb2.ModelVersionStatus.END}
+                for s in server.status():
+                    if version is not None and int(s["version"]) != version:
+                        continue
+                    st = resp.model_version_status.add(version=int(s["version"]), state=states[s["state"]])
+                    st.status.error_code = 0 if s["state"] == "AVAILABLE" else 2
+                    st.status.error_message = s["status"]["error_message"]
+                return resp
+            return handle("status", context, fn)
+
+    g = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="mlprod-grpc"),
+                    options=[("grpc.max_receive_message_length", 256 << 20)])
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Prediction(), g)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(Models(), g)
+    bound = g.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        from mlprod.errors import ConfigError
+
+        raise ConfigError(f"the gRPC server could not listen on {host}:{port} (port in use?); "
+                          "pass another grpc_port, or 0 for a free one.")
+    g.start()
+    return g, bound

@@ -1,0 +1,299 @@
+"""Request logging: what the server saw and answered, as ``tf.Example`` TFRecords.
+
+Every logged request row becomes one ``tf.Example``: its features (the raw features a client
+sent: the parsed ``tf.Example`` or the named inputs), the prediction (``_prediction``, or
+``_prediction_<output>`` for several outputs), ``_model_version``, ``_request_id`` and
+``_timestamp_ms``. Files live in one folder per UTC day, ``LOG_DIR/YYYY-MM-DD/requests-*.tfrecord``,
+so ExampleGen reads a day as a span (``input_base=LOG_DIR``, pattern ``{YYYY}-{MM}-{DD}/*``) and
+our validation reads them as any TFRecord file.
+
+The response path only appends to an in-memory queue; a writer thread frames the queued records
+and appends them with one ``write`` system call every ``flush_interval_s`` (default 1 s). A
+``SIGKILL`` therefore loses at most the last interval and never leaves a torn record (a single
+``write`` to a local file is not split by a signal); ``close()`` (SIGTERM) writes everything.
+``sample_rate`` logs a fraction of rows; ``max_file_bytes`` rotates files; ``max_total_bytes``
+caps the folder by deleting the oldest request files. A full queue drops records (counted),
+it never blocks a response.
+
+Ground truth arrives later: :func:`log_feedback` appends ``(request id, label)`` records under
+``LOG_DIR/feedback/`` and :func:`read_requests` joins them to the requests.
+
+Example:
+    >>> log = RequestLog("/tmp/reqlog", flush_interval_s=0.1)                 # doctest: +SKIP
+    >>> log.log([{"x": 1.0}], {"y": np.array([[0.2, 0.8]])}, version=3, request_id="r1")  # doctest: +SKIP
+    >>> log.close(); log_feedback("/tmp/reqlog", {"r1": 1})                   # doctest: +SKIP
+    >>> read_requests("/tmp/reqlog")[["_request_id", "label"]]                # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import glob
+import io
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from mlprod.errors import ConfigError, DataError
+
+log = logging.getLogger("mlprod.serving")
+FEEDBACK_DIR = "feedback"
+
+
+def _frame(records: list[bytes]) -> bytes:
+    from apache_beam.io.tfrecordio import _TFRecordUtil  # TFRecord framing (length, crc32c, data, crc32c)
+
+    buf = io.BytesIO()
+    for r in records:
+        _TFRecordUtil.write_record(buf, r)
+    return buf.getvalue()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _feature(values: Any) -> Any:
+    import tensorflow as tf
+
+    a = np.asarray(values)
+    flat = a.reshape(-1) if a.ndim else a.reshape(1)
+    if a.dtype.kind in "OSU":
+        return tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat]))
+    if a.dtype.kind in "iub":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=flat.astype(np.int64).tolist()))
+    return tf.train.Feature(float_list=tf.train.FloatList(value=flat.astype(np.float32).tolist()))
+
+
+def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, takes_examples: bool,
+                  version: int, request_ids: list[str], now_ms: int | None = None) -> list[bytes]:
+    """One serialized ``tf.Example`` per request row: features + prediction + version/id/time."""
+    import tensorflow as tf
+
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    n = len(request_ids)
+    out = []
+    for i in range(n):
+        if takes_examples:
+            ex = tf.train.Example.FromString(next(iter(inputs.values()))[i])
+        else:
+            ex = tf.train.Example()
+            for k, v in inputs.items():
+                ex.features.feature[k].CopyFrom(_feature(v[i]))
+        f = ex.features.feature
+        for k, v in outputs.items():
+            f["_prediction" if len(outputs) == 1 else f"_prediction_{k}"].CopyFrom(_feature(v[i]))
+        f["_model_version"].int64_list.value.append(int(version))
+        f["_request_id"].bytes_list.value.append(request_ids[i].encode("utf-8"))
+        f["_timestamp_ms"].int64_list.value.append(now_ms)
+        out.append(ex.SerializeToString())
+    return out
+
+
+class RequestLog:
+    """Appends request records to rotating TFRecord files from a background thread (module doc)."""
+
+    def __init__(self, log_dir: str, *, sample_rate: float = 1.0, flush_interval_s: float = 1.0,
+                 max_file_bytes: int = 64 << 20, max_total_bytes: int | None = None,
+                 max_queue: int = 1_000_000, seed: int | None = None) -> None:
+        if not 0.0 < sample_rate <= 1.0:
+            raise ConfigError(f"sample_rate must be in (0, 1], got {sample_rate}.")
+        if flush_interval_s <= 0 or max_file_bytes <= 0 or (max_total_bytes is not None and max_total_bytes <= 0):
+            raise ConfigError("flush_interval_s, max_file_bytes and max_total_bytes must be positive.")
+        self.log_dir, self.sample_rate, self.flush_interval_s = str(log_dir), sample_rate, flush_interval_s
+        self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
+        os.makedirs(self.log_dir, exist_ok=True)
+        self._q: queue.Queue[Any] = queue.Queue(max_queue)
+        self._wake = threading.Event()
+        self._rng = random.Random(seed)
+        self._fd: int | None = None
+        self._path: str | None = None
+        self._day: str | None = None
+        self._size = 0
+        self._seq = 0
+        self.written = 0
+        self.dropped = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="mlprod-request-log", daemon=True)
+        self._thread.start()
+
+    def sampled(self) -> bool:
+        """Whether to log the next row (``sample_rate``)."""
+        return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
+
+    def append(self, records: list[bytes]) -> None:
+        """Queue serialized records; never blocks (a full queue drops and counts them)."""
+        self._put(records, len(records))
+
+    def _put(self, item: Any, n: int) -> None:
+        if not n or self._closed:
+            return
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            self.dropped += n
+
+    def log(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, version: int,
+            request_ids: list[str], takes_examples: bool = False) -> None:
+        """Queue one answered request (rows sampled by ``sample_rate``); records are built on the writer thread."""
+        keep = [i for i in range(len(request_ids)) if self.sampled()]
+        if not keep:
+            return
+        if len(keep) < len(request_ids):
+            inputs = {k: np.asarray(v)[keep] for k, v in inputs.items()}
+            outputs = {k: np.asarray(v)[keep] for k, v in outputs.items()}
+            request_ids = [request_ids[i] for i in keep]
+        kw = {"takes_examples": takes_examples, "version": version, "request_ids": request_ids,
+              "now_ms": int(time.time() * 1000)}
+        self._put((inputs, outputs, kw), len(request_ids))
+
+    def _open(self) -> None:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        folder = os.path.join(self.log_dir, day)
+        os.makedirs(folder, exist_ok=True)
+        self._seq += 1
+        name = f"requests-{time.strftime('%H%M%S', time.gmtime())}-{os.getpid()}-{self._seq:05d}.tfrecord"
+        self._path = os.path.join(folder, name)
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._day, self._size = day, 0
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _flush(self, batches: list[list[bytes]]) -> None:
+        records = [r for b in batches for r in b]
+        if not records:
+            return
+        if self._fd is None or self._size >= self.max_file_bytes or \
+                self._day != time.strftime("%Y-%m-%d", time.gmtime()):
+            self._close_file()
+            self._open()
+            self._enforce_cap()
+        data = _frame(records)
+        assert self._fd is not None
+        _write_all(self._fd, data)
+        self._size += len(data)
+        self.written += len(records)
+
+    def _enforce_cap(self) -> None:
+        if self.max_total_bytes is None:
+            return
+        files = sorted(request_files(self.log_dir), key=os.path.getmtime)
+        total = sum(os.path.getsize(f) for f in files)
+        for f in files:
+            if total <= self.max_total_bytes or f == self._path:
+                break
+            total -= os.path.getsize(f)
+            os.remove(f)
+            log.info("request log over %d bytes: removed %s", self.max_total_bytes, f)
+
+    def _drain(self) -> tuple[list[list[bytes]], bool]:
+        batches, stop = [], False
+        while True:
+            try:
+                b = self._q.get_nowait()
+            except queue.Empty:
+                return batches, stop
+            if b is None:
+                stop = True
+            elif isinstance(b, tuple):
+                try:
+                    batches.append(build_records(b[0], b[1], **b[2]))
+                except Exception as e:  # noqa: BLE001 - a record that cannot be built must not stop logging
+                    self.dropped += len(b[2]["request_ids"])
+                    log.warning("could not log a request (%s); %d records dropped so far", e, self.dropped)
+            else:
+                batches.append(b)
+
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            self._wake.wait(self.flush_interval_s)
+            batches, stop = self._drain()
+            try:
+                self._flush(batches)
+            except OSError as e:  # disk full, folder removed: count, keep serving
+                self.dropped += sum(len(b) for b in batches)
+                log.warning("request log write failed (%s); %d records dropped", e, self.dropped)
+        self._close_file()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write every queued record and close the file (graceful shutdown)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._q.put(None)
+        self._wake.set()
+        self._thread.join(timeout)
+
+
+def request_files(log_dir: str) -> list[str]:
+    """The request log files under ``log_dir``, oldest day first."""
+    return sorted(glob.glob(os.path.join(str(log_dir), "*", "requests-*.tfrecord")))
+
+
+def log_feedback(log_dir: str, labels: "dict[str, Any] | list[tuple[str, Any]]", *, label: str = "label") -> str:
+    """Record ground truth for logged requests: ``{request_id: label}``. Returns the file written.
+
+    Example:
+        >>> log_feedback("/srv/logs/penguin", {"5f0c...": 2})                   # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    pairs = list(labels.items()) if isinstance(labels, dict) else list(labels)
+    if not pairs:
+        raise DataError("no feedback given: pass {request_id: label, ...}.")
+    records = []
+    now = int(time.time() * 1000)
+    for rid, y in pairs:
+        ex = tf.train.Example()
+        ex.features.feature["_request_id"].bytes_list.value.append(str(rid).encode("utf-8"))
+        ex.features.feature[label].CopyFrom(_feature(y))
+        ex.features.feature["_feedback_ms"].int64_list.value.append(now)
+        records.append(ex.SerializeToString())
+    folder = os.path.join(str(log_dir), FEEDBACK_DIR)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"feedback-{now}-{os.getpid()}-{threading.get_ident() % 100000}.tfrecord")
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(_frame(records))
+    os.replace(tmp, path)
+    return path
+
+
+def read_requests(log_dir: str, *, with_feedback: bool = True, label: str = "label") -> "Any":
+    """Logged requests as a DataFrame (one row per request row), feedback labels joined on ``_request_id``.
+
+    Example:
+        >>> df = read_requests("/srv/logs/penguin")                             # doctest: +SKIP
+        >>> df[["_request_id", "_model_version", "_prediction", "label"]].head()  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from mlprod._data import read_tfrecord
+
+    files = request_files(log_dir)
+    if not files:
+        raise DataError(f"no request logs under {log_dir} (expected YYYY-MM-DD/requests-*.tfrecord); "
+                        "serve with log_dir=... and send requests first.")
+    df = read_tfrecord(files)
+    df = df.sort_values("_timestamp_ms", kind="stable").reset_index(drop=True)
+    fb_files = sorted(glob.glob(os.path.join(str(log_dir), FEEDBACK_DIR, "feedback-*.tfrecord")))
+    if with_feedback and fb_files:
+        fb = read_tfrecord(fb_files).sort_values("_feedback_ms").drop_duplicates("_request_id", keep="last")
+        if label in df.columns:
+            df = df.drop(columns=[label])
+        df = df.merge(fb[["_request_id", label, "_feedback_ms"]], on="_request_id", how="left")
+    elif with_feedback:
+        df[label] = pd.NA
+    return df

@@ -1,0 +1,153 @@
+"""TF Serving's REST API (https://www.tensorflow.org/tfx/serving/api_rest) on FastAPI.
+
+Routes: ``GET /v1/models/NAME[/versions/V]`` (status), ``GET .../metadata`` (signature defs),
+``POST /v1/models/NAME[/versions/V]:predict|:classify|:regress``; plus ``POST /v1/feedback``
+(ground-truth labels for logged request ids), ``GET /healthz`` and Prometheus metrics at
+``/monitoring/prometheus/metrics`` (TF Serving's path) and ``/metrics``. Every response carries
+``X-Request-Id`` (the client's, or a new one); logged rows carry it (``ID-i`` for row ``i`` of a
+multi-row request).
+
+Example:
+    >>> app = make_app(server)    # a mlprod.serving.Server; uvicorn runs it  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request  # module level: FastAPI resolves the handlers' annotations here
+
+from mlprod.errors import DataError
+from mlprod.serving import codec
+
+_PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?:/labels/(?P<label>[^/:]+))?"
+                   r"(?::(?P<verb>predict|classify|regress))?(?P<meta>/metadata)?$")
+
+
+def _json(obj: Any, status: int = 200, request_id: str | None = None) -> Any:
+    from starlette.responses import Response
+
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return Response(json.dumps(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+def make_app(server: Any) -> Any:
+    """The FastAPI application of a :class:`mlprod.serving.Server`."""
+    from google.protobuf import json_format
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from starlette.responses import Response
+
+    from mlprod.serving.server import NotFound, error_status, new_request_id
+
+    app = FastAPI(title=f"mlprod serving: {server.model_name}", docs_url=None, redoc_url=None, openapi_url=None)
+    m = server.m
+
+    def parse(rest: str) -> tuple[str, int | None, str | None, bool]:
+        match = _PATH.match(rest)
+        if not match:
+            raise NotFound(f"unknown path /v1/models/{rest}; use /v1/models/NAME[/versions/V][:predict|:classify|"
+                           ":regress] or /metadata.")
+        if match["label"]:
+            raise NotFound(f"version labels are not supported (got {match['label']!r}); use /versions/N.")
+        return match["name"], int(match["version"]) if match["version"] else None, match["verb"], bool(match["meta"])
+
+    def error(e: Exception, api: str, rid: str | None) -> Any:
+        code, msg = error_status(e, server.draining)
+        m["requests"].labels(server.model_name, api, str(code)).inc()
+        return _json({"error": msg}, code, rid)
+
+    @app.get("/v1/models/{rest:path}")
+    async def status(rest: str) -> Any:
+        try:
+            name, version, verb, meta = parse(rest)
+            if verb:
+                raise NotFound(f":{verb} takes POST.")
+            sv, _ = server.resolve(name, version, None) if meta else (None, None)
+            if meta:
+                defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True)
+                return _json({"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
+                              "metadata": {"signature_def": defs}})
+            if name != server.model_name:
+                raise NotFound(f"model {name!r} is not served here (this server serves {server.model_name!r}).")
+            st = server.status()
+            if version is not None:
+                st = [s for s in st if s["version"] == str(version)]
+            return _json({"model_version_status": st})
+        except Exception as e:  # noqa: BLE001
+            return error(e, "status", None)
+
+    @app.post("/v1/models/{rest:path}")
+    async def infer(rest: str, request: Request) -> Any:
+        t0 = time.perf_counter()
+        rid = request.headers.get("x-request-id") or new_request_id()
+        api = "predict"
+        try:
+            name, version, verb, meta = parse(rest)
+            if verb is None or meta:
+                raise NotFound("POST to /v1/models/NAME[/versions/V]:predict, :classify or :regress.")
+            api = verb
+            try:
+                body = json.loads(await request.body())
+            except json.JSONDecodeError as e:
+                raise DataError(f"the request body is not JSON ({e}).") from None
+            if not isinstance(body, dict):
+                raise DataError("the request body must be a JSON object.")
+            sv, sig = server.resolve(name, version, body.get("signature_name"))
+            if verb == "predict":
+                if ("instances" in body) == ("inputs" in body):
+                    raise DataError("a :predict body needs exactly one of 'instances' (rows) or 'inputs' (columns).")
+                inputs = codec.decode_instances(sig, body["instances"]) if "instances" in body else \
+                    codec.decode_inputs(sig, body["inputs"])
+            else:
+                if not sig.takes_examples:
+                    raise DataError(f":{verb} needs a signature that takes serialized tf.Examples; "
+                                    f"{sig.name!r} takes {sorted(sig.inputs)}. Use :predict.")
+                inputs = {next(iter(sig.inputs)): np.array(codec.examples_from_request(body), dtype=object)}
+            outputs = await asyncio.wrap_future(server.submit(sv, sig, inputs))
+            server.record(sv, sig, inputs, outputs, rid)
+            if verb == "predict":
+                result = {"predictions": codec.encode_predictions(outputs)} if "instances" in body else \
+                    {"outputs": codec.encode_outputs(outputs)}
+            elif verb == "classify":
+                result = {"result": codec.classify_result(sig, outputs)}
+            else:
+                result = {"result": codec.regress_result(sig, outputs)}
+            m["requests"].labels(server.model_name, api, "200").inc()
+            m["latency"].labels(server.model_name, api).observe(time.perf_counter() - t0)
+            return _json(result, 200, rid)
+        except Exception as e:  # noqa: BLE001
+            return error(e, api, rid)
+
+    @app.post("/v1/feedback")
+    async def feedback(request: Request) -> Any:
+        from mlprod.serving.requestlog import log_feedback
+
+        try:
+            if server.request_log is None:
+                raise DataError("this server logs no requests (start it with log_dir=...), so feedback has "
+                                "nothing to join.")
+            body = json.loads(await request.body())
+            labels = body.get("labels") if isinstance(body, dict) else None
+            if not isinstance(labels, dict) or not labels:
+                raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME"}.')
+            log_feedback(server.request_log.log_dir, labels, label=body.get("label", "label"))
+            return _json({"recorded": len(labels)})
+        except Exception as e:  # noqa: BLE001
+            return error(e, "feedback", None)
+
+    @app.get("/healthz")
+    async def health() -> Any:
+        ok = server.versions.default is not None and not server.draining
+        return _json({"status": "ok" if ok else "unavailable", "version": server.versions.default},
+                     200 if ok else 503)
+
+    async def metrics() -> Any:
+        return Response(generate_latest(m["registry"]), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route("/monitoring/prometheus/metrics", metrics, methods=["GET"])
+    app.add_api_route("/metrics", metrics, methods=["GET"])
+    return app

@@ -1,0 +1,299 @@
+"""The model server: versions + batching + request log + metrics, behind REST and gRPC.
+
+:func:`serve` starts a :class:`Server` over a Pusher base folder and returns it running (REST
+on ``rest_port``, gRPC on ``grpc_port``, TF Serving's defaults 8501/8500; ``0`` picks a free
+port). ``mlprod serve`` is the same from a shell and drains on SIGTERM.
+
+Example:
+    >>> import mlprod
+    >>> srv = mlprod.serve("/srv/models/penguin", model_name="penguin",
+    ...                    batching=True, log_dir="/srv/logs/penguin")         # doctest: +SKIP
+    >>> srv.rest_url                                                            # doctest: +SKIP
+    'http://127.0.0.1:8501'
+    >>> srv.rollback(1)         # serve version 1 alone (a pin next to the models)  # doctest: +SKIP
+    >>> srv.stop()              # drain: finish in-flight requests, write every log record  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlprod.errors import ConfigError, DataError
+from mlprod.serving.batching import Batcher, run_unbatched
+from mlprod.serving.model import Servable, Signature
+from mlprod.serving.requestlog import RequestLog
+from mlprod.serving.versions import Versions
+
+log = logging.getLogger("mlprod.serving")
+
+
+@dataclass(frozen=True)
+class Batching:
+    """TF Serving's batching parameters (``--enable_batching`` with a batching config)."""
+
+    max_batch_size: int = 32
+    batch_timeout_s: float = 0.002
+    num_batch_threads: int = 2
+
+
+class NotFound(DataError):
+    """Unknown model name or version (HTTP 404 / gRPC NOT_FOUND)."""
+
+
+def _metrics(model: str) -> Any:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+    reg = CollectorRegistry()
+    return {
+        "registry": reg,
+        "requests": Counter("mlprod_serving_requests", "Requests answered", ["model", "api", "code"], registry=reg),
+        "latency": Histogram("mlprod_serving_request_latency_seconds", "Request latency", ["model", "api"],
+                             registry=reg, buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5)),
+        "batch": Histogram("mlprod_serving_batch_size", "Rows per model call", ["model"], registry=reg,
+                           buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)),
+        "version": Gauge("mlprod_serving_model_version", "Default version being served", ["model"], registry=reg),
+        "logged": Gauge("mlprod_serving_logged_records", "Request records written to the log", ["model"], registry=reg),
+        "dropped": Gauge("mlprod_serving_log_dropped_records", "Request records not logged", ["model"], registry=reg),
+    }
+
+
+class Server:
+    """A running model server (see :func:`serve`); also usable in-process through :meth:`infer`."""
+
+    def __init__(self, base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
+                 rest_port: int | None = 8501, grpc_port: int | None = 8500,
+                 batching: bool | Batching = False, log_dir: str | None = None, log_sample_rate: float = 1.0,
+                 log_flush_interval_s: float = 1.0, log_max_file_bytes: int = 64 << 20,
+                 log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
+                 versions: list[int] | None = None, poll_s: float = 1.0) -> None:
+        if not model_name or "/" in model_name or ":" in model_name:
+            raise ConfigError(f"model_name {model_name!r} must be a non-empty name without '/' or ':'.")
+        if rest_port is None and grpc_port is None:
+            raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
+        self.model_name, self.host = model_name, host
+        self._want_rest, self._want_grpc = rest_port, grpc_port
+        self.rest_port: int | None = None
+        self.grpc_port: int | None = None
+        self.m = _metrics(model_name)
+        self.versions = Versions(str(base_path), policy=version_policy, num_latest=num_latest, specific=versions,
+                                 poll_s=poll_s, on_change=self._version_changed)
+        cfg = Batching() if batching is True else (batching or None)
+        self.batching = cfg
+        self.batcher = (Batcher(self._run, max_batch_size=cfg.max_batch_size, batch_timeout_s=cfg.batch_timeout_s,
+                                num_batch_threads=cfg.num_batch_threads,
+                                on_batch=self.m["batch"].labels(model_name).observe) if cfg else None)
+        self.request_log = (RequestLog(log_dir, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
+                                       max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
+                            if log_dir else None)
+        if self.request_log is not None:
+            rl = self.request_log
+            self.m["logged"].labels(model_name).set_function(lambda: rl.written)
+            self.m["dropped"].labels(model_name).set_function(lambda: rl.dropped)
+        self.draining = False
+        self._rest: Any = None
+        self._rest_thread: threading.Thread | None = None
+        self._grpc: Any = None
+        self._stopped = threading.Event()
+
+    # -- the one inference path both APIs use ---------------------------------------------
+    def _version_changed(self, version: int | None) -> None:
+        if version is not None:
+            self.m["version"].labels(self.model_name).set(version)
+            log.info("%s now serves version %s", self.model_name, version)
+
+    def _run(self, key: Hashable, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        sv, sig_name = key  # type: ignore[misc]
+        if self.batcher is None:
+            self.m["batch"].labels(self.model_name).observe(len(next(iter(inputs.values()))))
+        return sv.run(sig_name, inputs)
+
+    def resolve(self, name: str, version: int | None, signature_name: str | None) -> tuple[Servable, Signature]:
+        """The servable and signature a request addresses (NotFound for another model or version)."""
+        if name != self.model_name:
+            raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+        try:
+            sv = self.versions.get(version)
+        except DataError as e:
+            raise NotFound(str(e)) from None
+        return sv, sv.signature(signature_name)
+
+    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray]) -> Any:
+        """Queue (batching) or run one request; returns a Future of its outputs."""
+        if self.draining:
+            raise RuntimeError("the server is shutting down")
+        key = (sv, sig.name)
+        return self.batcher.submit(key, inputs) if self.batcher is not None else run_unbatched(self._run, key, inputs)
+
+    def record(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
+               request_id: str) -> None:
+        """Queue the request for the log (no-op without ``log_dir``)."""
+        if self.request_log is None:
+            return
+        n = len(next(iter(inputs.values())))
+        ids = [request_id] if n == 1 else [f"{request_id}-{i}" for i in range(n)]
+        self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids, takes_examples=sig.takes_examples)
+
+    def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
+              request_id: str | None = None) -> dict[str, np.ndarray]:
+        """Run one batch in-process through batching and logging, as a request would.
+
+        Example:
+            >>> srv.infer({"examples": np.array(serialized_examples, dtype=object)})["outputs"].shape  # doctest: +SKIP
+            (10, 3)
+        """
+        sv, sig = self.resolve(self.model_name, version, signature_name)
+        out = self.submit(sv, sig, inputs).result()
+        self.record(sv, sig, inputs, out, request_id or new_request_id())
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Server:
+        """Load the servable versions, then open the REST and gRPC ports."""
+        self.versions.start()
+        if self._want_grpc is not None:
+            from mlprod.serving.grpc_api import start_grpc
+
+            self._grpc, self.grpc_port = start_grpc(self, self.host, self._want_grpc)
+        if self._want_rest is not None:
+            self._start_rest()
+        return self
+
+    def _start_rest(self) -> None:
+        import uvicorn
+
+        from mlprod.serving.rest import make_app
+
+        config = uvicorn.Config(make_app(self), host=self.host, port=self._want_rest, log_level="warning",
+                                lifespan="off", timeout_graceful_shutdown=30, access_log=False)
+        self._rest = uvicorn.Server(config)
+        self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
+        self._rest_thread.start()
+        deadline = time.monotonic() + 30
+        while not self._rest.started:
+            if not self._rest_thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError(f"the REST server could not listen on {self.host}:{self._want_rest} "
+                                  "(port in use?); pass another rest_port, or 0 for a free one.")
+            time.sleep(0.01)
+        self.rest_port = self._rest.servers[0].sockets[0].getsockname()[1]
+
+    @property
+    def rest_url(self) -> str | None:
+        return f"http://{self.host}:{self.rest_port}" if self.rest_port else None
+
+    @property
+    def grpc_target(self) -> str | None:
+        return f"{self.host}:{self.grpc_port}" if self.grpc_port else None
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        """Drain and stop: refuse new requests, finish in-flight ones, write every queued log record."""
+        if self._stopped.is_set():
+            return
+        self.draining = True
+        if self._grpc is not None:
+            self._grpc.stop(grace_s).wait(grace_s)
+        if self._rest is not None:
+            self._rest.should_exit = True
+            if self._rest_thread is not None:
+                self._rest_thread.join(grace_s + 5)
+        if self.batcher is not None:
+            self.batcher.close(grace_s)
+        if self.request_log is not None:
+            self.request_log.close(grace_s)
+        self.versions.stop()
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`stop` has finished (for ``mlprod serve``)."""
+        return self._stopped.wait(timeout)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- versions -------------------------------------------------------------------------
+    def rollback(self, version: int) -> None:
+        """Serve ``version`` alone from now on (a pin file beside the models, seen by every replica)."""
+        self.versions.pin(int(version))
+
+    def unpin(self) -> None:
+        """Back to the version policy (the newest version serves again)."""
+        self.versions.unpin()
+
+    def status(self) -> list[dict[str, Any]]:
+        """TF Serving's ``model_version_status`` list."""
+        return self.versions.status()
+
+
+def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
+    """(HTTP status, one-line message) of a request error, as TF Serving maps its status codes."""
+    msg = str(e)
+    try:
+        import tensorflow as tf
+
+        if isinstance(e, tf.errors.OpError):
+            lines = [ln.strip() for ln in e.message.splitlines()]
+            useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error", "Detected at node",
+                                                                      "<stack", "[[", "Name: <unknown>"))]
+            named = [ln.split("Name: <unknown>, ", 1)[-1] for ln in lines if "Feature:" in ln]
+            msg = (named or useful or [type(e).__name__])[0]
+            return (400 if isinstance(e, (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)) else 500), msg
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(e, NotFound):
+        return 404, msg
+    if isinstance(e, RuntimeError) and draining:
+        return 503, msg
+    if isinstance(e, (DataError, ConfigError, ValueError, KeyError, TypeError)):
+        return 400, msg.strip("'\"")
+    return 500, f"{type(e).__name__}: {msg}"
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
+          grpc_port: int | None = 8500, batching: bool | Batching = False, log_dir: str | None = None,
+          **kwargs: Any) -> Server:
+    """Serve the numbered versions under ``base_path`` with TF Serving's REST and gRPC APIs.
+
+    Args:
+        base_path: the Pusher's push destination (``<base>/<version>/saved_model.pb`` or ``model.tflite``).
+        model_name: the name in ``/v1/models/NAME`` and in gRPC ``model_spec.name``.
+        host: interface to listen on (``0.0.0.0`` for every interface).
+        rest_port, grpc_port: ports (TF Serving's 8501, 8500); ``0`` picks a free one; ``None`` disables.
+        batching: ``True`` or a :class:`Batching` for dynamic batching (TF Serving's ``--enable_batching``).
+        log_dir: append every request (features, prediction, version, id, time) to TFRecords here.
+        **kwargs: ``log_sample_rate``, ``log_flush_interval_s`` (1 s), ``log_max_file_bytes``,
+            ``log_max_total_bytes``, ``version_policy`` (``latest``/``all``/``specific``), ``num_latest``,
+            ``versions``, ``poll_s`` (how often the base folder is scanned).
+
+    Returns:
+        The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
+
+    Raises:
+        DataError: ``base_path`` is missing or holds no loadable version.
+        ConfigError: a bad option or a port that cannot be opened.
+
+    Example:
+        >>> srv = serve("/srv/models/penguin", model_name="penguin", rest_port=0, grpc_port=0)  # doctest: +SKIP
+        >>> import requests
+        >>> requests.get(f"{srv.rest_url}/v1/models/penguin").json()          # doctest: +SKIP
+        {'model_version_status': [{'version': '1', 'state': 'AVAILABLE', ...}]}
+    """
+    srv = Server(str(base_path), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
+                 batching=batching, log_dir=log_dir, **kwargs)
+    try:
+        return srv.start()
+    except BaseException:
+        srv.stop(1)
+        raise

@@ -1,0 +1,77 @@
+"""Small real models for the serving tests: penguin classifiers exported as TFX exports them
+(``serving_default`` takes serialized raw tf.Examples) plus a float-input signature, and TFLite."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlprod import datasets
+
+FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+def export_penguin_model(path: Path, *, epochs: int = 30, seed: int = 0, flip: bool = False) -> float:
+    """Train a small classifier on the penguins and save it as a SavedModel version folder.
+
+    ``flip`` trains on permuted labels (a deliberately different model). Returns train accuracy.
+    """
+    import tensorflow as tf
+
+    df = datasets.penguins().dropna()
+    x = df[FEATURES].to_numpy(np.float32)
+    y = df["species"].to_numpy(np.int64)
+    if flip:
+        y = (y + 1) % 3
+    tf.keras.utils.set_random_seed(seed)
+    norm = tf.keras.layers.Normalization()
+    norm.adapt(x)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), norm, tf.keras.layers.Dense(16, activation="relu"),
+                                 tf.keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
+    spec = {f: tf.io.FixedLenFeature([], tf.float32) for f in FEATURES}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(examples: tf.Tensor) -> dict:
+        feats = tf.io.parse_example(examples, spec)
+        return {"outputs": model(tf.stack([feats[f] for f in FEATURES], axis=1))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="features")])
+    def by_features(features: tf.Tensor) -> dict:
+        p = model(features)
+        return {"scores": p, "classes": tf.argmax(p, axis=1)}
+
+    model.save(str(path), save_format="tf", signatures={"serving_default": serve, "by_features": by_features})
+    return float(hist.history["accuracy"][-1])
+
+
+def export_tflite(path: Path, seed: int = 0) -> None:
+    import tensorflow as tf
+
+    df = datasets.penguins().dropna()
+    x = df[FEATURES].to_numpy(np.float32)
+    tf.keras.utils.set_random_seed(seed)
+    norm = tf.keras.layers.Normalization()
+    norm.adapt(x)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), norm, tf.keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, df["species"].to_numpy(), epochs=5, verbose=0)
+    path.mkdir(parents=True)
+    (path / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Version folders built once: ``good`` (v1 accurate) and ``flipped`` (a different model)."""
+    root = tmp_path_factory.mktemp("models")
+    export_penguin_model(root / "good", epochs=40)
+    export_penguin_model(root / "flipped", epochs=40, flip=True)
+    export_tflite(root / "tflite")
+    return {"good": root / "good", "flipped": root / "flipped", "tflite": root / "tflite"}
+
+
+def penguin_rows(n: int = 10) -> list[dict]:
+    df = datasets.penguins().dropna().head(n)
+    return [{f: float(r[f]) for f in FEATURES} for _, r in df.iterrows()]
