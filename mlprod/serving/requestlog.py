@@ -32,6 +32,7 @@ import logging
 import os
 import queue
 import random
+import struct
 import threading
 import time
 from typing import Any
@@ -44,12 +45,19 @@ log = logging.getLogger("mlprod.serving")
 FEEDBACK_DIR = "feedback"
 
 
-def _frame(records: list[bytes]) -> bytes:
-    from apache_beam.io.tfrecordio import _TFRecordUtil  # TFRecord framing (length, crc32c, data, crc32c)
+def _masked_crc(data: bytes) -> bytes:
+    import google_crc32c
 
+    crc = google_crc32c.value(data)
+    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+
+
+def _frame(records: list[bytes]) -> bytes:
+    """TFRecord framing: uint64 length, masked crc32c of it, the data, masked crc32c of the data."""
     buf = io.BytesIO()
     for r in records:
-        _TFRecordUtil.write_record(buf, r)
+        n = struct.pack("<Q", len(r))
+        buf.write(n + _masked_crc(n) + r + _masked_crc(r))
     return buf.getvalue()
 
 
@@ -111,6 +119,7 @@ class RequestLog:
         self.log_dir, self.sample_rate, self.flush_interval_s = str(log_dir), sample_rate, flush_interval_s
         self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
         os.makedirs(self.log_dir, exist_ok=True)
+        _frame([build_records({"x": np.zeros(1)}, {}, takes_examples=False, version=0, request_ids=["warm"])[0]])
         self._q: queue.Queue[Any] = queue.Queue(max_queue)
         self._wake = threading.Event()
         self._rng = random.Random(seed)

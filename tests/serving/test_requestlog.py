@@ -1,0 +1,176 @@
+"""Request logs: what is answered is logged; SIGTERM loses nothing; SIGKILL at most one flush
+interval and never a torn record; feedback joins; the logs read as data (validation, ExampleGen)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import mlprod
+from mlprod._data import check_tfrecords
+from mlprod.serving import RequestLog, log_feedback, read_requests, request_files
+
+from .conftest import penguin_rows
+
+
+@pytest.fixture(scope="module")
+def base(model_store, tmp_path_factory):
+    b = tmp_path_factory.mktemp("logserve") / "penguin"
+    b.mkdir()
+    shutil.copytree(model_store["good"], b / "1")
+    return b
+
+
+def start_cli(base: Path, log_dir: Path, flush: float) -> tuple[subprocess.Popen, str]:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    p = subprocess.Popen([sys.executable, "-m", "mlprod.cli", "serve", "--model_base_path", str(base),
+                          "--model_name", "penguin", "--rest_api_port", "0", "--port", "-1", "--enable_batching",
+                          "--log_dir", str(log_dir), "--log_flush_interval", str(flush)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.time() + 180
+    assert p.stdout is not None
+    while time.time() < deadline:
+        line = p.stdout.readline()
+        m = re.search(r"REST (http://\S+),", line)
+        if m:
+            return p, m.group(1)
+        if p.poll() is not None:
+            break
+    p.kill()
+    raise AssertionError(f"server did not start: {p.stdout.read()}")
+
+
+def load(url: str, stop: threading.Event, answered: dict[str, float], n_threads: int = 4) -> list[threading.Thread]:
+    rows = penguin_rows(5)
+
+    def client(t: int) -> None:
+        s, i = requests.Session(), 0
+        while not stop.is_set():
+            rid = f"t{t}-{i}"
+            i += 1
+            try:
+                r = s.post(f"{url}/v1/models/penguin:predict", json={"instances": [rows[i % 5]]},
+                           headers={"X-Request-Id": rid}, timeout=30)
+            except requests.ConnectionError:
+                return  # the server has closed its port
+            if r.status_code == 200:
+                answered[rid] = time.time()
+
+    threads = [threading.Thread(target=client, args=(t,), daemon=True) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    return threads
+
+
+def test_sigterm_under_load_drains_and_loses_no_record(base, tmp_path):
+    proc, url = start_cli(base, tmp_path / "logs", flush=1.0)
+    answered: dict[str, float] = {}
+    stop = threading.Event()
+    threads = load(url, stop, answered)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert proc.returncode == 0, out
+    assert "draining" in out
+    assert len(answered) > 20
+    logged = set(read_requests(str(tmp_path / "logs"))["_request_id"])
+    assert set(answered) <= logged, f"{len(set(answered) - logged)} answered requests were not logged"
+
+
+def test_sigkill_loses_at_most_the_last_flush_interval(base, tmp_path):
+    flush = 1.0
+    proc, url = start_cli(base, tmp_path / "logs", flush=flush)
+    answered: dict[str, float] = {}
+    stop = threading.Event()
+    threads = load(url, stop, answered)
+    time.sleep(3.3)
+    proc.kill()
+    killed = time.time()
+    proc.wait(30)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    files = request_files(str(tmp_path / "logs"))
+    check_tfrecords(files)  # every file holds whole records only
+    logged = set(read_requests(str(tmp_path / "logs"))["_request_id"])
+    assert logged <= set(answered)
+    lost = {rid: killed - t for rid, t in answered.items() if rid not in logged}
+    assert len(logged) > 10
+    assert all(age <= flush + 0.5 for age in lost.values()), sorted(lost.values())[-3:]
+
+
+def test_feedback_over_rest_joins_labels(base, tmp_path):
+    logs = tmp_path / "logs"
+    with mlprod.serve(str(base), model_name="penguin", rest_port=0, grpc_port=None, log_dir=str(logs),
+                      log_flush_interval_s=0.1) as srv:
+        u = srv.rest_url
+        r = requests.post(f"{u}/v1/models/penguin:predict", json={"instances": penguin_rows(3)},
+                          headers={"X-Request-Id": "batch"})
+        assert r.status_code == 200
+        r = requests.post(f"{u}/v1/feedback", json={"labels": {"batch-0": 0, "batch-2": 2}, "label": "species"})
+        assert r.json() == {"recorded": 2}
+        assert requests.post(f"{u}/v1/feedback", json={"labels": []}).status_code == 400
+    df = read_requests(str(logs), label="species").set_index("_request_id")
+    assert df.loc["batch-0", "species"] == 0 and df.loc["batch-2", "species"] == 2
+    assert df["species"].isna().sum() == 1
+    # later feedback for the same id wins
+    log_feedback(str(logs), {"batch-0": 1}, label="species")
+    assert read_requests(str(logs), label="species").set_index("_request_id").loc["batch-0", "species"] == 1
+
+
+def test_logs_are_data_for_validation_and_examplegen(base, tmp_path):
+    logs = tmp_path / "logs"
+    with mlprod.serve(str(base), model_name="penguin", rest_port=0, grpc_port=None, log_dir=str(logs),
+                      log_flush_interval_s=0.1) as srv:
+        for _ in range(5):
+            requests.post(f"{srv.rest_url}/v1/models/penguin:predict", json={"instances": penguin_rows(20)})
+    files = request_files(str(logs))
+    day = Path(files[0]).parent.name
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", day)  # one folder per UTC day: an ExampleGen span
+    stats = mlprod.compute_statistics(files)
+    names = {f.path.step[0] for f in stats.datasets[0].features}
+    assert {"culmen_length_mm", "_prediction", "_model_version", "_request_id"} <= names
+    assert stats.datasets[0].num_examples == 100
+    # TFX's own span resolution finds today's folder (as days since 1970-01-01, TFX's date spans)
+    import datetime
+    from tfx.components.example_gen import utils
+    from tfx.proto import example_gen_pb2
+
+    splits = [example_gen_pb2.Input.Split(name="logs", pattern="{YYYY}-{MM}-{DD}/requests-*.tfrecord")]
+    span, _version = utils.calculate_splits_fingerprint_span_and_version(str(logs), splits)[1:]
+    assert span == (datetime.date.fromisoformat(day) - datetime.date(1970, 1, 1)).days
+
+
+def test_sampling_size_cap_and_bad_options(tmp_path):
+    import numpy as np
+
+    log = RequestLog(str(tmp_path / "s"), sample_rate=0.25, flush_interval_s=0.05, seed=0)
+    x = {"x": np.arange(4000, dtype=np.float32)}
+    log.log(x, {"y": x["x"] * 2}, version=1, request_ids=[str(i) for i in range(4000)])
+    log.close()
+    assert 800 < log.written < 1200
+    capped = RequestLog(str(tmp_path / "c"), flush_interval_s=0.01, max_file_bytes=2000, max_total_bytes=6000)
+    for i in range(60):
+        capped.log({"x": np.ones((5, 8), np.float32)}, {"y": np.ones((5, 1), np.float32)}, version=1,
+                   request_ids=[f"{i}-{j}" for j in range(5)])
+        time.sleep(0.02)
+    capped.close()
+    files = request_files(str(tmp_path / "c"))
+    assert sum(os.path.getsize(f) for f in files) <= 6000 + 2000 + 2000 and len(files) >= 2
+    with pytest.raises(mlprod.ConfigError, match="sample_rate"):
+        RequestLog(str(tmp_path / "b"), sample_rate=0)
+    with pytest.raises(mlprod.DataError, match="no request logs"):
+        read_requests(str(tmp_path / "nothing"))
