@@ -66,12 +66,14 @@ _LAZY: dict[str, str] = {
     "Server": "mlprod.serving",
     "read_requests": "mlprod.serving",
     "log_feedback": "mlprod.serving",
+    "monitor": "mlprod.monitoring",
+    "MonitorResult": "mlprod.monitoring",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

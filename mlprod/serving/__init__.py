@@ -2,6 +2,7 @@
 batching, version policy and rollback, Prometheus metrics, and request logging for monitoring.
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> import mlprod
     >>> srv = mlprod.serve("/srv/models/penguin", model_name="penguin", log_dir="/srv/logs/penguin")  # doctest: +SKIP
     >>> srv.stop()                                                              # doctest: +SKIP

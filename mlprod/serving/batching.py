@@ -8,7 +8,9 @@ Requests whose inputs cannot be concatenated (other dtypes or trailing shapes) g
 batches. A request larger than ``max_batch_size`` runs alone.
 
 Example:
-    >>> import numpy as np
+    >>> from typing import Any
+
+import numpy as np
     >>> b = Batcher(lambda key, x: {"y": x["x"] * 2}, max_batch_size=8, batch_timeout_s=0.001)
     >>> b.submit("k", {"x": np.array([1.0, 2.0])}).result()["y"].tolist()
     [2.0, 4.0]
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +32,7 @@ from mlprod.errors import ConfigError
 
 @dataclass
 class _Item:
-    key: Hashable
+    key: Any
     inputs: dict[str, np.ndarray]
     rows: int
     future: Future
@@ -89,7 +92,8 @@ class Batcher:
                 rows = sum(i.rows for i in items)
                 wait = items[0].t + self.timeout - time.monotonic()
                 if rows >= self.max_batch_size or wait <= 0 or self._closed:
-                    batch, n = [], 0
+                    batch: list[_Item] = []
+                    n = 0
                     while items and (not batch or n + items[0].rows <= self.max_batch_size):
                         it = items.pop(0)
                         batch.append(it)

@@ -6,6 +6,7 @@ The request id is read from the ``x-request-id`` metadata key (or made up) and s
 initial metadata.
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> import grpc
     >>> from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
     >>> stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(srv.grpc_target))  # doctest: +SKIP

@@ -7,6 +7,7 @@ returns numpy arrays keyed by the signature's input/output names, and whose
 :meth:`Servable.signature_defs` are TF Serving's ``SignatureDef`` protos (for ``/metadata``).
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> sv = load_version("/srv/models/penguin/1")                           # doctest: +SKIP
     >>> sv.run("serving_default", {"examples": np.array([ex.SerializeToString()])})  # doctest: +SKIP
     {'outputs': array([[0.98, 0.01, 0.01]], dtype=float32)}

@@ -19,6 +19,7 @@ Ground truth arrives later: :func:`log_feedback` appends ``(request id, label)``
 ``LOG_DIR/feedback/`` and :func:`read_requests` joins them to the requests.
 
 Example:
+    (tests/serving/test_requestlog.py runs this.)
     >>> log = RequestLog("/tmp/reqlog", flush_interval_s=0.1)                 # doctest: +SKIP
     >>> log.log([{"x": 1.0}], {"y": np.array([[0.2, 0.8]])}, version=3, request_id="r1")  # doctest: +SKIP
     >>> log.close(); log_feedback("/tmp/reqlog", {"r1": 1})                   # doctest: +SKIP
@@ -207,7 +208,8 @@ class RequestLog:
             log.info("request log over %d bytes: removed %s", self.max_total_bytes, f)
 
     def _drain(self) -> tuple[list[list[bytes]], bool]:
-        batches, stop = [], False
+        batches: list[list[bytes]] = []
+        stop = False
         while True:
             try:
                 b = self._q.get_nowait()
@@ -255,6 +257,7 @@ def log_feedback(log_dir: str, labels: "dict[str, Any] | list[tuple[str, Any]]",
     """Record ground truth for logged requests: ``{request_id: label}``. Returns the file written.
 
     Example:
+        (tests/serving/test_requestlog.py runs this.)
         >>> log_feedback("/srv/logs/penguin", {"5f0c...": 2})                   # doctest: +SKIP
     """
     import tensorflow as tf
@@ -284,6 +287,7 @@ def read_requests(log_dir: str, *, with_feedback: bool = True, label: str = "lab
     """Logged requests as a DataFrame (one row per request row), feedback labels joined on ``_request_id``.
 
     Example:
+        (tests/serving/test_requestlog.py runs this.)
         >>> df = read_requests("/srv/logs/penguin")                             # doctest: +SKIP
         >>> df[["_request_id", "_model_version", "_prediction", "label"]].head()  # doctest: +SKIP
     """

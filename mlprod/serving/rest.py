@@ -8,6 +8,7 @@ Routes: ``GET /v1/models/NAME[/versions/V]`` (status), ``GET .../metadata`` (sig
 multi-row request).
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> app = make_app(server)    # a mlprod.serving.Server; uvicorn runs it  # doctest: +SKIP
 """
 from __future__ import annotations
@@ -66,8 +67,8 @@ def make_app(server: Any) -> Any:
             name, version, verb, meta = parse(rest)
             if verb:
                 raise NotFound(f":{verb} takes POST.")
-            sv, _ = server.resolve(name, version, None) if meta else (None, None)
             if meta:
+                sv, _ = server.resolve(name, version, None)
                 defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True)
                 return _json({"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
                               "metadata": {"signature_def": defs}})

@@ -5,6 +5,7 @@ on ``rest_port``, gRPC on ``grpc_port``, TF Serving's defaults 8501/8500; ``0`` 
 port). ``mlprod serve`` is the same from a shell and drains on SIGTERM.
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> import mlprod
     >>> srv = mlprod.serve("/srv/models/penguin", model_name="penguin",
     ...                    batching=True, log_dir="/srv/logs/penguin")         # doctest: +SKIP
@@ -109,7 +110,7 @@ class Server:
             log.info("%s now serves version %s", self.model_name, version)
 
     def _run(self, key: Hashable, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        sv, sig_name = key  # type: ignore[misc]
+        sv, sig_name = key[0], key[1]  # type: ignore[index]
         if self.batcher is None:
             self.m["batch"].labels(self.model_name).observe(len(next(iter(inputs.values()))))
         return sv.run(sig_name, inputs)
@@ -145,6 +146,7 @@ class Server:
         """Run one batch in-process through batching and logging, as a request would.
 
         Example:
+            (tests/serving/test_server.py runs this.)
             >>> srv.infer({"examples": np.array(serialized_examples, dtype=object)})["outputs"].shape  # doctest: +SKIP
             (10, 3)
         """
@@ -170,7 +172,7 @@ class Server:
 
         from mlprod.serving.rest import make_app
 
-        config = uvicorn.Config(make_app(self), host=self.host, port=self._want_rest, log_level="warning",
+        config = uvicorn.Config(make_app(self), host=self.host, port=int(self._want_rest or 0), log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=30, access_log=False)
         self._rest = uvicorn.Server(config)
         self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
@@ -285,6 +287,7 @@ def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
         ConfigError: a bad option or a port that cannot be opened.
 
     Example:
+        (tests/serving/test_server.py runs this.)
         >>> srv = serve("/srv/models/penguin", model_name="penguin", rest_port=0, grpc_port=0)  # doctest: +SKIP
         >>> import requests
         >>> requests.get(f"{srv.rest_url}/v1/models/penguin").json()          # doctest: +SKIP

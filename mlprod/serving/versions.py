@@ -13,6 +13,7 @@ and every server watching that folder serves version 3 alone until ``unpin()``: 
 with the models, so it survives restarts and reaches every replica.
 
 Example:
+    (tests/serving/test_server.py runs this.)
     >>> v = Versions("/srv/models/penguin")                                   # doctest: +SKIP
     >>> v.poll(); v.get(None).version                                         # doctest: +SKIP
     2

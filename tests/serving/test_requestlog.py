@@ -146,6 +146,7 @@ def test_logs_are_data_for_validation_and_examplegen(base, tmp_path):
     assert stats.datasets[0].num_examples == 100
     # TFX's own span resolution finds today's folder (as days since 1970-01-01, TFX's date spans)
     import datetime
+
     from tfx.components.example_gen import utils
     from tfx.proto import example_gen_pb2
 

@@ -1,0 +1,149 @@
+"""Serving throughput and latency: mlprod serve (batching off/on, logging on) next to a plain
+single-request FastAPI endpoint calling the same SavedModel, all in one run, loopback only.
+
+Every server runs in its own process; the load generator (aiohttp, one process) keeps
+``--concurrency`` requests in flight until ``--requests`` have been answered (after a warm-up),
+each request one penguin as raw features (``{"instances": [{...}]}``). The model is a small
+penguin classifier whose ``serving_default`` parses serialized tf.Examples, as TFX exports.
+
+Usage:
+    scripts/in-env python -m benchmarks.bench_serving
+    scripts/in-env python -m benchmarks.bench_serving --concurrency 32 --requests 4000
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return p
+        except Exception as e:  # noqa: BLE001 - not up yet
+            if getattr(e, "code", None) == 404:  # the plain endpoint has no /healthz: it is up
+                return p
+            if p.poll() is not None:
+                raise RuntimeError(f"server exited with {p.returncode}: {' '.join(cmd)}") from None
+            time.sleep(0.2)
+    p.kill()
+    raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+
+
+async def _load(url: str, bodies: list[bytes], concurrency: int, n: int) -> tuple[list[float], int, float]:
+    import aiohttp
+
+    lat: list[float] = []
+    errors = 0
+    sent = 0
+
+    async def worker(session: Any) -> None:
+        nonlocal sent, errors
+        while sent < n:
+            body = bodies[sent % len(bodies)]
+            sent += 1
+            t0 = time.perf_counter()
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                await r.read()
+                if r.status != 200:
+                    errors += 1
+            lat.append(time.perf_counter() - t0)
+
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    return lat, errors, wall
+
+
+def measure(url: str, bodies: list[bytes], concurrency: int, n: int) -> dict[str, Any]:
+    asyncio.run(_load(url, bodies, concurrency, max(200, n // 10)))  # warm-up
+    lat, errors, wall = asyncio.run(_load(url, bodies, concurrency, n))
+    lat.sort()
+    return {"requests": n, "errors": errors, "req_per_s": round(n / wall),
+            "p50_ms": round(1000 * statistics.median(lat), 1), "p99_ms": round(1000 * lat[int(0.99 * len(lat)) - 1], 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--max-batch-size", type=int, default=32)
+    ap.add_argument("--batch-timeout-micros", type=int, default=5000)
+    args = ap.parse_args()
+
+    import json
+
+    from mlprod import datasets
+    from tests.serving.conftest import FEATURES, export_penguin_model
+
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    base = work / "penguin"
+    export_penguin_model(base / "1", epochs=5)
+    df = datasets.penguins().dropna()
+    bodies = [json.dumps({"instances": [{f: float(r[f]) for f in FEATURES}]}).encode() for _, r in df.iterrows()]
+    py = sys.executable
+    serve = [py, "-m", "mlprod.cli", "serve", "--model_base_path", str(base), "--model_name", "penguin", "--port", "-1"]
+    batch = ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
+             "--batch_timeout_micros", str(args.batch_timeout_micros)]
+    cases = [
+        ("plain FastAPI endpoint (peer)", lambda port: [py, "-m", "benchmarks.plain_endpoint", str(base / "1"), str(port)]),
+        ("mlprod serve, no batching", lambda port: [*serve, "--rest_api_port", str(port)]),
+        ("mlprod serve, batching", lambda port: [*serve, "--rest_api_port", str(port), *batch]),
+        ("mlprod serve, batching + request log", lambda port: [*serve, "--rest_api_port", str(port), *batch,
+                                                               "--log_dir", str(work / "logs")]),
+    ]
+    rows = []
+    for name, cmd in cases:
+        port = free_port()
+        proc = start(cmd(port), port)
+        try:
+            row = {"case": name, "concurrency": args.concurrency,
+                   **measure(f"http://127.0.0.1:{port}/v1/models/penguin:predict", bodies, args.concurrency,
+                             args.requests)}
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        if "request log" in name:
+            from mlprod._data import read_tfrecord
+            from mlprod.serving import request_files
+
+            row["logged"] = len(read_tfrecord(request_files(str(work / "logs"))))
+        rows.append(row)
+        print(row, flush=True)
+    plain = rows[0]["req_per_s"]
+    for r in rows:
+        r["x_plain"] = round(r["req_per_s"] / plain, 2)
+    print_table(rows, f"Serving, {args.requests} single-example requests at concurrency {args.concurrency} "
+                f"(2 cores shared by server and load generator)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

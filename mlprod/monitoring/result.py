@@ -1,0 +1,107 @@
+"""The monitoring time series: a tidy table, its alerts, plots per feature and metric, HTML."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+COLUMNS = ["window", "start", "end", "rows", "model_version", "metric", "feature", "value", "threshold", "alert"]
+
+
+@dataclass
+class MonitorResult(HtmlResult):
+    """What :func:`mlprod.monitor` found, one row per (window, metric, feature).
+
+    Attributes:
+        table: columns window, start, end, rows, model_version, metric (``skew:jsd``,
+            ``skew:linf``, ``drift:jsd``, ``drift:linf``, ``accuracy``, ``estimated_accuracy``,
+            ``labelled``, ...), feature (empty for model metrics), value, threshold, alert.
+        reference_accuracy: what accuracy alerts compare with.
+
+    Example:
+        (tests/monitoring/test_monitor.py runs this.)
+        >>> r.alerts.groupby("metric")["window"].min()                          # doctest: +SKIP
+    """
+
+    table: "pd.DataFrame"
+    reference_accuracy: float | None = None
+    window: Any = None
+    features: list[str] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> "pd.DataFrame":
+        """The rows that alert."""
+        return self.table[self.table["alert"].astype(bool)].reset_index(drop=True)
+
+    @property
+    def windows(self) -> "pd.DataFrame":
+        """One row per window: start, end, rows, model version, and whether anything alerted."""
+        t = self.table
+        g = t.groupby("window", sort=True)
+        out = g[["start", "end", "rows", "model_version"]].first()
+        out["alerts"] = g["alert"].sum().astype(int)
+        return out.reset_index()
+
+    def first_alert(self, metric: str | None = None, feature: str | None = None) -> str | None:
+        """The first window that alerts (on ``metric`` / ``feature`` if given), or None."""
+        a = self.alerts
+        if metric is not None:
+            a = a[a["metric"] == metric] if ":" in metric else a[a["metric"].str.startswith(metric)]
+        if feature is not None:
+            a = a[a["feature"] == feature]
+        return None if a.empty else str(a["window"].min())
+
+    def series(self, metric: str, feature: str = "") -> "pd.DataFrame":
+        """One metric over time (window, start, value, threshold, alert)."""
+        t = self.table
+        return t[(t["metric"] == metric) & (t["feature"] == feature)][["window", "start", "value", "threshold", "alert"]]
+
+    def __repr__(self) -> str:
+        n = self.table["window"].nunique()
+        kinds = sorted(self.alerts["metric"].unique())
+        return f"MonitorResult({n} windows, {len(self.alerts)} alerts{': ' + ', '.join(kinds) if kinds else ''})"
+
+    def plot(self, metric: str, feature: str = "", ax: Any = None) -> Any:
+        """Matplotlib plot of one metric over the windows, its threshold dashed, alerts in red."""
+        import matplotlib.pyplot as plt
+
+        s = self.series(metric, feature)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 2.4))
+        x = range(len(s))
+        ax.plot(x, s["value"].astype(float), marker="o", ms=3, label=metric)
+        if s["threshold"].notna().any():
+            ax.plot(x, s["threshold"].astype(float), "--", color="gray", label="threshold")
+        bad = [i for i, a in zip(x, s["alert"], strict=True) if a]
+        ax.scatter(bad, s["value"].astype(float).iloc[bad], color="red", zorder=3, label="alert")
+        ax.set_title(f"{metric} {feature}".strip())
+        ax.set_xlabel("window")
+        ax.legend(fontsize=7)
+        return ax
+
+    def _plots(self) -> str:
+        import matplotlib.pyplot as plt
+
+        parts = []
+        keys = self.table[["metric", "feature"]].drop_duplicates()
+        keys = keys[~keys["metric"].isin(["labelled", "too_few_rows"]) & keys["metric"].str.contains(
+            "accuracy|jsd|linf")]
+        for metric, feature in keys.itertuples(index=False):
+            fig, ax = plt.subplots(figsize=(7, 2.4))
+            self.plot(metric, feature, ax=ax)
+            parts.append(figure_html(fig))
+        return "".join(parts)
+
+    def to_html(self, full: bool = True) -> str:
+        ref = "—" if self.reference_accuracy is None else f"{self.reference_accuracy:.3f}"
+        summary = (f"<p>{self.table['window'].nunique()} windows ({html.escape(str(self.window))}), "
+                   f"{len(self.alerts)} alerts; reference accuracy {ref}.</p>")
+        sections = [("Summary", summary + table_html(self.windows)),
+                    ("Alerts", table_html(self.alerts) if len(self.alerts) else "<p>none</p>"),
+                    ("Over time", self._plots())]
+        return html_page("mlprod monitoring", sections, full=full)
