@@ -39,7 +39,7 @@ TIME = "_timestamp_ms"
 PREDICTION = "_prediction"
 
 
-def _windows(df: Any, window: int | str, time_column: str) -> list[tuple[Any, Any, Any]]:
+def _windows(df: Any, window: int | str, time_column: str, time_unit: str = "ms") -> list[tuple[Any, Any, Any]]:
     """(start, end, frame) per window, in time order."""
     import pandas as pd
 
@@ -47,7 +47,7 @@ def _windows(df: Any, window: int | str, time_column: str) -> list[tuple[Any, An
         raise DataError(f"the requests have no time column {time_column!r} (columns: {sorted(df.columns)[:12]}...); "
                         "pass time_column=... .")
     ts = df[time_column]
-    t = pd.to_datetime(ts, unit="ms", utc=True) if pd.api.types.is_numeric_dtype(ts) else pd.to_datetime(ts, utc=True)
+    t = pd.to_datetime(ts, unit=time_unit, utc=True) if pd.api.types.is_numeric_dtype(ts) else pd.to_datetime(ts, utc=True)
     df = df.assign(_t=t.to_numpy()).sort_values("_t", kind="stable").reset_index(drop=True)
     out = []
     if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
@@ -113,7 +113,7 @@ def _accuracy_rows(w: Any, name: str, label: str, prediction: str, reference: fl
 
 def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window: int | str = "1D",
             features: list[str] | None = None, schema: Any = None, prediction: str = PREDICTION,
-            time_column: str = TIME, skew: bool = True, drift: bool = True,
+            time_column: str = TIME, time_unit: str = "ms", skew: bool = True, drift: bool = True,
             reference_accuracy: float | None = None, reference_windows: int = 1, max_accuracy_drop: float = 0.05,
             min_window_rows: int = 30) -> MonitorResult:
     """Skew, drift, measured and estimated accuracy of the served model, window by window.
@@ -126,7 +126,10 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         features: features to check (default: the baseline's columns present in the requests).
         schema: schema for the checks (default inferred and curated from the baseline).
         prediction: the logged prediction column (class probabilities).
-        time_column: epoch milliseconds or datetimes.
+        time_column: the time of each row: numbers since the epoch in ``time_unit`` or datetimes.
+            The log's ``_timestamp_ms`` is when the request arrived; a feature such as an
+            event time (``time_unit="s"``) windows replayed or delayed traffic by when it happened.
+        time_unit: unit of a numeric ``time_column`` (``"ms"``, ``"s"``).
         skew, drift: which comparisons to run.
         reference_accuracy: the accuracy to hold the model to (default: the first windows').
         reference_windows: windows that make the default reference.
@@ -178,7 +181,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
     if base is not None and (skew or drift) and schema is None:
         schema = infer_schema(base[[*features, label]] if label in base.columns else base[features], label=label)
 
-    wins = _windows(df, window, time_column)
+    wins = _windows(df, window, time_column, time_unit)
     ref = reference_accuracy
     if ref is None:
         refs = []
@@ -202,7 +205,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
                 r = compare(base[features], cur, schema, kind="skew", label=label, environment="SERVING")
                 block += _check_rows(r.table, name, "skew")
             if drift and prev is not None:
-                r = compare(prev, cur, schema, kind="drift", label=label)
+                r = compare(prev, cur, schema, kind="drift", label=label, environment="SERVING")
                 block += _check_rows(r.table, name, "drift")
             prev = cur
             block += _accuracy_rows(w, name, label, prediction, ref, max_accuracy_drop)
