@@ -273,13 +273,12 @@ def log_feedback(log_dir: str, labels: "dict[str, Any] | list[tuple[str, Any]]",
         ex.features.feature[label].CopyFrom(_feature(y))
         ex.features.feature["_feedback_ms"].int64_list.value.append(now)
         records.append(ex.SerializeToString())
-    folder = os.path.join(str(log_dir), FEEDBACK_DIR)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"feedback-{now}-{os.getpid()}-{threading.get_ident() % 100000}.tfrecord")
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+    from mlprod._fs import atomic_file
+
+    path = os.path.join(str(log_dir), FEEDBACK_DIR,
+                        f"feedback-{now}-{os.getpid()}-{threading.get_ident() % 100000}.tfrecord")
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
         f.write(_frame(records))
-    os.replace(tmp, path)
     return path
 
 

@@ -2,6 +2,7 @@
 (``serving_default`` takes serialized raw tf.Examples) plus a float-input signature, and TFLite."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,15 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     export_penguin_model(root / "flipped", epochs=40, flip=True)
     export_tflite(root / "tflite")
     return {"good": root / "good", "flipped": root / "flipped", "tflite": root / "tflite"}
+
+
+@pytest.fixture(scope="session")
+def base(model_store: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Pusher-style base folder holding version 1 (the ``good`` model); tests only read it."""
+    b = tmp_path_factory.mktemp("serving") / "penguin"
+    b.mkdir()
+    shutil.copytree(model_store["good"], b / "1")
+    return b
 
 
 def penguin_rows(n: int = 10) -> list[dict]:

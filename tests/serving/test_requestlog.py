@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,14 +19,6 @@ from mlprod._data import check_tfrecords
 from mlprod.serving import RequestLog, log_feedback, read_requests, request_files
 
 from .conftest import penguin_rows
-
-
-@pytest.fixture(scope="module")
-def base(model_store, tmp_path_factory):
-    b = tmp_path_factory.mktemp("logserve") / "penguin"
-    b.mkdir()
-    shutil.copytree(model_store["good"], b / "1")
-    return b
 
 
 def start_cli(base: Path, log_dir: Path, flush: float) -> tuple[subprocess.Popen, str]:

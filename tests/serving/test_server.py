@@ -35,14 +35,6 @@ def example(row: dict) -> tf.train.Example:
 
 
 @pytest.fixture(scope="module")
-def base(model_store, tmp_path_factory):
-    b = tmp_path_factory.mktemp("serving") / "penguin"
-    b.mkdir()
-    shutil.copytree(model_store["good"], b / "1")
-    return b
-
-
-@pytest.fixture(scope="module")
 def server(base):
     srv = mlprod.serve(str(base), model_name="penguin", rest_port=0, grpc_port=0)
     yield srv
