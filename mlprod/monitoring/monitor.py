@@ -178,10 +178,13 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
                         f"{sorted(c for c in df.columns if not str(c).startswith('_'))}).")
     if not features and (skew or drift):
         raise DataError("no features to compare: pass features=[...] or a baseline with columns the requests have.")
-    if base is not None and (skew or drift) and schema is None:
-        schema = infer_schema(base[[*features, label]] if label in base.columns else base[features], label=label)
-
     wins = _windows(df, window, time_column, time_unit)
+    if schema is None and (skew or drift):  # one schema for every window: from the baseline, else the first window
+        source = base if base is not None else next((w for _, _, w in wins if len(w) >= min_window_rows), None)
+        if source is not None:
+            with_label = label in source.columns
+            schema = infer_schema(source[[*features, label]] if with_label else source[features],
+                                  label=label if with_label else None)
     ref = reference_accuracy
     if ref is None:
         refs = []

@@ -108,3 +108,10 @@ def test_bad_inputs(replayed):
         mlprod.monitor(str(logs), window="fortnightly", features=NUM)
     with pytest.raises(mlprod.DataError, match="no request logs"):
         mlprod.monitor(str(logs / "missing"))
+
+
+def test_without_a_baseline_drift_uses_a_schema_from_the_first_window(replayed):
+    _, logs = replayed
+    r = mlprod.monitor(str(logs), window=2000, features=NUM)
+    drift = r.table[r.table["metric"] == "drift:jsd"]
+    assert set(drift["feature"]) == set(NUM) and r.table["metric"].str.startswith("skew").sum() == 0
