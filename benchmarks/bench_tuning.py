@@ -1,22 +1,49 @@
-"""NAS strategies with the same budget, several seeds, vs plain Keras Tuner RandomSearch.
+"""NAS strategies at one trial budget, several seeds, vs plain Keras Tuner RandomSearch; compute counted.
 
-With ``--early-termination`` each mlprod strategy also runs with learning-curve early
-termination; the table then gives the median best validation accuracy and the training epochs
-each search spent (counted, not timed).
+Every case is one search (data set, strategy, options, seed) run in a worker process (``--jobs``
+processes, one TensorFlow thread each). The table gives the median and spread of the best
+validation accuracy and of the training spent, counted in full-data epochs (an epoch on a third
+of the data counts 1/3), not timed. A second table compares evolution with weight inheritance
+against our random search **at equal epochs** (random's best after as many epochs as evolution
+spent in all, from its best-vs-compute curve). ``--plot`` saves the median best-vs-compute curves.
 
 Usage:
-    scripts/in-env python -m benchmarks.bench_tuning [--trials 6 --epochs 3 --seeds 2]
-    scripts/in-env python -m benchmarks.bench_tuning --trials 30 --epochs 12 --seeds 3 --early-termination \
-        --data penguins --strategies keras_tuner,random,evolution
+    scripts/in-env python -m benchmarks.bench_tuning --trials 30 --epochs 10 --seeds 5 --jobs 2 \
+        --plot docs/img/tuning_compute.png
+    scripts/in-env python -m benchmarks.bench_tuning --trials 6 --epochs 4 --seeds 1 --data penguins \
+        --strategies "random,evolution + weight inheritance"
 """
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 
 from benchmarks.harness import print_table
+
+# (label, strategy, search options); plain Keras Tuner random is the peer
+CASES = [
+    ("plain keras_tuner.RandomSearch", "plain", {}),
+    ("random", "random", {}),
+    ("random + early termination", "random", {"early_termination": True}),
+    ("bayesian", "bayesian", {}),
+    ("bayesian + early termination", "bayesian", {"early_termination": True}),
+    ("hyperband", "hyperband", {}),
+    ("hyperband + early termination", "hyperband", {"early_termination": True}),
+    ("hyperband over data subsets", "hyperband", {"fidelity": "data"}),
+    ("asha", "asha", {}),
+    ("asha over data subsets", "asha", {"fidelity": "data"}),
+    ("evolution", "evolution", {}),
+    ("evolution + early termination", "evolution", {"early_termination": True}),
+    ("evolution + weight inheritance", "evolution", {"weight_inheritance": True}),
+    ("evolution + weight inheritance + early termination", "evolution",
+     {"weight_inheritance": True, "early_termination": True}),
+]
 
 
 def datasets_() -> dict:
@@ -34,92 +61,149 @@ def datasets_() -> dict:
     }
 
 
+def _init_worker() -> None:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def plain_random(space, data, trials, epochs, seed):  # noqa: ANN001, ANN201
-    """What users would otherwise run: keras_tuner.RandomSearch on the same space and data."""
+    """What users would otherwise run: keras_tuner.RandomSearch on the same space and split."""
+    import keras
     import keras_tuner as kt
 
     x, y = data
     idx = np.random.default_rng(seed).permutation(len(x))
     n = max(1, int(len(x) * 0.2))
-    tuner = kt.RandomSearch(lambda hp: space.build(hp), objective="val_accuracy", max_trials=trials, seed=seed,
-                            overwrite=True, directory=f"/tmp/kt-bench-{seed}", project_name="plain")
-    tuner.search(x[idx[n:]], y[idx[n:]], validation_data=(x[idx[:n]], y[idx[:n]]), epochs=epochs, verbose=0)
-    return max(t.score for t in tuner.oracle.trials.values() if t.score is not None)
+    keras.utils.set_random_seed(seed)
+    with tempfile.TemporaryDirectory() as work:
+        tuner = kt.RandomSearch(lambda hp: space.build(hp), objective="val_accuracy", max_trials=trials, seed=seed,
+                                overwrite=True, directory=work, project_name="plain")
+        tuner.search(x[idx[n:]], y[idx[n:]], validation_data=(x[idx[:n]], y[idx[:n]]), epochs=epochs, verbose=0)
+        scores = [t.score for t in sorted(tuner.oracle.trials.values(), key=lambda t: int(t.trial_id))]
+    best = np.maximum.accumulate([s if s is not None else 0.0 for s in scores])
+    return [(epochs * (i + 1), float(b)) for i, b in enumerate(best)]
 
 
-def main() -> None:
+def run_one(task: tuple) -> dict:
+    """One search; returns its best score, epochs spent and best-vs-epochs curve."""
+    data_name, label, strategy, options, trials, epochs, seed = task
     import mlprod
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--trials", type=int, default=6)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--plot", help="also save a bar chart (PNG) of the table here")
-    ap.add_argument("--early-termination", action="store_true",
-                    help="also run each mlprod strategy with learning-curve early termination")
-    ap.add_argument("--data", default="", help="comma-separated substrings of data set names (default: all)")
-    ap.add_argument("--strategies", default="", help="comma-separated substrings of strategy names (default: all)")
-    args = ap.parse_args()
-    pick = lambda text, name: not text or any(w in name for w in text.split(","))  # noqa: E731
-    rows = []
-    for name, (data, space) in datasets_().items():
-        if not pick(args.data, name):
-            continue
-        for strategy in ("keras_tuner.RandomSearch", "random", "grid", "bayesian", "hyperband", "evolution"):
-            if not pick(args.strategies, strategy):
+    data, space = datasets_()[data_name]
+    t0 = time.perf_counter()
+    if strategy == "plain":
+        curve = plain_random(space, data, trials, epochs, seed)
+    else:
+        r = mlprod.search(space, data, strategy=strategy, max_trials=trials, epochs=epochs, seed=seed,
+                          verbose=False, early_stopping=False, **options)
+        c = r.compute_curve()
+        curve = list(zip(c["epochs_spent"].astype(float), c["best_score"].astype(float), strict=True))
+    return {"data": data_name, "case": label, "seed": seed, "best": curve[-1][1], "epochs": curve[-1][0],
+            "trials": len(curve), "seconds": time.perf_counter() - t0, "curve": curve}
+
+
+def best_at(curve: list[tuple[float, float]], epochs: float) -> float:
+    """The best score a search had reached after spending ``epochs`` (0 before its first trial ended)."""
+    reached = [b for e, b in curve if e <= epochs + 1e-9]
+    return max(reached) if reached else 0.0
+
+
+def summarize(results: list[dict], trials: int, epochs: int) -> tuple[list[dict], list[dict]]:
+    rows, equal = [], []
+    for data in dict.fromkeys(r["data"] for r in results):
+        mine = [r for r in results if r["data"] == data]
+        plain = [r for r in mine if r["case"].startswith("plain")]
+        plain_med = float(np.median([r["best"] for r in plain])) if plain else None
+        plain_epochs = float(np.median([r["epochs"] for r in plain])) if plain else trials * epochs
+        for case in dict.fromkeys(r["case"] for r in mine):
+            rs = [r for r in mine if r["case"] == case]
+            b, e = [r["best"] for r in rs], [r["epochs"] for r in rs]
+            rows.append({"data": data, "strategy": case, "median best val acc": round(float(np.median(b)), 4),
+                         "min-max": f"{min(b):.3f}-{max(b):.3f}",
+                         "vs plain (pts)": "" if plain_med is None else f"{100 * (np.median(b) - plain_med):+.1f}",
+                         "median epochs": round(float(np.median(e)), 1),
+                         "epochs vs plain": f"{np.median(e) / plain_epochs:.0%}",
+                         "trials": int(np.median([r["trials"] for r in rs])),
+                         "median s": round(float(np.median([r["seconds"] for r in rs])), 1)})
+        by_seed = {(r["case"], r["seed"]): r for r in mine}
+        for case in [c for c in dict.fromkeys(r["case"] for r in mine) if "weight inheritance" in c]:
+            pairs = [(by_seed[(case, s)], by_seed[("random", s)]) for c, s in by_seed
+                     if c == case and ("random", s) in by_seed]
+            if not pairs:
                 continue
-            plain = strategy.startswith("keras_tuner")
-            for terminate in ([False, True] if args.early_termination and not plain else [False]):
-                scores, secs, spent = [], [], []
-                for seed in range(args.seeds):
-                    t0 = time.perf_counter()
-                    if plain:
-                        scores.append(plain_random(space, data, args.trials, args.epochs, seed))
-                        spent.append(args.trials * args.epochs)
-                    else:
-                        r = mlprod.search(space, data, strategy=strategy, max_trials=args.trials, epochs=args.epochs,
-                                          seed=seed, verbose=False, early_stopping=False,
-                                          early_termination=terminate)
-                        scores.append(float(r.trials["score"].max()))
-                        spent.append(int(r.trials["epochs"].fillna(0).sum()))
-                    secs.append(time.perf_counter() - t0)
-                rows.append({"data": name, "strategy": strategy + (" + early termination" if terminate else ""),
-                             "best_val_accuracy_mean": round(float(np.mean(scores)), 4),
-                             "median": round(float(np.median(scores)), 4),
-                             "min": round(float(np.min(scores)), 4), "max": round(float(np.max(scores)), 4),
-                             "epochs_median": int(np.median(spent)), "seconds_mean": round(float(np.mean(secs)), 1)})
-                print(rows[-1], flush=True)
-    print_table(rows, f"Same budget: {args.trials} trials x {args.epochs} epochs (Hyperband: max epochs), "
-                      f"{args.seeds} seeds")
-    if args.plot:
-        plot(rows, args.plot)
+            evo = [p[0]["best"] for p in pairs]
+            rnd = [best_at(p[1]["curve"], p[0]["epochs"]) for p in pairs]
+            equal.append({"data": data, "strategy": case, "its median epochs": round(float(np.median(
+                [p[0]["epochs"] for p in pairs])), 1), "its median best": round(float(np.median(evo)), 4),
+                "random at the same epochs (median)": round(float(np.median(rnd)), 4),
+                "seeds where it is >= random": f"{sum(a >= b for a, b in zip(evo, rnd, strict=True))}/{len(pairs)}"})
+    return rows, equal
 
 
-def plot(rows: list[dict], path: str) -> None:
-    """Best validation accuracy per strategy (mean, min-max bars, seconds), one panel per dataset."""
+def plot(results: list[dict], path: str) -> None:
+    """Median (over seeds) best validation accuracy against full-data epochs spent, per strategy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(dict.fromkeys(r["data"] for r in rows))
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.4))
+    names = list(dict.fromkeys(r["data"] for r in results))
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.2))
+    show = ["plain keras_tuner.RandomSearch", "random", "random + early termination", "bayesian", "hyperband",
+            "asha", "evolution", "evolution + weight inheritance + early termination"]
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
-        vals = [r for r in rows if r["data"] == name]
-        means = [v["best_val_accuracy_mean"] for v in vals]
-        err = [[m - v["min"] for m, v in zip(means, vals, strict=True)],
-               [v["max"] - m for m, v in zip(means, vals, strict=True)]]
-        ax.bar(range(len(vals)), means, yerr=err, capsize=3,
-               color=["#999" if v["strategy"].startswith("keras_tuner") else "#3b7dd8" for v in vals])
-        ax.set_xticks(range(len(vals)))
-        ax.set_xticklabels([v["strategy"].replace("keras_tuner.RandomSearch", "plain KT random") for v in vals],
-                           rotation=30, ha="right", fontsize=8)
-        ax.set_ylim(0.3, 1.0)
-        ax.set_title(f"{name}: best val accuracy")
-        for i, v in enumerate(vals):
-            ax.text(i, 0.32, f"{v['seconds_mean']:.0f}s", ha="center", fontsize=7)
+        mine = [r for r in results if r["data"] == name]
+        top = max(r["epochs"] for r in mine)
+        grid = np.linspace(0, top, 120)
+        for case in [c for c in show if any(r["case"] == c for r in mine)]:
+            curves = [r["curve"] for r in mine if r["case"] == case]
+            med = np.median([[best_at(c, g) for g in grid] for c in curves], axis=0)
+            ax.plot(grid, med, label=case, lw=2.2 if "inheritance" in case or case.startswith("plain") else 1.2,
+                    color="#555" if case.startswith("plain") else None)
+        ax.set_xlabel("training spent (full-data epochs, all trials)")
+        ax.set_ylabel("best validation accuracy (median of seeds)")
+        lows = [r["best"] for r in mine]
+        ax.set_ylim(max(0.0, min(lows) - 0.1), min(1.0, max(lows) + 0.02))
+        ax.set_title(name)
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=2, help="searches run side by side (worker processes)")
+    ap.add_argument("--plot", help="save the best-vs-compute curves (PNG) here")
+    ap.add_argument("--data", default="", help="comma-separated substrings of data set names (default: all)")
+    ap.add_argument("--strategies", default="", help="comma-separated case names (default: all)")
+    args = ap.parse_args()
+    wanted = [w.strip() for w in args.strategies.split(",") if w.strip()]
+    cases = [c for c in CASES if not wanted or c[0] in wanted or (c[1] == "plain" and "plain" in wanted)]
+    names = [n for n in datasets_() if not args.data or any(w in n for w in args.data.split(","))]
+    tasks = [(d, label, strategy, options, args.trials, args.epochs, seed)
+             for d in names for seed in range(args.seeds) for label, strategy, options in cases]
+    t0 = time.perf_counter()
+    results = []
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        for r in pool.map(run_one, tasks):
+            results.append(r)
+            print(f"[{time.perf_counter() - t0:6.0f}s] {r['data']} | {r['case']} | seed {r['seed']}: best "
+                  f"{r['best']:.4f} after {r['epochs']:.1f} epochs, {r['trials']} trials, {r['seconds']:.0f}s",
+                  flush=True)
+    rows, equal = summarize(results, args.trials, args.epochs)
+    print_table(rows, f"Budget: {args.trials} trials x {args.epochs} epochs (Hyperband: its brackets), "
+                      f"{args.seeds} seeds, epochs counted in full-data epochs")
+    if equal:
+        print_table(equal, "Evolution with weight inheritance vs our random search at equal epochs")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

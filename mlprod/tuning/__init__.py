@@ -1,6 +1,8 @@
-"""Neural architecture search with Keras Tuner: declarative spaces, five strategies (random, grid,
-Bayesian, Hyperband, regularized evolution), budgets, size-constrained selection and early
-termination of hopeless trials from their learning curves (:mod:`mlprod.tuning.estimation`).
+"""Neural architecture search with Keras Tuner: declarative spaces, six strategies (random, grid,
+Bayesian, Hyperband, ASHA, regularized evolution), budgets, size-constrained selection, and the
+ways to spend less compute per trial: early termination of hopeless trials from their learning
+curves (:mod:`mlprod.tuning.estimation`), multi-fidelity over epochs or data subsets
+(:mod:`mlprod.tuning.fidelity`) and weight inheritance for evolution (:mod:`mlprod.tuning.inheritance`).
 
 Example:
     >>> import mlprod
@@ -12,8 +14,11 @@ Example:
 """
 from mlprod.tuning.estimation import extrapolate, hopeless
 from mlprod.tuning.evolution import RegularizedEvolutionOracle
+from mlprod.tuning.fidelity import ASHAOracle
+from mlprod.tuning.inheritance import inherit_weights
 from mlprod.tuning.search import STRATEGIES, SearchResult, make_oracle, search
 from mlprod.tuning.spaces import ConvSpace, DenseSpace
+from mlprod.tuning.tuner import BudgetTuner
 
-__all__ = ["STRATEGIES", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle", "SearchResult", "extrapolate",
-           "hopeless", "make_oracle", "search"]
+__all__ = ["STRATEGIES", "ASHAOracle", "BudgetTuner", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle",
+           "SearchResult", "extrapolate", "hopeless", "inherit_weights", "make_oracle", "search"]

@@ -105,8 +105,13 @@ def trial_callback(objective: str, epochs: int, best: Callable[[], float | None]
     class TrialBudget(keras.callbacks.Callback):
         def on_train_begin(self, logs: Any = None) -> None:
             self.curve: list[float] = []
+            self.first: int | None = None  # a continued trial (Hyperband, ASHA) starts past epoch 0
             self.entry = record.setdefault(current(), {"epochs": 0, "stopped": None})
             self.entry.update(epochs=0, stopped=None)
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            if self.first is None:
+                self.first = epoch
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             self.entry["epochs"] += 1
@@ -115,7 +120,8 @@ def trial_callback(objective: str, epochs: int, best: Callable[[], float | None]
                 return
             self.curve.append(float(value))
             if terminate:
-                horizon = int((self.params or {}).get("epochs") or epochs)  # Hyperband sets each trial's own
+                # this fit's own length: Hyperband/ASHA/inheriting children set their own epochs
+                horizon = int((self.params or {}).get("epochs") or epochs) - (self.first or 0)
                 why = hopeless(self.curve, horizon, best(), maximize)
                 if why:
                     self.entry["stopped"] = why

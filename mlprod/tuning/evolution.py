@@ -2,7 +2,9 @@
 
 The population is the ``population_size`` most recent completed trials (old ones age out); each
 new trial samples ``sample_size`` of them, takes the best, and mutates one hyperparameter.
-Until the population is full, trials are random.
+Until the population is full, trials are random. With ``weight_inheritance`` the oracle
+remembers each child's parent (``parents``), and :class:`~mlprod.tuning.tuner.BudgetTuner`
+starts the child from the parent's trained weights where the layers match.
 
 Example:
     >>> import keras_tuner as kt
@@ -23,13 +25,16 @@ class RegularizedEvolutionOracle(kt.Oracle):
     """Aging evolution: tournament selection from the recent population plus one mutation."""
 
     def __init__(self, objective: Any = None, max_trials: int = 20, population_size: int = 10,
-                 sample_size: int = 3, seed: int | None = None, **kwargs: Any) -> None:
+                 sample_size: int = 3, seed: int | None = None, weight_inheritance: bool = False,
+                 **kwargs: Any) -> None:
         if population_size < 2 or not 1 <= sample_size <= population_size:
             raise ConfigError("evolution needs population_size >= 2 and 1 <= sample_size <= population_size.")
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         self.population_size = population_size
         self.sample_size = sample_size
         self._rng = random.Random(seed)
+        self.weight_inheritance = weight_inheritance
+        self.parents: dict[str, str] = {}  # child trial id -> parent trial id (weight inheritance)
 
     def _completed(self) -> list[Any]:
         done = [t for t in self.trials.values() if t.status == kt.engine.trial.TrialStatus.COMPLETED
@@ -58,16 +63,21 @@ class RegularizedEvolutionOracle(kt.Oracle):
                 if fresh.is_active(hp):
                     fresh.values[hp.name] = values.get(hp.name, hp.random_sample(self._rng.randint(0, 2**31 - 1)))
             if not self._duplicate(fresh.values):
+                if self.weight_inheritance:
+                    self.parents[str(trial_id)] = str(parent.trial_id)
                 return {"status": "RUNNING", "values": fresh.values}
         values = self._random_values()
         return {"status": "STOPPED" if values is None else "RUNNING", "values": values}
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        state.update({"population_size": self.population_size, "sample_size": self.sample_size})
+        state.update({"population_size": self.population_size, "sample_size": self.sample_size,
+                      "weight_inheritance": self.weight_inheritance, "parents": self.parents})
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.population_size = state["population_size"]
         self.sample_size = state["sample_size"]
+        self.weight_inheritance = state.get("weight_inheritance", False)
+        self.parents = dict(state.get("parents", {}))

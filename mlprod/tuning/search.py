@@ -26,7 +26,8 @@ from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-STRATEGIES = ("random", "grid", "bayesian", "hyperband", "evolution")
+STRATEGIES = ("random", "grid", "bayesian", "hyperband", "asha", "evolution")
+DATA_LEVELS = 9  # data fidelity: the smallest share of the training data is 1/9 (eta=3: 1/9, 1/3, 1)
 
 
 def _objective(name: str) -> Any:
@@ -36,12 +37,23 @@ def _objective(name: str) -> Any:
 
 
 def make_oracle(strategy: str, objective: str, max_trials: int, epochs: int, seed: int, **kw: Any) -> Any:
-    """The Keras Tuner ``Oracle`` for a strategy name."""
+    """The Keras Tuner ``Oracle`` for a strategy name.
+
+    Keyword options: ``initial_points`` (bayesian), ``population_size``, ``sample_size``,
+    ``weight_inheritance`` (evolution), ``fidelity`` (``"epochs"``/``"data"``), ``eta``,
+    ``max_resource`` (hyperband, asha).
+
+    Example:
+        >>> type(make_oracle("asha", "val_accuracy", 20, 9, seed=0)).__name__
+        'ASHAOracle'
+    """
     import keras_tuner as kt
 
     from mlprod.tuning.evolution import RegularizedEvolutionOracle
+    from mlprod.tuning.fidelity import ASHAOracle
 
     obj = _objective(objective)
+    resource = kw.get("max_resource") or (DATA_LEVELS if kw.get("fidelity") == "data" else epochs)
     if strategy == "random":
         return kt.oracles.RandomSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
     if strategy == "grid":
@@ -50,12 +62,16 @@ def make_oracle(strategy: str, objective: str, max_trials: int, epochs: int, see
         return kt.oracles.BayesianOptimizationOracle(objective=obj, max_trials=max_trials, seed=seed,
                                                      num_initial_points=kw.get("initial_points", 2))
     if strategy == "hyperband":
-        return kt.oracles.HyperbandOracle(objective=obj, max_epochs=epochs, factor=3, seed=seed,
+        return kt.oracles.HyperbandOracle(objective=obj, max_epochs=resource, factor=kw.get("eta", 3), seed=seed,
                                           hyperband_iterations=1)
+    if strategy == "asha":
+        return ASHAOracle(objective=obj, max_trials=max_trials, max_resource=resource, eta=kw.get("eta", 3),
+                          seed=seed)
     if strategy == "evolution":
         pop = kw.get("population_size", max(2, min(10, max_trials // 2)))
         return RegularizedEvolutionOracle(objective=obj, max_trials=max_trials, population_size=pop,
-                                          sample_size=kw.get("sample_size", max(1, min(3, pop - 1))), seed=seed)
+                                          sample_size=kw.get("sample_size", max(1, min(3, pop - 1))), seed=seed,
+                                          weight_inheritance=bool(kw.get("weight_inheritance", False)))
     raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
 
 
@@ -96,8 +112,10 @@ class SearchResult(HtmlResult):
         best_hyperparameters: values of the chosen trial (respecting any size budget).
         best_model: the chosen architecture as a **tf_keras** model with the searched weights
             (ready for :func:`mlprod.optimize` / QAT).
-        trials: DataFrame: trial_id, status, score, epochs (trained), stopped (why early
-            termination stopped it, else None), hp.* values, params, tflite_bytes, fits_budget.
+        trials: DataFrame: trial_id, status, score, epochs (trained), fraction (share of the
+            training data), budget (epochs x fraction: full-data epochs), warm_start (the trial whose
+            weights it started from: a promoted or a parent trial), inherited_layers, stopped (why
+            early termination stopped it, else None), hp.* values, params, tflite_bytes, fits_budget.
         objective, strategy: what was optimized and how.
     """
 
@@ -111,7 +129,8 @@ class SearchResult(HtmlResult):
 
     def __repr__(self) -> str:
         ok = self.trials[self.trials["status"] == "COMPLETED"]
-        epochs = int(self.trials["epochs"].fillna(0).sum()) if "epochs" in self.trials else 0
+        col = "budget" if "budget" in self.trials else "epochs"
+        epochs = round(float(self.trials[col].fillna(0).sum()), 1) if col in self.trials else 0
         return (f"<SearchResult {self.strategy}: {len(ok)}/{len(self.trials)} trials completed, best "
                 f"{self.objective}={ok['score'].max() if len(ok) else float('nan'):.4f}, {epochs} epochs trained>")
 
@@ -144,6 +163,8 @@ class SearchResult(HtmlResult):
     def compute_curve(self) -> "pd.DataFrame":
         """Best score so far against the training epochs spent so far, trial by trial.
 
+        Epochs are counted in full-data epochs: an epoch on a third of the data counts 1/3.
+
         Example:
             >>> from mlprod.tuning import DenseSpace
             >>> r = search(DenseSpace((4,), 3), (df[features].to_numpy("float32"), df["species"].to_numpy()),
@@ -152,9 +173,10 @@ class SearchResult(HtmlResult):
             (['trial_id', 'epochs_spent', 'best_score'], True)
         """
         t = self.trials.dropna(subset=["score"])
-        spent = t["epochs"].fillna(0).cumsum() if "epochs" in t else range(1, len(t) + 1)
+        cost = t["budget"] if "budget" in t else t["epochs"] if "epochs" in t else None
+        spent = cost.fillna(0).cumsum() if cost is not None else range(1, len(t) + 1)
         best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
-        return _frame([{"trial_id": i, "epochs_spent": int(e), "best_score": float(b)}
+        return _frame([{"trial_id": i, "epochs_spent": round(float(e), 3), "best_score": float(b)}
                        for i, e, b in zip(t["trial_id"], spent, best, strict=True)])
 
     def to_html(self, full: bool = True) -> str:
@@ -178,7 +200,8 @@ def _tflite_bytes(model: Any) -> int:
 
 def search(space: Any, data: Any, *, strategy: str = "random", objective: str = "val_accuracy",
            max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
-           early_stopping: bool = True, early_termination: bool = False, max_params: int | None = None,
+           early_stopping: bool = True, early_termination: bool = False, fidelity: str = "epochs",
+           weight_inheritance: bool = False, inherited_epochs: int | None = None, max_params: int | None = None,
            max_tflite_bytes: int | None = None,
            validation_split: float = 0.2, batch_size: int = 32, seed: int = 0, directory: str | None = None,
            verbose: bool = True, **strategy_kwargs: Any) -> SearchResult:
@@ -188,10 +211,13 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         space: a :class:`~mlprod.tuning.DenseSpace` / :class:`~mlprod.tuning.ConvSpace`, or your
             own ``build(hp)`` returning a compiled Keras 3 model (then ``best_model`` is Keras 3).
         data: ``(x, y)``, ``(x, y, x_val, y_val)`` or ``(train_ds, val_ds)``.
-        strategy: ``random``, ``grid``, ``bayesian``, ``hyperband`` or ``evolution`` (regularized
-            aging evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`).
+        strategy: ``random``, ``grid``, ``bayesian``, ``hyperband`` (successive halving in brackets,
+            promoted trials continue from their weights), ``asha`` (asynchronous successive
+            halving, :class:`~mlprod.tuning.ASHAOracle`) or ``evolution`` (regularized aging
+            evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`).
         objective: a metric the model reports, e.g. ``val_accuracy`` or ``val_loss``.
-        max_trials, epochs: budget per search and per trial (Hyperband: max epochs).
+        max_trials, epochs: budget per search and per trial (Hyperband, ASHA: the most epochs a
+            trial reaches; Hyperband's brackets set its own number of trials).
         max_seconds: wall-clock budget: no new trial starts after it.
         subsample: train each trial on this share of the training data (lower fidelity).
         early_stopping: stop a trial whose objective stopped improving (Keras ``EarlyStopping``,
@@ -199,6 +225,12 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         early_termination: stop a trial whose learning curve, extrapolated to ``epochs``, cannot
             beat the best finished trial (:mod:`mlprod.tuning.estimation`); ``trials`` then shows
             each trial's ``epochs`` and, for a stopped one, why (``stopped``).
+        fidelity: what Hyperband and ASHA give their low rungs less of: ``"epochs"`` (a promoted trial
+            continues training) or ``"data"`` (every trial trains ``epochs`` on 1/9, 1/3 or all of
+            the training data; a promoted trial continues from its weights on more rows).
+        weight_inheritance: evolution only: a mutated child starts from its parent's trained weights
+            where the layers match (network morphism) and trains ``inherited_epochs``.
+        inherited_epochs: epochs for an inheriting child (default ``ceil(epochs / 3)``).
         max_params, max_tflite_bytes: size budget; the best trial that fits is chosen.
         seed: makes the search deterministic.
 
@@ -220,8 +252,20 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
     if max_trials < 1 or epochs < 1 or (max_seconds is not None and max_seconds <= 0):
         raise ConfigError("the budget is too small to run one trial: max_trials >= 1, epochs >= 1, max_seconds > 0.")
-    if strategy == "hyperband" and epochs < 2:
-        raise ConfigError("hyperband needs epochs >= 2 (its largest per-trial budget).")
+    if strategy in ("hyperband", "asha") and fidelity == "epochs" and epochs < 2:
+        raise ConfigError(f"{strategy} needs epochs >= 2 (its largest per-trial budget), or fidelity='data'.")
+    if fidelity not in ("epochs", "data"):
+        raise ConfigError(f"fidelity={fidelity!r}; choose 'epochs' or 'data'.")
+    if fidelity == "data" and strategy not in ("hyperband", "asha"):
+        raise ConfigError(f"fidelity='data' needs a multi-fidelity strategy ('hyperband' or 'asha'), not {strategy!r}; "
+                          "for one fixed share of the data use subsample=.")
+    if weight_inheritance and strategy != "evolution":
+        raise ConfigError(f"weight_inheritance needs strategy='evolution' (a child inherits from its parent); "
+                          f"got {strategy!r}.")
+    if inherited_epochs is not None and inherited_epochs < 1:
+        raise ConfigError(f"inherited_epochs={inherited_epochs} must be >= 1.")
+    strategy_kwargs = {**strategy_kwargs, "fidelity": fidelity, "weight_inheritance": weight_inheritance}
+    child_epochs = (inherited_epochs or max(1, -(-epochs // 3))) if weight_inheritance else None
     base = objective[4:] if objective.startswith("val_") else objective
     if base not in ("loss", "accuracy") and not callable(space):
         raise ConfigError(f"objective {objective!r} is not reported by mlprod's spaces; use accuracy, loss, "
@@ -245,7 +289,7 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     try:
         return _run_search(space, build, strategy, objective, max_trials, epochs, seed, x_tr, y_tr, x_val, y_val,
                            work, batch_size, early_stopping, early_termination, max_seconds, max_params,
-                           max_tflite_bytes, verbose, strategy_kwargs)
+                           max_tflite_bytes, verbose, strategy_kwargs, child_epochs)
     finally:
         if directory is None:  # a failed search must not leave its trials behind either
             shutil.rmtree(work, ignore_errors=True)
@@ -273,12 +317,13 @@ def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str
 def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
                 early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
-                strategy_kwargs: dict[str, Any]) -> "SearchResult":
+                strategy_kwargs: dict[str, Any], child_epochs: int | None = None) -> "SearchResult":
     import keras
     import keras_tuner as kt
     import pandas as pd
 
     from mlprod.tuning.estimation import tuner_callback
+    from mlprod.tuning.tuner import BudgetTuner
 
     oracle = make_oracle(strategy, objective, max_trials, epochs, seed, **strategy_kwargs)
     started = time.perf_counter()
@@ -288,9 +333,10 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
             if max_seconds is not None and time.perf_counter() - started > max_seconds:
                 tuner.oracle.max_trials = len(tuner.oracle.trials)  # no new trial after this one
 
-    tuner = kt.Tuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
-                     overwrite=True, max_model_size=None)
-    budget: dict[str, dict[str, Any]] = {}  # epochs each trial trained, why early termination stopped it
+    budget: dict[str, dict[str, Any]] = {}  # per trial: epochs trained, data share, warm start, why stopped
+    tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
+                        overwrite=True, max_model_size=None, fidelity=strategy_kwargs.get("fidelity", "epochs"),
+                        inherited_epochs=child_epochs, record=budget, seed=seed)
     callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination)]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=objective, patience=2,
@@ -315,8 +361,12 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
     rows = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         spent = budget.get(str(trial.trial_id), {})
+        fraction = spent.get("fraction", 1.0)
         row = {"trial_id": trial.trial_id, "status": trial.status, "score": trial.score,
-               "epochs": spent.get("epochs"), "stopped": spent.get("stopped"),
+               "epochs": spent.get("epochs"), "fraction": fraction,
+               "budget": None if spent.get("epochs") is None else spent["epochs"] * fraction,
+               "warm_start": spent.get("warm_start"), "inherited_layers": spent.get("inherited_layers"),
+               "stopped": spent.get("stopped"),
                **{f"hp.{k}": v for k, v in trial.hyperparameters.values.items()}}
         rows.append(row)
     trials = pd.DataFrame(rows)

@@ -12,6 +12,10 @@ Example:
     ...     train_args=tfx.proto.TrainArgs(num_steps=50), eval_args=tfx.proto.EvalArgs(num_steps=5),
     ...     custom_config={"label": "species", "num_classes": 3, "strategy": "evolution",
     ...                    "max_trials": 4, "epochs": 2})                               # doctest: +SKIP
+
+``custom_config`` also takes ``early_termination``, ``fidelity`` (``"epochs"``/``"data"``, for
+``hyperband`` and ``asha``), ``weight_inheritance`` and ``inherited_epochs`` (evolution), as
+:func:`mlprod.search` does.
 """
 from __future__ import annotations
 
@@ -70,13 +74,13 @@ def concat_features(features: dict[str, Any], names: list[str]) -> Any:
 
 def tuner_fn(fn_args: Any) -> Any:
     """Build the Keras Tuner (Keras 3 models) and fit arguments for TFX's Tuner component."""
-    import keras_tuner as kt
     import tensorflow_transform as tft
     from tfx.components.tuner.component import TunerFnResult
     from tfx_bsl.public import tfxio
 
     from mlprod.tuning.estimation import tuner_callback
     from mlprod.tuning.search import make_oracle
+    from mlprod.tuning.tuner import BudgetTuner
 
     cfg = fn_args.custom_config
     label = cfg["label"]
@@ -90,13 +94,18 @@ def tuner_fn(fn_args: Any) -> Any:
             files, tfxio.TensorFlowDatasetOptions(batch_size=32, label_key=label), tft_out.transformed_metadata.schema)
         return ds.map(lambda f, y: (concat_features(f, names), y)).repeat()
 
-    oracle = make_oracle(cfg.get("strategy", "random"), "val_accuracy", int(cfg.get("max_trials", 4)),
-                         int(cfg.get("epochs", 2)), int(cfg.get("seed", 0)))
-    tuner = kt.Tuner(oracle=oracle, hypermodel=lambda hp: space.build(hp, backend="keras"),
-                     directory=fn_args.working_dir, project_name="mlprod_nas", overwrite=True)
     epochs = int(cfg.get("epochs", 2))
+    fidelity = str(cfg.get("fidelity", "epochs"))
+    inherit = bool(cfg.get("weight_inheritance", False))
+    oracle = make_oracle(cfg.get("strategy", "random"), "val_accuracy", int(cfg.get("max_trials", 4)),
+                         epochs, int(cfg.get("seed", 0)), fidelity=fidelity, weight_inheritance=inherit)
+    # the same tuner as mlprod.search: Hyperband/ASHA rungs (epochs or data share), inherited weights
+    tuner = BudgetTuner(oracle=oracle, hypermodel=lambda hp: space.build(hp, backend="keras"),
+                        directory=fn_args.working_dir, project_name="mlprod_nas", overwrite=True,
+                        fidelity=fidelity,
+                        inherited_epochs=int(cfg.get("inherited_epochs") or -(-epochs // 3)) if inherit else None)
     # early_termination: stop trials whose extrapolated learning curve cannot beat the best one
-    budget = tuner_callback(tuner, "val_accuracy", epochs, {}, bool(cfg.get("early_termination", False)))
+    budget = tuner_callback(tuner, "val_accuracy", epochs, tuner.record, bool(cfg.get("early_termination", False)))
     return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": dataset(fn_args.train_files), "validation_data": dataset(fn_args.eval_files),
         "steps_per_epoch": fn_args.train_steps, "validation_steps": fn_args.eval_steps,
