@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -182,20 +183,40 @@ def main() -> None:
     ap.add_argument("--plot", help="save the best-vs-compute curves (PNG) here")
     ap.add_argument("--data", default="", help="comma-separated substrings of data set names (default: all)")
     ap.add_argument("--strategies", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--out", help="append each search's result to this JSON-lines file as it finishes; searches "
+                                  "already in it are not run again (resume)")
+    ap.add_argument("--summarize", help="only print the tables (and --plot) from a --out file of an earlier run")
     args = ap.parse_args()
+    if args.summarize:
+        with open(args.summarize) as f:
+            report([json.loads(line) for line in f if line.strip()], args)
+        return
     wanted = [w.strip() for w in args.strategies.split(",") if w.strip()]
     cases = [c for c in CASES if not wanted or c[0] in wanted or (c[1] == "plain" and "plain" in wanted)]
     names = [n for n in datasets_() if not args.data or any(w in n for w in args.data.split(","))]
     tasks = [(d, label, strategy, options, args.trials, args.epochs, seed)
              for d in names for seed in range(args.seeds) for label, strategy, options in cases]
-    t0 = time.perf_counter()
     results = []
+    if args.out and os.path.exists(args.out):  # resume: searches already in --out are not run again
+        with open(args.out) as f:
+            results = [json.loads(line) for line in f if line.strip()]
+        done = {(r["data"], r["case"], r["seed"]) for r in results}
+        tasks = [t for t in tasks if (t[0], t[1], t[6]) not in done]
+    t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
         for r in pool.map(run_one, tasks):
             results.append(r)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(r) + "\n")
             print(f"[{time.perf_counter() - t0:6.0f}s] {r['data']} | {r['case']} | seed {r['seed']}: best "
                   f"{r['best']:.4f} after {r['epochs']:.1f} epochs, {r['trials']} trials, {r['seconds']:.0f}s",
                   flush=True)
+    report(results, args)
+
+
+def report(results: list[dict], args: argparse.Namespace) -> None:
+    """Print the tables (and save the plot) for finished searches."""
     rows, equal = summarize(results, args.trials, args.epochs)
     print_table(rows, f"Budget: {args.trials} trials x {args.epochs} epochs (Hyperband: its brackets), "
                       f"{args.seeds} seeds, epochs counted in full-data epochs")

@@ -68,6 +68,9 @@ _LAZY: dict[str, str] = {
     "log_feedback": "mlprod.serving",
     "monitor": "mlprod.monitoring",
     "MonitorResult": "mlprod.monitoring",
+    "retrain_if": "mlprod.monitoring",
+    "RetrainPolicy": "mlprod.monitoring",
+    "registry": "mlprod.pipelines.metadata",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",

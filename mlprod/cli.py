@@ -151,6 +151,71 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_registry(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mlprod.pipelines.metadata import registry
+
+    table = registry(args.metadata, args.serving_dir)
+    with pd.option_context("display.width", 220, "display.max_colwidth", 60):
+        print(table.drop(columns=["uri"]).to_string(index=False) if len(table) else "no models recorded yet")
+    return 0
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [w.strip() for w in text.split(",") if w.strip()] if text else None
+
+
+def _window(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from mlprod.monitoring import monitor
+
+    r = monitor(args.log_dir, args.baseline, label=args.label, window=_window(args.window),
+                features=_split(args.features), time_column=args.time_column, time_unit=args.time_unit,
+                max_accuracy_drop=args.max_accuracy_drop)
+    with pd.option_context("display.width", 200):
+        print(f"{len(r.windows)} windows, {len(r.alerts)} alerts")
+        if len(r.alerts):
+            print(r.alerts[["window", "start", "metric", "feature", "value", "threshold"]].to_string(index=False))
+    if args.html:
+        print(f"report: {r.save_html(args.html)}")
+    return 3 if args.fail_on_alert and len(r.alerts) else 0
+
+
+def _cmd_retrain_if(args: argparse.Namespace) -> int:
+    from mlprod._fs import join_uri
+    from mlprod.monitoring import RetrainPolicy, retrain_if
+    from mlprod.pipelines.tabular import PipelineConfig
+
+    features = _split(args.drift_features)
+    policy = RetrainPolicy(drift_features=tuple(features) if features is not None else None,
+                           on_decay=not args.no_decay, on_estimated_decay=not args.no_decay,
+                           max_age=args.max_age, last_windows=args.last_windows,
+                           min_labelled_rows=args.min_labelled_rows)
+    config = PipelineConfig(data_root=args.data_root, label=args.label, span_pattern=args.span_pattern,
+                            pipeline_root=join_uri(args.output, "pipeline_root"),
+                            metadata_path=join_uri(args.output, "metadata.sqlite"),
+                            serving_model_dir=args.serving_dir or join_uri(args.output, "serving_model"),
+                            pipeline_name=args.pipeline_name, min_accuracy=args.min_accuracy)
+    out = retrain_if(args.log_dir, config, policy, label=args.label, window=_window(args.window),
+                     features=_split(args.features), time_column=args.time_column, time_unit=args.time_unit,
+                     dry_run=args.dry_run)
+    print("retrain: " + ("yes" if out.decision else "no") + (" (dry run)" if args.dry_run else ""))
+    for reason in out.decision.reasons:
+        print(f"  - {reason}")
+    if out.note:
+        print(f"not retrained: {out.note}")
+    if out.run is not None:
+        print(f"span {out.span} ({out.span_rows} labelled requests) -> {out.run}")
+        return 0 if out.pushed else 3
+    return 0
+
+
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from mlprod.serving import list_versions, write_pin
 
@@ -237,6 +302,45 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--log_flush_interval", type=float, default=1.0,
                     help="seconds between log writes: at most this much is lost on SIGKILL")
     sv.set_defaults(func=_cmd_serve)
+
+    rg = sub.add_parser("registry", help="every trained model with its stage (serving, rolled back, retired, "
+                                         "blessed, rejected), accuracy and training spans")
+    rg.add_argument("--metadata", default="mlprod-output/metadata.sqlite", help="SQLite ML Metadata store")
+    rg.add_argument("--serving-dir", help="the Pusher folder servers watch (tells serving / rolled back)")
+    rg.set_defaults(func=_cmd_registry)
+
+    def monitoring_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("log_dir", help="the server's request-log folder (mlprod serve --log_dir)")
+        q.add_argument("--label", default="label", help="ground-truth column joined from feedback")
+        q.add_argument("--window", default="1D", help="rows per window (a number) or a pandas frequency (1D, 6h)")
+        q.add_argument("--features", help="comma-separated features to check (default: all logged)")
+        q.add_argument("--time-column", default="_timestamp_ms", help="time of each request (default: arrival)")
+        q.add_argument("--time-unit", default="ms", help="unit of a numeric time column (ms, s)")
+
+    mo = sub.add_parser("monitor", help="skew, drift, measured and estimated accuracy per window of a request log")
+    monitoring_args(mo)
+    mo.add_argument("--baseline", help="training data (CSV) for skew")
+    mo.add_argument("--max-accuracy-drop", type=float, default=0.05)
+    mo.add_argument("--html", help="write the report here")
+    mo.add_argument("--fail-on-alert", action="store_true", help="exit 3 when any window alerts")
+    mo.set_defaults(func=_cmd_monitor)
+
+    rt = sub.add_parser("retrain-if", help="monitor a request log; when the policy fires, train on a new span "
+                                           "and push only a model the Evaluator blesses")
+    monitoring_args(rt)
+    rt.add_argument("--data-root", required=True, help="the pipeline's data folder (spans live here)")
+    rt.add_argument("--span-pattern", default="span-{SPAN}/*.csv", help="TFX span pattern under --data-root")
+    rt.add_argument("--output", required=True, help="pipeline root and metadata store (as for `mlprod run`)")
+    rt.add_argument("--serving-dir", help="the Pusher folder servers watch (default: OUTPUT/serving_model)")
+    rt.add_argument("--pipeline-name", default="mlprod-tabular")
+    rt.add_argument("--min-accuracy", type=float, default=0.8)
+    rt.add_argument("--drift-features", help="comma-separated features whose drift fires (default: any)")
+    rt.add_argument("--no-decay", action="store_true", help="measured/estimated accuracy alerts do not fire")
+    rt.add_argument("--max-age", help="retrain a serving model older than this (e.g. 30D)")
+    rt.add_argument("--last-windows", type=int, default=2, help="newest windows the decision reads")
+    rt.add_argument("--min-labelled-rows", type=int, default=100)
+    rt.add_argument("--dry-run", action="store_true", help="decide and report only")
+    rt.set_defaults(func=_cmd_retrain_if)
 
     rb = sub.add_parser("rollback", help="make every server of MODEL_BASE_PATH serve VERSION (or --unpin)")
     rb.add_argument("model_base_path")

@@ -19,19 +19,32 @@ from mlprod.tuning.search import STRATEGIES
 
 def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_classes: int,
                     strategy: str = "random", max_trials: int = 4, epochs: int = 2, steps: int = 30,
-                    eval_steps: int = 5, early_termination: bool = False, **space: Any) -> Any:
+                    eval_steps: int = 5, early_termination: bool = False, fidelity: str = "epochs",
+                    weight_inheritance: bool = False, inherited_epochs: int | None = None, **space: Any) -> Any:
     """``tfx.components.Tuner`` with ``tuner_fn="mlprod.tuning.tfx_fn.tuner_fn"``.
 
     ``space`` holds :class:`mlprod.tuning.DenseSpace` fields (``depth``, ``width``, ...); the
     Trainer rebuilds the chosen architecture in tf_keras (``mlprod.tuning.tfx_fn``).
     ``early_termination`` stops trials whose extrapolated learning curve cannot beat the best
-    finished one (:mod:`mlprod.tuning.estimation`).
+    finished one (:mod:`mlprod.tuning.estimation`). ``fidelity`` (``"epochs"`` or ``"data"``)
+    sets what ``hyperband`` and ``asha`` give their low rungs less of; with ``weight_inheritance``
+    an ``evolution`` child starts from its parent's weights and trains ``inherited_epochs``, as in
+    :func:`mlprod.search`.
+
+    Raises:
+        ConfigError: an unknown strategy or fidelity, or weight inheritance without evolution.
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+    if fidelity not in ("epochs", "data") or (fidelity == "data" and strategy not in ("hyperband", "asha")):
+        raise ConfigError(f"fidelity={fidelity!r} with strategy={strategy!r}: use 'epochs', or 'data' with "
+                          "'hyperband'/'asha'.")
+    if weight_inheritance and strategy != "evolution":
+        raise ConfigError(f"weight_inheritance needs strategy='evolution', got {strategy!r}.")
     cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
            "label": label, "num_classes": num_classes, "strategy": strategy, "max_trials": max_trials,
-           "epochs": epochs, "early_termination": bool(early_termination)}
+           "epochs": epochs, "early_termination": bool(early_termination), "fidelity": fidelity,
+           "weight_inheritance": bool(weight_inheritance), "inherited_epochs": inherited_epochs}
     return tfx.components.Tuner(
         tuner_fn="mlprod.tuning.tfx_fn.tuner_fn", examples=examples, transform_graph=transform_graph,
         train_args=tfx.proto.TrainArgs(num_steps=steps), eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),

@@ -1,4 +1,5 @@
-"""Monitoring the served model: skew, drift, decay and estimated decay over logged windows.
+"""Monitoring the served model: skew, drift, decay and estimated decay over logged windows, and
+the retraining trigger that closes the loop (:mod:`mlprod.monitoring.retrain`).
 
 Example:
     (tests/monitoring/test_monitor.py runs this.)
@@ -7,5 +8,6 @@ Example:
 """
 from mlprod.monitoring.monitor import monitor
 from mlprod.monitoring.result import MonitorResult
+from mlprod.monitoring.retrain import RetrainDecision, RetrainOutcome, RetrainPolicy, decide, retrain_if
 
-__all__ = ["MonitorResult", "monitor"]
+__all__ = ["MonitorResult", "RetrainDecision", "RetrainOutcome", "RetrainPolicy", "decide", "monitor", "retrain_if"]

@@ -220,3 +220,104 @@ def lineage(store: "str | Path | Any", artifact_id: int, max_depth: int = 20) ->
     df = pd.DataFrame(rows, columns=["depth", "node", "input_type", "input_id", "output_type",
                                      "output_id", "input_uri"])
     return df.drop_duplicates(["node", "input_id", "output_id"], ignore_index=True)
+
+
+def _outputs_of_producer(s: Store, artifact_id: int, type_name: str) -> list[Any]:
+    """Artifacts of ``type_name`` written by the execution that wrote ``artifact_id``."""
+    from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+    execs = [e.execution_id for e in s.get_events_by_artifact_ids([artifact_id]) if e.type == mlmd.Event.OUTPUT]
+    if not execs:
+        return []
+    ids = [e.artifact_id for e in s.get_events_by_execution_ids(execs) if e.type == mlmd.Event.OUTPUT]
+    wanted = {t.id for t in s.get_artifact_types() if t.name == type_name}
+    return [a for a in s.get_artifacts_by_id(ids) if a.type_id in wanted]
+
+
+def _spans(s: Store, model_id: int) -> str:
+    """The spans (and versions) of the raw Examples a model was trained on, e.g. ``"0, 3"``."""
+    steps = lineage(s, model_id)
+    ids = [int(i) for i in steps.loc[steps["input_type"] == "Examples", "input_id"].unique()]
+    spans = set()
+    for a in s.get_artifacts_by_id(ids):
+        if "span" in a.custom_properties and not _producer_reads_examples(s, a.id):
+            spans.add(int(a.custom_properties["span"].int_value))
+    return ", ".join(str(x) for x in sorted(spans))
+
+
+def _producer_reads_examples(s: Store, artifact_id: int) -> bool:
+    """True when the artifact was made from other Examples (Transform's output), not read from data."""
+    from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+    execs = [e.execution_id for e in s.get_events_by_artifact_ids([artifact_id]) if e.type == mlmd.Event.OUTPUT]
+    inputs = [e.artifact_id for e in s.get_events_by_execution_ids(execs) if e.type == mlmd.Event.INPUT]
+    examples = {t.id for t in s.get_artifact_types() if t.name == "Examples"}
+    return any(a.type_id in examples for a in s.get_artifacts_by_id(inputs))
+
+
+def registry(store: "str | Path | Any", serving_dir: "str | Path | None" = None) -> "pd.DataFrame":
+    """The model registry with stages: every trained model, its verdict, metrics, data and where it serves.
+
+    One row per ``Model`` artifact, newest first. ``stage`` is:
+
+    - ``serving``: the version a server of ``serving_dir`` serves now (the pinned version after
+      a rollback, else the newest);
+    - ``rolled back``: pushed, newer than the pinned version, so servers moved off it;
+    - ``retired``: pushed earlier, since replaced by a newer version;
+    - ``pushed``: pushed (``serving_dir`` not given, so serving cannot be told);
+    - ``blessed``: blessed by the Evaluator but not pushed; ``rejected``: not blessed (the
+      thresholds or the comparison with the serving model failed); ``trained``: never evaluated.
+
+    Other columns: ``model_id``, ``created``, ``version`` (the pushed version folder), ``blessed``,
+    ``baseline_model_id`` (the model it was compared with), ``accuracy`` (overall, from the
+    Evaluator), ``spans`` (the ExampleGen spans it was trained on, from ML Metadata lineage),
+    ``uri``.
+
+    Raises:
+        DataError: no store at that path.
+
+    Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_registry.py runs this path.)
+        >>> registry("/tmp/penguin/metadata.sqlite", "/tmp/penguin/serving_model")[["model_id", "stage"]]  # doctest: +SKIP
+    """
+    import os
+
+    import pandas as pd
+
+    from mlprod.pipelines.runner import evaluation_accuracy
+
+    s = open_store(store)
+    blessing: dict[int, Any] = {}
+    for b in s.get_artifacts_by_type("ModelBlessing"):
+        mid = _prop(b, "current_model_id")
+        if mid and (int(mid) not in blessing or b.id > blessing[int(mid)].id):
+            blessing[int(mid)] = b
+    pushed = models(s).set_index("model_id")["pushed_to"].to_dict()
+    versions, pin = [], None
+    if serving_dir is not None:
+        from mlprod.serving.versions import list_versions, read_pin
+
+        versions, pin = list_versions(str(serving_dir)), read_pin(str(serving_dir))
+    serving = pin if pin is not None else (versions[-1] if versions else None)
+    rows = []
+    for m in s.get_artifacts_by_type("Model"):
+        b = blessing.get(m.id)
+        blessed = None if b is None else bool(_prop(b, "blessed"))
+        dest = pushed.get(m.id, "")
+        version = int(os.path.basename(dest.rstrip("/"))) if dest and os.path.basename(dest.rstrip("/")).isdigit() \
+            else None
+        if version is not None and serving_dir is not None:
+            stage = ("serving" if version == serving else "rolled back" if pin is not None and version > pin
+                     else "retired")
+        elif dest:
+            stage = "pushed"
+        else:
+            stage = {True: "blessed", False: "rejected", None: "trained"}[blessed]
+        evals = _outputs_of_producer(s, b.id, "ModelEvaluation") if b is not None else []
+        baseline = _prop(b, "baseline_model_id") if b is not None else None
+        rows.append({"model_id": m.id, "created": _time(m.create_time_since_epoch), "stage": stage,
+                     "version": version, "blessed": blessed, "baseline_model_id": int(baseline) if baseline else None,
+                     "accuracy": evaluation_accuracy(evals[0].uri) if evals else None,
+                     "spans": _spans(s, m.id), "uri": m.uri})
+    cols = ["model_id", "created", "stage", "version", "blessed", "baseline_model_id", "accuracy", "spans", "uri"]
+    return pd.DataFrame(rows, columns=cols).sort_values("model_id", ascending=False, ignore_index=True)

@@ -72,6 +72,9 @@ class PipelineConfig:
             columns that have missing values).
         curate_schema: apply mlprod's schema curation (ranges, domains, environments) to
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
+        span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
+            reads the newest span (ExampleGen records its number in ML Metadata), so a retrain on
+            new data is a new span folder (:func:`mlprod.monitoring.retrain_if` writes them).
     """
 
     data_root: str | Path
@@ -95,6 +98,7 @@ class PipelineConfig:
     tune: dict[str, Any] | None = None
     feature_spec: Any = None
     curate_schema: bool = True
+    span_pattern: str | None = None
 
     @property
     def metadata(self) -> str:
@@ -126,7 +130,10 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     root = Path(config.data_root)
     if not root.is_dir():
         raise DataError(f"data_root {str(root)!r} is not a folder; point it at the folder holding your CSV file(s).")
-    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    if config.span_pattern:
+        files = span_files(root, config.span_pattern)[1]
+    else:
+        files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
     if not files:
         raise DataError(f"data_root {str(root)!r} has no files; put the training CSV there.")
     if config.train_steps <= 0 or config.eval_steps <= 0:
@@ -192,6 +199,39 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
             "feature_spec": spec}
 
 
+def span_files(root: str | Path, pattern: str) -> tuple[int, list[Path]]:
+    """The newest span under ``root`` for a TFX span pattern, and its files.
+
+    Raises:
+        ConfigError: the pattern has no ``{SPAN}``.
+        DataError: no file under ``root`` matches it.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> for n in (1, 2):
+        ...     (root / f"span-{n}").mkdir(); _ = (root / f"span-{n}" / "data.csv").write_text("a\\n1\\n")
+        >>> span, files = span_files(root, "span-{SPAN}/*.csv")
+        >>> span, [f.parent.name for f in files]
+        (2, ['span-2'])
+    """
+    import re
+
+    if "{SPAN}" not in pattern:
+        raise ConfigError(f"span_pattern={pattern!r} has no {{SPAN}}; write e.g. 'span-{{SPAN}}/*.csv'.")
+    rx = re.compile("^" + re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*") + "$")
+    found: dict[int, list[Path]] = {}
+    for f in Path(root).rglob("*"):
+        m = rx.match(f.relative_to(root).as_posix()) if f.is_file() else None
+        if m:
+            found.setdefault(int(m.group(1)), []).append(f)
+    if not found:
+        raise DataError(f"no file under {str(root)!r} matches span_pattern {pattern!r}; write the first span "
+                        f"as e.g. {pattern.replace('{SPAN}', '1').replace('*', 'data.csv')!r}.")
+    span = max(found)
+    return span, sorted(found[span])
+
+
 def _check_tune(tune: dict[str, Any] | None) -> None:
     """The ``tune`` dict's budget, strategy and space, checked before the Tuner runs."""
     if tune is None:
@@ -201,16 +241,26 @@ def _check_tune(tune: dict[str, Any] | None) -> None:
 
     if not isinstance(tune, dict):
         raise ConfigError(f"tune must be a dict such as {{'strategy': 'evolution', 'max_trials': 4}}, not {tune!r}.")
-    allowed = {"strategy", "max_trials", "epochs", "steps", "eval_steps", "early_termination", *SPACE_KEYS}
+    allowed = {"strategy", "max_trials", "epochs", "steps", "eval_steps", "early_termination", "fidelity",
+               "weight_inheritance", "inherited_epochs", *SPACE_KEYS}
     unknown = sorted(set(tune) - allowed)
     if unknown:
         raise ConfigError(f"tune has unknown key(s) {unknown}; allowed: {sorted(allowed)}.")
     if tune.get("strategy", "random") not in STRATEGIES:
         raise ConfigError(f"tune strategy={tune.get('strategy')!r}; choose one of {STRATEGIES}.")
-    if not isinstance(tune.get("early_termination", False), bool):
-        raise ConfigError(f"tune early_termination={tune['early_termination']!r} must be True or False.")
-    for key in ("max_trials", "epochs", "steps", "eval_steps"):
+    for flag in ("early_termination", "weight_inheritance"):
+        if not isinstance(tune.get(flag, False), bool):
+            raise ConfigError(f"tune {flag}={tune[flag]!r} must be True or False.")
+    if tune.get("weight_inheritance") and tune.get("strategy", "random") != "evolution":
+        raise ConfigError("tune weight_inheritance=True needs strategy='evolution'.")
+    if tune.get("fidelity", "epochs") not in ("epochs", "data") or (
+            tune.get("fidelity") == "data" and tune.get("strategy", "random") not in ("hyperband", "asha")):
+        raise ConfigError(f"tune fidelity={tune.get('fidelity')!r}: use 'epochs', or 'data' with strategy "
+                          "'hyperband' or 'asha'.")
+    for key in ("max_trials", "epochs", "steps", "eval_steps", "inherited_epochs"):
         value = tune.get(key, 1)
+        if key == "inherited_epochs" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"tune {key}={value!r} must be a positive integer.")
     space_from_config({"num_classes": 2, "nas_space": tune}, 1)  # the space's own checks
@@ -271,7 +321,10 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     custom = {"label": config.label, "num_classes": facts["num_classes"],
               "hidden_units": list(config.hidden_units), "learning_rate": config.learning_rate}
 
-    example_gen = tfx.components.CsvExampleGen(input_base=str(config.data_root))
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=str(config.data_root),
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.span_pattern)])
+        if config.span_pattern else None)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)

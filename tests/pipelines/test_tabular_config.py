@@ -73,6 +73,9 @@ def test_docstring_tune_example_rebuilds_in_the_trainer():
     ({"strategy": "magic"}, "choose one of"),
     ({"depth": 2}, "give a list"),
     ({"depht": [1, 2]}, "unknown key"),
+    ({"strategy": "random", "weight_inheritance": True}, "needs strategy='evolution'"),
+    ({"strategy": "random", "fidelity": "data"}, "'hyperband' or 'asha'"),
+    ({"strategy": "evolution", "weight_inheritance": True, "inherited_epochs": 0}, "inherited_epochs=0"),
 ])
 def test_bad_tune_configs_fail_before_any_component(tune, match):
     with pytest.raises(ConfigError, match=match):

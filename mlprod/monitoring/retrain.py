@@ -1,0 +1,306 @@
+"""Closing the loop: a retraining policy over monitoring, a new span from the logs, a gated rollout.
+
+:func:`decide` is the pure core: given a :class:`~mlprod.monitoring.MonitorResult` and a
+:class:`RetrainPolicy` (drift on named features, measured or estimated decay, staleness by
+age), it says whether to retrain and why. :func:`retrain_if` runs the whole loop for a
+scheduler (cron, Airflow, Kubeflow; ``mlprod retrain-if`` on the command line):
+
+1. monitor the request log (features, predictions, feedback labels) window by window;
+2. decide with the policy;
+3. when it fires, write the newest labelled requests as a **new span** under the pipeline's
+   ``data_root`` (``span_pattern``, e.g. ``span-{SPAN}/*.csv``);
+4. run the tabular pipeline on that span: its Evaluator compares the candidate with the latest
+   blessed (serving) model on the new data (change threshold) and its Pusher pushes only a
+   blessed model as a new version folder, which every server watching the folder loads
+   without a failed request.
+
+Example:
+    (tests/monitoring/test_retrain.py runs this.)
+    >>> policy = RetrainPolicy(drift_features=("trip_miles",), max_age="30D")
+    >>> out = retrain_if("/srv/logs/taxi", config, policy, window="7D")         # doctest: +SKIP
+    >>> out.decision.reasons, out.run.blessed                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlprod.errors import ConfigError, DataError
+from mlprod.monitoring.result import MonitorResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+DECAY_METRICS = {"accuracy": "on_decay", "estimated_accuracy": "on_estimated_decay"}
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    """When to retrain.
+
+    Attributes:
+        drift_features: drift on these features fires (None: any monitored feature; ``()``: drift
+            never fires).
+        on_skew: skew against the training data fires too (same features).
+        on_decay: a measured accuracy alert (labels arrived) fires.
+        on_estimated_decay: an estimated accuracy alert (before labels) fires.
+        max_age: a serving model older than this fires (pandas timedelta, e.g. ``"30D"``).
+        last_windows: how many of the newest windows the decision looks at (labels arrive late,
+            so a decay alert shows up in a window that is no longer the newest).
+        span_windows: for a retrain without a window alert (staleness), the newest windows with
+            labels whose rows make the new span; otherwise the span is every labelled row from the
+            first alerting window on (the data after the change).
+        min_labelled_rows: a new span needs at least this many labelled requests.
+
+    Example:
+        >>> RetrainPolicy(drift_features=("fare",), max_age="14D").last_windows
+        2
+    """
+
+    drift_features: tuple[str, ...] | None = None
+    on_skew: bool = False
+    on_decay: bool = True
+    on_estimated_decay: bool = True
+    max_age: str | None = None
+    last_windows: int = 2
+    span_windows: int = 3
+    min_labelled_rows: int = 100
+
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        if self.last_windows < 1 or self.span_windows < 1 or self.min_labelled_rows < 1:
+            raise ConfigError("RetrainPolicy: last_windows, span_windows and min_labelled_rows must be >= 1.")
+        if isinstance(self.drift_features, str):
+            raise ConfigError(f"RetrainPolicy: drift_features={self.drift_features!r} must be a tuple of names, "
+                              f"e.g. ({self.drift_features!r},).")
+        if self.max_age is not None:
+            try:
+                pd.Timedelta(self.max_age)
+            except ValueError as e:
+                raise ConfigError(f"RetrainPolicy: max_age={self.max_age!r} is not a duration like '30D' or '12h'.") \
+                    from e
+
+
+@dataclass
+class RetrainDecision:
+    """Whether to retrain (``fire``; also the object's truth value), why, which windows were read,
+    and ``since``: the first window whose alert fired (the new span starts there)."""
+
+    fire: bool
+    reasons: list[str] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
+    since: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.fire
+
+
+def decide(result: MonitorResult, policy: RetrainPolicy | None = None, *, model_time: Any = None,
+           now: Any = None, serving_version: int | None = None) -> RetrainDecision:
+    """Apply ``policy`` to the newest windows of a monitoring result.
+
+    Args:
+        result: what :func:`mlprod.monitor` returned.
+        policy: the rules (default :class:`RetrainPolicy()`: any drift, measured or estimated decay).
+        model_time: when the serving model was made (for ``max_age``); ``now`` defaults to now.
+        serving_version: the version serving now; windows served mostly by another version are
+            not held against it (after a retrain, the old model's alerts do not fire again).
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame([{"window": "000", "metric": "drift:jsd", "feature": "fare", "value": 0.3,
+        ...                        "threshold": 0.1, "alert": True}])
+        >>> d = decide(MonitorResult(table), RetrainPolicy(drift_features=("fare",)))
+        >>> bool(d), d.reasons
+        (True, ['drift:jsd on fare in window 000: 0.3 > 0.1'])
+        >>> bool(decide(MonitorResult(table), RetrainPolicy(drift_features=("tips",))))
+        False
+    """
+    import pandas as pd
+
+    policy = policy or RetrainPolicy()
+    table = result.table
+    if serving_version is not None and "model_version" in table:
+        table = table[table["model_version"].isna() | (table["model_version"] == serving_version)]
+    windows = sorted(str(w) for w in table["window"].unique())[-policy.last_windows:] if len(table) else []
+    reasons, fired = [], []
+    for r in result.alerts.itertuples(index=False):
+        if str(r.window) not in windows:
+            continue
+        metric, feature = str(r.metric), str(r.feature or "")
+        kind = metric.split(":", 1)[0]
+        named = policy.drift_features is None or feature in policy.drift_features
+        if (kind == "drift" and named) or (kind == "skew" and policy.on_skew and named):
+            fires = True
+        else:
+            fires = bool(getattr(policy, DECAY_METRICS.get(metric, ""), False))
+        if fires:
+            where = f" on {feature}" if feature else ""
+            op = "<" if metric in DECAY_METRICS else ">"
+            reasons.append(f"{metric}{where} in window {r.window}: {r.value:.4g} {op} {r.threshold:.4g}")
+            fired.append(str(r.window))
+    if policy.max_age is not None and model_time is not None:
+        made = pd.Timestamp(model_time, tz="UTC") if not isinstance(model_time, pd.Timestamp) else model_time
+        made = made if made.tzinfo else made.tz_localize("UTC")
+        at = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        at = at if at.tzinfo else at.tz_localize("UTC")
+        if at - made > pd.Timedelta(policy.max_age):
+            reasons.append(f"stale: the serving model is {at - made} old (max_age {policy.max_age})")
+    return RetrainDecision(bool(reasons), reasons, windows, min(fired) if fired else None)
+
+
+def serving_model_time(serving_dir: str) -> Any:
+    """When the version now served from ``serving_dir`` was pushed (its folder's time), or None.
+
+    Example:
+        >>> serving_model_time("/nonexistent") is None
+        True
+    """
+    import pandas as pd
+
+    from mlprod.serving.versions import list_versions, read_pin
+
+    versions = list_versions(serving_dir)
+    if not versions:
+        return None
+    version = read_pin(serving_dir) or versions[-1]
+    return pd.Timestamp(os.path.getmtime(os.path.join(serving_dir, str(version))), unit="s", tz="UTC")
+
+
+def write_span(requests: "pd.DataFrame", result: MonitorResult, config: Any, policy: RetrainPolicy,
+               label: str, time_column: str = "_timestamp_ms", time_unit: str = "ms",
+               since: str | None = None) -> tuple[int, str, int]:
+    """Write the newest labelled requests as the next span of ``config``; return (span, file, rows).
+
+    The rows are the labelled ones from window ``since`` on (the data after a detected change),
+    or, without ``since``, those of the newest ``policy.span_windows`` windows that hold labels;
+    with the columns of the pipeline's current span (features and label).
+
+    Raises:
+        ConfigError: ``config`` has no ``span_pattern``.
+        DataError: a column of the training data is not in the logs, or too few labelled rows.
+    """
+    import pandas as pd
+
+    from mlprod._fs import atomic_file
+    from mlprod.pipelines.tabular import span_files
+
+    pattern = config.span_pattern
+    if not pattern or "/" not in pattern or "{SPAN}" not in pattern.split("/")[0]:
+        raise ConfigError("retraining writes a new span: give the pipeline a span_pattern whose folder holds "
+                          "{SPAN}, e.g. span_pattern='span-{SPAN}/*.csv', and put the training CSV in span-1/.")
+    span, files = span_files(config.data_root, pattern)
+    columns = list(pd.read_csv(files[0], nrows=0).columns)
+    missing = [c for c in columns if c not in requests.columns]
+    if missing:
+        raise DataError(f"the request log has no column(s) {missing} of the training data; log the raw "
+                        "features the pipeline trains on (and send feedback labels).")
+    labelled = requests[requests[label].notna()] if label in requests.columns else requests.iloc[:0]
+    t = result.table
+    windows = sorted({str(w) for w in t.loc[(t["metric"] == "labelled") & (t["value"] > 0), "window"]})
+    keep = [since] if since is not None else windows[-policy.span_windows:]
+    starts = t[t["window"].astype(str).isin(keep)]["start"]
+    if len(starts) and time_column in labelled.columns:
+        ts = labelled[time_column]
+        when = pd.to_datetime(ts, unit=time_unit, utc=True) if pd.api.types.is_numeric_dtype(ts) else \
+            pd.to_datetime(ts, utc=True)
+        labelled = labelled[(when >= pd.Timestamp(starts.min())).to_numpy()]
+    if len(labelled) < policy.min_labelled_rows:
+        raise DataError(f"only {len(labelled)} labelled requests in the newest windows; a new span needs "
+                        f"{policy.min_labelled_rows} (RetrainPolicy.min_labelled_rows). Wait for feedback.")
+    out = labelled[columns].copy()
+    out[label] = out[label].astype("int64")
+    folder = os.path.join(str(config.data_root), pattern.split("/")[0].replace("{SPAN}", str(span + 1)))
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "data.csv")
+    with atomic_file(path) as tmp:
+        out.to_csv(tmp, index=False)
+    return span + 1, path, len(out)
+
+
+@dataclass
+class RetrainOutcome:
+    """What :func:`retrain_if` did: the decision, the monitoring it read, and the run when it retrained.
+
+    Attributes:
+        decision: fire or not, and why.
+        monitoring: the :class:`~mlprod.monitoring.MonitorResult` (plots, HTML).
+        span, span_file, span_rows: the new span written (None without a retrain).
+        run: the pipeline's :class:`~mlprod.pipelines.runner.RunSummary` (``blessed``, ``pushed_model``).
+        note: why a fired decision did not retrain (e.g. too few labels yet), else "".
+    """
+
+    decision: RetrainDecision
+    monitoring: MonitorResult
+    span: int | None = None
+    span_file: str | None = None
+    span_rows: int = 0
+    run: Any = None
+    note: str = ""
+
+    @property
+    def pushed(self) -> bool:
+        """True when a new model was blessed and pushed."""
+        return bool(self.run is not None and self.run.blessed and self.run.pushed_model)
+
+
+def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
+               label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
+               time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
+               now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
+    """Monitor the request log; when ``policy`` fires, retrain on a new span and roll out only a blessed model.
+
+    Args:
+        logs: the server's request-log folder (``serve(log_dir=...)``) or a DataFrame of requests.
+        config: the :class:`~mlprod.pipelines.tabular.PipelineConfig` that trained the serving model,
+            with ``span_pattern`` and the same ``serving_model_dir`` the server watches.
+        policy: when to retrain (default: any drift, measured or estimated decay).
+        baseline: training data for skew (optional); label: the label column (default the config's).
+        window, features, time_column, time_unit, **monitor_kwargs: as for :func:`mlprod.monitor`.
+        dry_run: decide and report, never write a span or run the pipeline.
+
+    Returns:
+        A :class:`RetrainOutcome`.
+
+    Raises:
+        ConfigError: a config without ``span_pattern``; DataError: logs without the training columns.
+
+    Example:
+        (tests/monitoring/test_retrain.py runs this.)
+        >>> out = retrain_if("/srv/logs/penguin", penguin_config, RetrainPolicy(max_age="7D"))  # doctest: +SKIP
+        >>> out.pushed                                                                         # doctest: +SKIP
+        True
+    """
+    import pandas as pd
+
+    from mlprod.monitoring.monitor import monitor
+    from mlprod.serving.requestlog import read_requests
+
+    label = label or config.label
+    requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
+    result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
+                     time_unit=time_unit, **monitor_kwargs)
+    from mlprod.serving.versions import list_versions, read_pin
+
+    versions = list_versions(config.serving_dir)
+    serving = read_pin(config.serving_dir) or (versions[-1] if versions else None)
+    decision = decide(result, policy, model_time=serving_model_time(config.serving_dir), now=now,
+                      serving_version=serving)
+    outcome = RetrainOutcome(decision, result)
+    if not decision or dry_run:
+        return outcome
+    try:
+        outcome.span, outcome.span_file, outcome.span_rows = write_span(
+            requests, result, config, policy or RetrainPolicy(), label, time_column, time_unit, decision.since)
+    except DataError as e:
+        if "labelled requests" not in str(e):
+            raise
+        outcome.note = str(e)
+        return outcome
+    from mlprod.pipelines.runner import run_pipeline
+    from mlprod.pipelines.tabular import create_pipeline
+
+    outcome.run = run_pipeline(create_pipeline(config))
+    return outcome
