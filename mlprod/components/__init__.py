@@ -24,6 +24,8 @@ _LAZY = {
     "tuner_component": "mlprod.components.tuning",
     "pusher_component": "mlprod.components.pusher",
     "TFLiteModels": "mlprod.components.optimization",
+    "RetrainSignal": "mlprod.components.artifacts",
+    "RetrainTrigger": "mlprod.components.monitoring",
 }
 __all__ = sorted(_LAZY)
 

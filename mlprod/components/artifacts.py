@@ -22,3 +22,10 @@ def stats_path(artifact: tfx.dsl.Artifact, split: str) -> str:
         raise DataError(f"split {split!r} is not in statistics {artifact.uri} (splits: {splits}); "
                         "pass one of those.")
     return os.path.join(artifact.uri, f"Split-{split}", "FeatureStats.pb")
+
+
+class RetrainSignal(tfx.dsl.Artifact):
+    """A retraining decision: custom properties ``fire`` (0/1), ``reasons`` and ``since``, and
+    ``monitoring.csv`` (the monitoring table it was made from)."""
+
+    TYPE_NAME = "mlprod.RetrainSignal"

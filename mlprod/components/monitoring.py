@@ -1,0 +1,70 @@
+"""TFX component for the production loop: a retraining trigger over the server's request log.
+
+(No ``from __future__ import annotations`` here: TFX reads the annotations at decoration time.)
+
+:func:`RetrainTrigger` monitors the request log (:func:`mlprod.monitor`) and applies a
+:class:`~mlprod.monitoring.RetrainPolicy` (:func:`mlprod.monitoring.decide`). Its ``signal``
+artifact carries ``fire`` (0/1); put the retraining part of a pipeline under
+``tfx.dsl.Cond`` on it, so a scheduled run (Airflow, Kubeflow, cron) trains only when the policy
+fires. The Evaluator then still compares the candidate with the serving model before the Pusher
+pushes.
+
+Example:
+    (Needs a pipeline or a run's outputs; tests/monitoring/test_trigger.py runs this path.)
+    >>> trigger = RetrainTrigger(log_dir="/srv/logs/taxi", label="big_tipper", window="7D",
+    ...                          drift_features="trip_miles,fare", serving_dir="/srv/models/taxi")  # doctest: +SKIP
+    >>> with tfx.dsl.Cond(trigger.outputs["signal"].future()[0].custom_property("fire") == 1):      # doctest: +SKIP
+    ...     trainer = tfx.components.Trainer(...)                                                    # doctest: +SKIP
+"""
+
+import os
+
+from tfx import v1 as tfx
+from tfx.v1.dsl.components import OutputArtifact, Parameter
+
+from mlprod.components.artifacts import HtmlReport, RetrainSignal
+
+
+@tfx.dsl.components.component
+def RetrainTrigger(
+    signal: OutputArtifact[RetrainSignal],
+    report: OutputArtifact[HtmlReport],
+    log_dir: Parameter[str],
+    label: Parameter[str] = "label",
+    window: Parameter[str] = "1D",
+    features: Parameter[str] = "",
+    drift_features: Parameter[str] = "*",
+    on_decay: Parameter[int] = 1,
+    max_age: Parameter[str] = "",
+    last_windows: Parameter[int] = 2,
+    serving_dir: Parameter[str] = "",
+    time_column: Parameter[str] = "_timestamp_ms",
+    time_unit: Parameter[str] = "ms",
+) -> None:
+    """Decide whether to retrain from the request log in ``log_dir``.
+
+    ``window`` is a row count (digits) or a pandas frequency; ``features`` the comma-separated
+    features to monitor (empty: all logged); ``drift_features`` those whose drift fires (``*``:
+    any, empty: none); ``on_decay`` 1 lets measured and estimated accuracy alerts fire;
+    ``max_age`` a staleness limit (``"30D"``) read from ``serving_dir``'s serving version.
+    """
+    from mlprod.monitoring import RetrainPolicy, decide, monitor
+    from mlprod.monitoring.retrain import serving_model_time
+    from mlprod.serving.versions import list_versions, read_pin
+
+    names = [f.strip() for f in features.split(",") if f.strip()] or None
+    named = None if drift_features.strip() == "*" else tuple(f.strip() for f in drift_features.split(",") if f.strip())
+    policy = RetrainPolicy(drift_features=named, on_decay=bool(on_decay), on_estimated_decay=bool(on_decay),
+                           max_age=max_age or None, last_windows=last_windows)
+    result = monitor(log_dir, label=label, window=int(window) if window.isdigit() else window, features=names,
+                     time_column=time_column, time_unit=time_unit)
+    versions = list_versions(serving_dir) if serving_dir else []
+    serving = (read_pin(serving_dir) or versions[-1]) if versions else None
+    decision = decide(result, policy, model_time=serving_model_time(serving_dir) if serving_dir else None,
+                      serving_version=serving)
+    result.table.to_csv(os.path.join(signal.uri, "monitoring.csv"), index=False)
+    signal.set_int_custom_property("fire", int(decision.fire))
+    signal.set_string_custom_property("reasons", "\n".join(decision.reasons))
+    signal.set_string_custom_property("since", decision.since or "")
+    page = result.save_html(os.path.join(report.uri, "report.html"))
+    signal.set_string_custom_property("report", str(page))
