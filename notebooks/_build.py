@@ -96,8 +96,9 @@ NOTEBOOKS = {
              "served['trip_km'].numpy(), result.transformed['trip_km'].head(3).to_numpy()"),
     ],
     "tuning": [
-        md("# Neural architecture search\n\nOne declarative space, five strategies (random, grid, Bayesian, "
-           "Hyperband and regularized evolution), a size budget, and a tf_keras result ready for QAT."),
+        md("# Neural architecture search\n\nOne declarative space, six strategies (random, grid, Bayesian, "
+           "Hyperband, ASHA and regularized evolution), a size budget, a tf_keras result ready for QAT, and the "
+           "ways to spend less compute per trial."),
         code("import mlprod\nfrom mlprod import datasets\nfrom mlprod.tuning import DenseSpace\n\n"
              "df = datasets.penguins()\nx = df.drop(columns='species').to_numpy('float32')\n"
              "y = df['species'].to_numpy()\n"
@@ -107,6 +108,23 @@ NOTEBOOKS = {
              "                       max_params=600, population_size=2, sample_size=1)\nresult"),
         code("result.trials[['trial_id', 'status', 'score', 'params', 'fits_budget']]"),
         code("type(result.best_model).__module__, result.best_model.count_params()"),
+        md("## Spending less compute\n\nThe same evolution search twice: every trial trained in full, then "
+           "with early termination (hopeless learning curves are stopped) and weight inheritance (a child "
+           "starts from its parent's trained weights and trains a third of the epochs). Training is counted "
+           "in full-data epochs."),
+        code("kw = dict(strategy='evolution', max_trials=10, epochs=9, population_size=4, sample_size=2,\n"
+             "          early_stopping=False, verbose=False)\n"
+             "full = mlprod.search(space, (x, y), **kw)\n"
+             "lean = mlprod.search(space, (x, y), weight_inheritance=True, early_termination=True, **kw)\n"
+             "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"
+             "    print(f\"{name:32s} best {r.trials['score'].max():.3f} after {r.trials['budget'].sum():.0f} epochs\")"),
+        code("lean.trials[['trial_id', 'score', 'epochs', 'budget', 'warm_start', 'inherited_layers', 'stopped']]"),
+        code("import matplotlib.pyplot as plt\n\n"
+             "fig, ax = plt.subplots(figsize=(5, 3))\n"
+             "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"
+             "    c = r.compute_curve()\n"
+             "    ax.step(c['epochs_spent'], c['best_score'], where='post', label=name)\n"
+             "ax.set_xlabel('training spent (full-data epochs)'); ax.set_ylabel('best val accuracy'); ax.legend();"),
     ],
     "optimization": [
         md("# Edge optimization\n\nPost-training quantization, quantization-aware training and pruning to "
