@@ -109,8 +109,8 @@ class BudgetTuner(kt.Tuner):
             if kwargs.get("y") is not None:
                 kwargs["y"] = np.asarray(kwargs["y"])[keep]
             return kwargs
-        cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else -1
-        if cardinality <= 0:
+        cardinality = int(x.cardinality()) if x is not None and hasattr(x, "cardinality") else -1
+        if x is None or cardinality <= 0:
             raise ConfigError("fidelity='data' needs numpy arrays, a tf.data dataset of known length, or "
                               "steps_per_epoch; use fidelity='epochs' for this data.")
         kwargs["x"] = x.take(max(1, int(math.ceil(cardinality * fraction))))
