@@ -1,7 +1,7 @@
 """The production loop end to end: train with the pipeline, serve, replay the taxi months, shift,
 retrain on the new span, roll out a blessed model with no failed request, registry with stages.
 
-Train on 2013 (span 1), serve the pushed model, replay 2014 and 2015 as REST requests (raw
+Train on 2013 (span 1), serve the pushed model, replay 2014-07 to 2015-05 as REST requests (raw
 features + the trip's time), labels fed back one month late. From 2015-01 on: trip_miles arrive in
 kilometres (covariate shift) and credit-card riders tip the other way (concept drift).
 """
@@ -76,7 +76,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     cfg = PipelineConfig(data_root=data, label="label", span_pattern="span-{SPAN}/*.csv",
                          pipeline_root=tmp_path / "root", metadata_path=tmp_path / "metadata.sqlite",
                          serving_model_dir=tmp_path / "serving", pipeline_name="taxi-loop", feature_spec=SPEC,
-                         min_accuracy=0.6, train_steps=300, hidden_units=(16,), learning_rate=0.01,
+                         min_accuracy=0.6, train_steps=200, hidden_units=(16,), learning_rate=0.01,
                          beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"))
     first = run_pipeline(create_pipeline(cfg))
     assert first.blessed and first.pushed_model and first.pushed_model.endswith(tuple("0123456789"))
@@ -87,7 +87,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
                       log_dir=str(logs), log_flush_interval_s=0.1, poll_s=0.2) as srv:
         pending = None
         checks = {}
-        for m, w in months(df, "2014-01", "2015-02"):
+        for m, w in months(df, "2014-07", "2015-02"):
             labels = send(srv.rest_url, m, w)
             if pending:
                 mlprod.log_feedback(str(logs), pending)  # labels arrive one month late
@@ -137,18 +137,18 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
             df[df.month < "2014-01"]["trip_miles"].median()
 
         # the new model serves the later months
-        for m, w in months(df, "2015-03", "2015-06"):
+        for m, w in months(df, "2015-03", "2015-05"):
             mlprod.log_feedback(str(logs), pending)
             pending = send(srv.rest_url, m, w)
         mlprod.log_feedback(str(logs), pending)
         time.sleep(0.3)
         # after the retrain, the old model's alerts no longer fire
         assert not retrain_if(logs, cfg, policy, dry_run=True, **MONITOR).decision
-    before = served_accuracy(logs, v1, "2014-01-01")
+    before = served_accuracy(logs, v1, "2014-07-01")
     broken = served_accuracy(logs, v1, "2015-01-01")
     after = served_accuracy(logs, v2, "2015-03-01")
     assert broken < before - 0.05, (before, broken)  # the shift hurt the old model
-    assert after > broken + 0.05, (before, broken, after)  # the retrained one recovered
+    assert after >= before - 0.02, (before, broken, after)  # recovered to within 2 points (measured 0.857 -> 0.868)
     print(f"served accuracy: before the shift {before:.3f}, old model after it {broken:.3f}, "
           f"retrained {after:.3f}")
 
