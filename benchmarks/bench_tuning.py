@@ -218,8 +218,9 @@ def main() -> None:
 def report(results: list[dict], args: argparse.Namespace) -> None:
     """Print the tables (and save the plot) for finished searches."""
     rows, equal = summarize(results, args.trials, args.epochs)
+    seeds = len({r["seed"] for r in results})
     print_table(rows, f"Budget: {args.trials} trials x {args.epochs} epochs (Hyperband: its brackets), "
-                      f"{args.seeds} seeds, epochs counted in full-data epochs")
+                      f"{seeds} seeds, epochs counted in full-data epochs")
     if equal:
         print_table(equal, "Evolution with weight inheritance vs our random search at equal epochs")
     if args.plot:
