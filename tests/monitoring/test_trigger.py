@@ -50,3 +50,23 @@ def test_trigger_fires_on_drift_of_a_named_feature_only(tmp_path):
     assert "<img" in open(f"{report.uri}/report.html").read()
     quiet, _ = _run(tmp_path, "other", drift_features="body_mass_g", **common)
     assert quiet.get_int_custom_property("fire") == 0 and quiet.get_string_custom_property("reasons") == ""
+
+
+def test_monitor_and_retrain_if_commands(tmp_path, capsys):
+    from mlprod import cli
+
+    logs = str(tmp_path / "logs")
+    _write_log(logs)
+    common = ["--window", "1D", "--features", ",".join(FEATURES)]
+    html = tmp_path / "monitor.html"
+    assert cli.main(["monitor", logs, *common, "--html", str(html)]) == 0
+    assert "alerts" in capsys.readouterr().out and "<img" in html.read_text()
+    assert cli.main(["monitor", logs, *common, "--fail-on-alert"]) == 3  # the shifted day alerts
+    args = ["retrain-if", logs, *common, "--data-root", str(tmp_path / "data"), "--label", "label",
+            "--output", str(tmp_path / "out"), "--no-decay", "--dry-run"]
+    assert cli.main([*args, "--drift-features", "culmen_length_mm"]) == 0
+    out = capsys.readouterr().out
+    assert "retrain: yes (dry run)" in out and "culmen_length_mm" in out
+    assert cli.main([*args, "--drift-features", "body_mass_g"]) == 0
+    assert "retrain: no" in capsys.readouterr().out
+    assert not (tmp_path / "data").exists()  # a dry run writes nothing
