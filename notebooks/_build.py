@@ -119,12 +119,13 @@ NOTEBOOKS = {
              "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"
              "    print(f\"{name:32s} best {r.trials['score'].max():.3f} after {r.trials['budget'].sum():.0f} epochs\")"),
         code("lean.trials[['trial_id', 'score', 'epochs', 'budget', 'warm_start', 'inherited_layers', 'stopped']]"),
-        code("import matplotlib.pyplot as plt\n\n"
+        code("import matplotlib.pyplot as plt\nfrom IPython.display import HTML\n\nfrom mlprod.reporting import figure_html\n\n"
              "fig, ax = plt.subplots(figsize=(5, 3))\n"
              "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"
              "    c = r.compute_curve()\n"
              "    ax.step(c['epochs_spent'], c['best_score'], where='post', label=name)\n"
-             "ax.set_xlabel('training spent (full-data epochs)'); ax.set_ylabel('best val accuracy'); ax.legend();"),
+             "ax.set_xlabel('training spent (full-data epochs)'); ax.set_ylabel('best val accuracy')\n"
+             "ax.legend()\nHTML(figure_html(fig))"),
     ],
     "optimization": [
         md("# Edge optimization\n\nPost-training quantization, quantization-aware training and pruning to "
