@@ -48,9 +48,8 @@ def RetrainTrigger(
     any, empty: none); ``on_decay`` 1 lets measured and estimated accuracy alerts fire;
     ``max_age`` a staleness limit (``"30D"``) read from ``serving_dir``'s serving version.
     """
-    from mlprod.monitoring import RetrainPolicy, decide, monitor
-    from mlprod.monitoring.retrain import serving_model_time
-    from mlprod.serving.versions import list_versions, read_pin
+    from mlprod.monitoring import RetrainPolicy, monitor
+    from mlprod.monitoring.retrain import decide_for
 
     names = [f.strip() for f in features.split(",") if f.strip()] or None
     named = None if drift_features.strip() == "*" else tuple(f.strip() for f in drift_features.split(",") if f.strip())
@@ -58,10 +57,7 @@ def RetrainTrigger(
                            max_age=max_age or None, last_windows=last_windows)
     result = monitor(log_dir, label=label, window=int(window) if window.isdigit() else window, features=names,
                      time_column=time_column, time_unit=time_unit)
-    versions = list_versions(serving_dir) if serving_dir else []
-    serving = (read_pin(serving_dir) or versions[-1]) if versions else None
-    decision = decide(result, policy, model_time=serving_model_time(serving_dir) if serving_dir else None,
-                      serving_version=serving)
+    decision = decide_for(result, policy, serving_dir or None)
     result.table.to_csv(os.path.join(signal.uri, "monitoring.csv"), index=False)
     signal.set_int_custom_property("fire", int(decision.fire))
     signal.set_string_custom_property("reasons", "\n".join(decision.reasons))

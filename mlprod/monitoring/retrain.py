@@ -151,22 +151,25 @@ def decide(result: MonitorResult, policy: RetrainPolicy | None = None, *, model_
     return RetrainDecision(bool(reasons), reasons, windows, min(fired) if fired else None)
 
 
-def serving_model_time(serving_dir: str) -> Any:
-    """When the version now served from ``serving_dir`` was pushed (its folder's time), or None.
+def decide_for(result: MonitorResult, policy: RetrainPolicy | None, serving_dir: str | None,
+               now: Any = None) -> RetrainDecision:
+    """:func:`decide` for the model serving from ``serving_dir`` (its version and push time; None: unknown).
 
     Example:
-        >>> serving_model_time("/nonexistent") is None
-        True
+        >>> import pandas as pd
+        >>> bool(decide_for(MonitorResult(pd.DataFrame(columns=["window", "metric", "alert"])), None, None))
+        False
     """
     import pandas as pd
 
-    from mlprod.serving.versions import list_versions, read_pin
+    from mlprod.serving.versions import serving_version
 
-    versions = list_versions(serving_dir)
-    if not versions:
-        return None
-    version = read_pin(serving_dir) or versions[-1]
-    return pd.Timestamp(os.path.getmtime(os.path.join(serving_dir, str(version))), unit="s", tz="UTC")
+    version, made = None, None
+    if serving_dir:
+        version = serving_version(serving_dir)
+        if version is not None:
+            made = pd.Timestamp(os.path.getmtime(os.path.join(serving_dir, str(version))), unit="s", tz="UTC")
+    return decide(result, policy, model_time=made, now=now, serving_version=version)
 
 
 def write_span(requests: "pd.DataFrame", result: MonitorResult, config: Any, policy: RetrainPolicy,
@@ -282,12 +285,7 @@ def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, b
     requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
     result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
                      time_unit=time_unit, **monitor_kwargs)
-    from mlprod.serving.versions import list_versions, read_pin
-
-    versions = list_versions(config.serving_dir)
-    serving = read_pin(config.serving_dir) or (versions[-1] if versions else None)
-    decision = decide(result, policy, model_time=serving_model_time(config.serving_dir), now=now,
-                      serving_version=serving)
+    decision = decide_for(result, policy, config.serving_dir, now)
     outcome = RetrainOutcome(decision, result)
     if not decision or dry_run:
         return outcome

@@ -293,12 +293,11 @@ def registry(store: "str | Path | Any", serving_dir: "str | Path | None" = None)
         if mid and (int(mid) not in blessing or b.id > blessing[int(mid)].id):
             blessing[int(mid)] = b
     pushed = models(s).set_index("model_id")["pushed_to"].to_dict()
-    versions, pin = [], None
+    pin = serving = None
     if serving_dir is not None:
-        from mlprod.serving.versions import list_versions, read_pin
+        from mlprod.serving.versions import read_pin, serving_version
 
-        versions, pin = list_versions(str(serving_dir)), read_pin(str(serving_dir))
-    serving = pin if pin is not None else (versions[-1] if versions else None)
+        pin, serving = read_pin(str(serving_dir)), serving_version(str(serving_dir))
     rows = []
     for m in s.get_artifacts_by_type("Model"):
         b = blessing.get(m.id)

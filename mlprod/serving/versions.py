@@ -66,6 +66,12 @@ def read_pin(base_path: str) -> int | None:
     return int(v) if v is not None else None
 
 
+def serving_version(base_path: str) -> int | None:
+    """The version servers of ``base_path`` serve now: the pinned one, else the newest (None: no version)."""
+    versions = list_versions(base_path)
+    return (read_pin(base_path) or versions[-1]) if versions else None
+
+
 def write_pin(base_path: str, version: int | None) -> None:
     """Pin ``base_path`` to ``version`` (None unpins). Checks the version exists."""
     from mlprod._fs import atomic_write_text
