@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 import numpy as np
@@ -127,7 +127,7 @@ def summarize(results: list[dict], trials: int, epochs: int) -> tuple[list[dict]
                          "vs plain (pts)": "" if plain_med is None else f"{100 * (np.median(b) - plain_med):+.1f}",
                          "median epochs": round(float(np.median(e)), 1),
                          "epochs vs plain": f"{np.median(e) / plain_epochs:.0%}",
-                         "trials": int(np.median([r["trials"] for r in rs])),
+                         "trials": int(np.median([r["trials"] for r in rs])), "seeds": len(rs),
                          "median s": round(float(np.median([r["seconds"] for r in rs])), 1)})
         by_seed = {(r["case"], r["seed"]): r for r in mine}
         for case in [c for c in dict.fromkeys(r["case"] for r in mine) if "weight inheritance" in c]:
@@ -194,8 +194,9 @@ def main() -> None:
     wanted = [w.strip() for w in args.strategies.split(",") if w.strip()]
     cases = [c for c in CASES if not wanted or c[0] in wanted or (c[1] == "plain" and "plain" in wanted)]
     names = [n for n in datasets_() if not args.data or any(w in n for w in args.data.split(","))]
+    # seed-major: a run stopped early (resume with --out) still has every case at the same seeds
     tasks = [(d, label, strategy, options, args.trials, args.epochs, seed)
-             for d in names for seed in range(args.seeds) for label, strategy, options in cases]
+             for seed in range(args.seeds) for d in names for label, strategy, options in cases]
     results = []
     if args.out and os.path.exists(args.out):  # resume: searches already in --out are not run again
         with open(args.out) as f:
@@ -204,7 +205,8 @@ def main() -> None:
         tasks = [t for t in tasks if (t[0], t[1], t[6]) not in done]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-        for r in pool.map(run_one, tasks):
+        for fut in as_completed([pool.submit(run_one, t) for t in tasks]):
+            r = fut.result()
             results.append(r)
             if args.out:
                 with open(args.out, "a") as f:
@@ -218,9 +220,8 @@ def main() -> None:
 def report(results: list[dict], args: argparse.Namespace) -> None:
     """Print the tables (and save the plot) for finished searches."""
     rows, equal = summarize(results, args.trials, args.epochs)
-    seeds = len({r["seed"] for r in results})
     print_table(rows, f"Budget: {args.trials} trials x {args.epochs} epochs (Hyperband: its brackets), "
-                      f"{seeds} seeds, epochs counted in full-data epochs")
+                      "epochs counted in full-data epochs")
     if equal:
         print_table(equal, "Evolution with weight inheritance vs our random search at equal epochs")
     if args.plot:

@@ -84,10 +84,62 @@ class MonitorResult(HtmlResult):
         ax.legend(fontsize=7)
         return ax
 
+    def plot_accuracy(self, ax: Any = None, title: str = "served accuracy over time") -> Any:
+        """The served model's accuracy over time, with the alarm and each model swap marked.
+
+        Measured accuracy (windows with labels) solid and estimated accuracy dotted, one colour
+        per model version; the reference accuracy dashed; a red line at the first window that
+        alerts on drift or decay ("alarm") and a green line where a new version starts serving.
+        The seed paper's Figure 11 (a model decaying after a sudden shift), from real logs.
+
+        Example:
+            (notebooks/monitoring.ipynb draws this.)
+            >>> result.plot_accuracy()                                                # doctest: +SKIP
+        """
+        import matplotlib.pyplot as plt
+        import pandas as pd
+
+        def when(col: Any) -> Any:
+            return pd.to_datetime(col, utc=True).dt.tz_localize(None)
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 3.2))
+        w = self.windows
+        versions = list(dict.fromkeys(v for v in w["model_version"] if v is not None and not pd.isna(v)))
+        for metric, style, name in (("accuracy", "-", "accuracy"), ("estimated_accuracy", ":", "estimated")):
+            s = self.series(metric).merge(w[["window", "model_version"]], on="window")
+            for v, g in s.groupby("model_version", dropna=False, sort=False):
+                k = versions.index(v) if v in versions else 0
+                ax.plot(when(g["start"]), g["value"].astype(float), style, marker="o", ms=3, color=f"C{k}",
+                        label=f"{name} (v{v})" if v is not None and not pd.isna(v) else name)
+        if self.reference_accuracy is not None:
+            ax.axhline(self.reference_accuracy, ls="--", color="gray", lw=1, label="reference")
+        a = self.alerts
+        a = a[a["metric"].str.contains("accuracy") | a["metric"].str.startswith("drift")]
+        if len(a):
+            first = a[a["window"] == a["window"].min()]
+            ax.axvline(when(first["start"]).iloc[0], color="red", ls="--", lw=1.2,
+                       label="alarm: " + ", ".join(sorted({f"{m} {f}".strip() for m, f in
+                                                           zip(first["metric"], first["feature"], strict=True)}))[:60])
+        starts = when(w["start"])
+        for i in range(1, len(w)):
+            v, prev = w["model_version"].iloc[i], w["model_version"].iloc[i - 1]
+            if v is not None and prev is not None and v != prev:
+                ax.axvline(starts.iloc[i], color="green", lw=1.2, label=f"v{v} serves")
+        ax.set_title(title)
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=7, loc="lower left")
+        ax.figure.autofmt_xdate()
+        return ax
+
     def _plots(self) -> str:
         import matplotlib.pyplot as plt
 
         parts = []
+        if self.table["metric"].isin(["accuracy", "estimated_accuracy"]).any():
+            fig, ax = plt.subplots(figsize=(8, 3.2))
+            self.plot_accuracy(ax=ax)
+            parts.append(figure_html(fig))
         keys = self.table[["metric", "feature"]].drop_duplicates()
         keys = keys[~keys["metric"].isin(["labelled", "too_few_rows"]) & keys["metric"].str.contains(
             "accuracy|jsd|linf")]

@@ -8,9 +8,10 @@ Example:
     >>> srv.stop()                                                              # doctest: +SKIP
 """
 from mlprod.serving.model import Servable, load_version
+from mlprod.serving.replay import ReplayResult, replay
 from mlprod.serving.requestlog import RequestLog, log_feedback, read_requests, request_files
 from mlprod.serving.server import Batching, Server, serve
 from mlprod.serving.versions import list_versions, read_pin, write_pin
 
-__all__ = ["Batching", "RequestLog", "Servable", "Server", "list_versions", "load_version", "log_feedback",
-           "read_pin", "read_requests", "request_files", "serve", "write_pin"]
+__all__ = ["Batching", "ReplayResult", "RequestLog", "Servable", "Server", "list_versions", "load_version", "log_feedback",
+           "read_pin", "read_requests", "replay", "request_files", "serve", "write_pin"]

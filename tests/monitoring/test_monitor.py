@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 import mlprod
 from mlprod import datasets
+from mlprod.serving import replay
 
 NUM = ["trip_miles", "fare", "trip_seconds"]
 CAT = "payment_type"
@@ -63,15 +63,10 @@ def replayed(tmp_path_factory):
                 w["trip_miles"] *= 1.609
                 cc = w[CAT] == "Credit Card"
                 w.loc[cc, "label"] = 1 - w.loc[cc, "label"]
-            labels = {}
-            for i in range(0, len(w), 25):
-                chunk = w.iloc[i:i + 25]
-                inst = [{**{n: float(r[n]) for n in NUM}, CAT: r[CAT], "trip_start_timestamp": int(r.trip_start_timestamp)}
-                        for _, r in chunk.iterrows()]
-                r = requests.post(f"{srv.rest_url}/v1/models/taxi:predict", json={"instances": inst},
-                                  headers={"X-Request-Id": f"{m}-{i}"})
-                assert r.status_code == 200, r.text
-                labels.update({f"{m}-{i}-{j}": int(y) for j, y in enumerate(chunk["label"])})
+            out = replay(srv.rest_url, w[[*NUM, CAT, "trip_start_timestamp", "label"]], model="taxi", label="label",
+                         id_prefix=str(m))
+            assert out.failed == [] and out.sent == len(w)
+            labels = {k: int(v) for k, v in out.labels.items()}
             if pending:
                 mlprod.log_feedback(str(logs), pending)  # labels arrive one month late
             pending = labels
@@ -97,7 +92,11 @@ def test_shift_is_found_and_stable_months_raise_no_alarm(replayed):
     assert acc[acc["window"] < first]["value"].min() > 0.84 and acc[acc["window"] >= first]["value"].mean() < 0.8
     assert r.series("estimated_accuracy")["value"].between(0.7, 1).all()
     html = r.to_html()
-    assert "mlprod monitoring" in html and html.count("<img") >= 5
+    assert "mlprod monitoring" in html and html.count("<img") >= 6
+    ax = r.plot_accuracy()  # Figure 11: the alarm at the shift's window
+    alarms = [ln.get_label() for ln in ax.get_lines() if ln.get_label().startswith("alarm")]
+    assert alarms == ["alarm: accuracy, drift:jsd trip_miles"] and not any("serves" in ln.get_label()
+                                                                           for ln in ax.get_lines())
 
 
 def test_bad_inputs(replayed):

@@ -1,8 +1,8 @@
 """The production loop end to end: train with the pipeline, serve, replay the taxi months, shift,
 retrain on the new span, roll out a blessed model with no failed request, registry with stages.
 
-Train on 2013 (span 1), serve the pushed model, replay 2014-07 to 2015-05 as REST requests (raw
-features + the trip's time), labels fed back one month late. From 2015-01 on: trip_miles arrive in
+Train on 2013 (span 1), serve the pushed model, replay 2014-07 to 2015-05 as requests (raw
+features + the trip's time; REST and gRPC with TF Serving's client), labels fed back one month late. From 2015-01 on: trip_miles arrive in
 kilometres (covariate shift) and credit-card riders tip the other way (concept drift).
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mlprod.pipelines import metadata
 from mlprod.pipelines.runner import run_pipeline
 from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
 from mlprod.preprocessing.spec import Categorical, FeatureSpec, Numeric
+from mlprod.serving import replay
 
 NUM = ["trip_miles", "fare", "trip_seconds"]
 CAT = "payment_type"
@@ -43,17 +44,13 @@ def months(df: pd.DataFrame, start: str, end: str):
         yield m, w
 
 
-def send(url: str, m, w: pd.DataFrame) -> dict[str, int]:
-    labels = {}
-    for i in range(0, len(w), 25):
-        chunk = w.iloc[i:i + 25]
-        inst = [{**{n: float(r[n]) for n in NUM}, CAT: r[CAT], "trip_start_timestamp": int(r.trip_start_timestamp)}
-                for _, r in chunk.iterrows()]
-        r = requests.post(f"{url}/v1/models/taxi:predict", json={"instances": inst},
-                          headers={"X-Request-Id": f"{m}-{i}"})
-        assert r.status_code == 200, r.text
-        labels.update({f"{m}-{i}-{j}": int(y) for j, y in enumerate(chunk["label"])})
-    return labels
+def send(srv, m, w: pd.DataFrame) -> dict[str, int]:
+    """One month of requests: even months over REST, odd months over gRPC (TF Serving's client)."""
+    grpc = m.month % 2 == 1
+    out = replay(srv.grpc_target if grpc else srv.rest_url, w[[*NUM, CAT, "trip_start_timestamp", "label"]],
+                 model="taxi", label="label", id_prefix=str(m), protocol="grpc" if grpc else "rest")
+    assert out.failed == [] and out.sent == len(w), out.failed[:3]
+    return {k: int(v) for k, v in out.labels.items()}
 
 
 def served_accuracy(logs, version: int, since: str) -> float:
@@ -83,12 +80,12 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     v1 = int(first.pushed_model.rstrip("/").rsplit("/", 1)[-1])
     logs = tmp_path / "logs"
     policy = RetrainPolicy(drift_features=("trip_miles",), last_windows=2, min_labelled_rows=200)
-    with mlprod.serve(str(cfg.serving_dir), model_name="taxi", rest_port=0, grpc_port=None, batching=True,
+    with mlprod.serve(str(cfg.serving_dir), model_name="taxi", rest_port=0, grpc_port=0, batching=True,
                       log_dir=str(logs), log_flush_interval_s=0.1, poll_s=0.2) as srv:
         pending = None
         checks = {}
         for m, w in months(df, "2014-07", "2015-02"):
-            labels = send(srv.rest_url, m, w)
+            labels = send(srv, m, w)
             if pending:
                 mlprod.log_feedback(str(logs), pending)  # labels arrive one month late
             pending = labels
@@ -139,7 +136,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
         # the new model serves the later months
         for m, w in months(df, "2015-03", "2015-05"):
             mlprod.log_feedback(str(logs), pending)
-            pending = send(srv.rest_url, m, w)
+            pending = send(srv, m, w)
         mlprod.log_feedback(str(logs), pending)
         time.sleep(0.3)
         # after the retrain, the old model's alerts no longer fire
