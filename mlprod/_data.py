@@ -361,41 +361,67 @@ def check_tfrecords(files: list[str]) -> None:
 def read_tfrecord(files: list[str], limit: int | None = None) -> "pd.DataFrame":
     """``tf.Example`` TFRecords -> DataFrame (scalar features as columns, vectors as arrays).
 
+    Records are read in batches and decoded in C++ (tfx_bsl's example decoder, to Arrow), so a
+    million logged requests take seconds, not minutes. A feature with one value per row is a
+    column of values (missing: NaN/None); one with several is a column of arrays.
+
     Args:
         files: TFRecord files (``.gz``: GZIP-compressed).
         limit: read at most this many records.
 
     Raises:
         DataError: a truncated or corrupt file, or records that are not ``tf.Example``.
+
+    Example:
+        >>> read_tfrecord(["/srv/logs/taxi/2026-12-01/requests-0.tfrecord"])["_prediction"].head()  # doctest: +SKIP
     """
     import pandas as pd
     import tensorflow as tf
-    from google.protobuf.message import DecodeError
+    from tfx_bsl.coders import example_coder
 
     check_tfrecords(files)
-    rows = []
     gz = "GZIP" if all(f.lower().endswith(".gz") for f in files) else None
+    records: list[bytes] = []
     try:
         ds = tf.data.TFRecordDataset(files, compression_type=gz)
-        records = [r.numpy() for r in (ds.take(limit) if limit is not None else ds)]
+        for batch in (ds.take(limit) if limit is not None else ds).batch(65536):
+            records.extend(batch.numpy().tolist())
     except tf.errors.DataLossError as e:
         raise DataError(f"TFRecord file(s) {files[:3]} are corrupt ({str(e).splitlines()[0][-120:]}); re-copy or "
                         "regenerate them.") from None
-    for rec in records:
-        try:
-            ex = tf.train.Example.FromString(rec)
-        except DecodeError:
-            raise DataError(f"records in {files[:3]} are not tf.Example protos; write them with "
-                            "tf.train.Example(...).SerializeToString().") from None
-        row = {}
-        for k, feat in ex.features.feature.items():
-            kind = feat.WhichOneof("kind")
-            vals = list(getattr(feat, kind).value) if kind else []
-            if kind == "bytes_list":
-                vals = [v.decode("utf-8", "replace") for v in vals]
-            row[k] = vals[0] if len(vals) == 1 else (np.asarray(vals) if vals else None)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    if not records:
+        return pd.DataFrame()
+    try:
+        rb = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(records)
+    except Exception:  # noqa: BLE001 - the decoder raises a bare RuntimeError on bad bytes
+        raise DataError(f"records in {files[:3]} are not tf.Example protos; write them with "
+                        "tf.train.Example(...).SerializeToString().") from None
+    return pd.DataFrame({name: _column(col, rb.num_rows) for name, col in zip(rb.schema.names, rb.columns,
+                                                                             strict=True)})
+
+
+def _column(col: Any, n: int) -> Any:
+    """One decoded feature (an Arrow list column) as a pandas-ready column (see read_tfrecord)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lengths = pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(col)
+    if pa.types.is_binary(flat.type) or pa.types.is_large_binary(flat.type):
+        values = np.array([v.decode("utf-8", "replace") for v in flat.to_pylist()], dtype=object)
+    elif pa.types.is_floating(flat.type):
+        values = flat.to_numpy(zero_copy_only=False).astype(np.float64)
+    else:
+        values = flat.to_numpy(zero_copy_only=False)
+    if n and lengths.max() <= 1:
+        if lengths.all():
+            return values
+        out = np.full(n, None if values.dtype == object else np.nan,
+                      dtype=object if values.dtype == object else np.float64)
+        out[lengths == 1] = values
+        return out
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return [values[s] if k == 1 else (values[s:s + k] if k else None) for s, k in zip(starts, lengths, strict=True)]
 
 
 def load_frame(data: Any, what: str = "data") -> "pd.DataFrame":

@@ -135,9 +135,10 @@ NOTEBOOKS = {
            "From 2015-01 on, `trip_miles` arrive in kilometres (covariate shift) and card riders tip the "
            "other way (concept drift): the seed paper's Figure 11, a model decaying after a sudden shift, "
            "made real."),
-        code("import tempfile\nimport time\nfrom pathlib import Path\n\nimport pandas as pd\n\nimport mlprod\n"
+        code("import logging\nimport tempfile\nimport time\nfrom pathlib import Path\n\nimport pandas as pd\n\nimport mlprod\n"
              "from mlprod import datasets\nfrom mlprod.preprocessing import Categorical, FeatureSpec, Numeric\n"
              "from mlprod.serving import replay\n\n"
+             "logging.getLogger('tensorflow').setLevel(logging.ERROR)  # keep the outputs to results\n"
              "NUM, CAT = ['trip_miles', 'fare', 'trip_seconds'], 'payment_type'\n"
              "df = datasets.chicago_taxi().sort_values('trip_start_timestamp')\n"
              "df = df[[*NUM, CAT, 'tips', 'trip_start_timestamp']].dropna().reset_index(drop=True)\n"
@@ -186,15 +187,16 @@ NOTEBOOKS = {
              "            mlprod.log_feedback(logs, pending)  # last month's ground truth arrives\n"
              "        pending = sent.labels\n"
              "        time.sleep(0.3)  # one flush interval: the log holds every request\n"
-             "        out = mlprod.retrain_if(logs, cfg, policy, **watch)\n"
              "        served = srv.versions.default\n"
+             "        out = mlprod.retrain_if(logs, cfg, policy, **watch)\n"
              "        if out.pushed:  # the server loads the new version and swaps without a failed request\n"
              "            deadline = time.monotonic() + 60\n"
              "            while srv.versions.default == served and time.monotonic() < deadline:\n"
              "                time.sleep(0.1)\n"
              "        events.append({'month': str(m), 'via': 'gRPC' if grpc else 'REST', 'requests': sent.sent,\n"
-             "                       'serving': served, 'fire': bool(out.decision), 'retrained': out.run is not None,\n"
-             "                       'pushed': out.pushed, 'why': '; '.join(out.decision.reasons)[:70] or out.note[:70]})\n"
+             "                       'served by': served, 'fire': bool(out.decision), 'retrained': out.run is not None,\n"
+             "                       'pushed': out.pushed, 'now serving': srv.versions.default,\n"
+             "                       'why': '; '.join(out.decision.reasons)[:60] or out.note[:60]})\n"
              "    mlprod.log_feedback(logs, pending)\n"
              "pd.DataFrame(events)"),
         md("## Served accuracy over time (Figure 11, made real)\n\nMeasured accuracy where labels "
@@ -202,11 +204,12 @@ NOTEBOOKS = {
            "the swap marked."),
         code("from IPython.display import HTML\n\nfrom mlprod.reporting import figure_html\n\n"
              "result = mlprod.monitor(logs, label='label', **watch)\n"
-             "ax = result.plot_accuracy()\n"
-             "acc = result.series('accuracy').merge(result.windows[['window', 'model_version']], on='window')\n"
-             "print(acc.assign(month=pd.to_datetime(acc.start).dt.strftime('%Y-%m'))\n"
-             "      .pivot_table(index='model_version', values='value', aggfunc=['mean', 'count']).round(3))\n"
-             "HTML(figure_html(ax.figure))"),
+             "w = result.windows.set_index('window')\n"
+             "table = pd.DataFrame({'month': pd.to_datetime(w['start']).dt.strftime('%Y-%m'), 'served by': w['model_version'],\n"
+             "                      'accuracy': result.series('accuracy').set_index('window')['value'],\n"
+             "                      'estimated': result.series('estimated_accuracy').set_index('window')['value']})\n"
+             "print(table.round(3).to_string(index=False))\n"
+             "HTML(figure_html(result.plot_accuracy().figure))"),
         md("## The registry: which version serves, what each was trained on"),
         code("mlprod.registry(cfg.metadata, cfg.serving_dir)"
              "[['version', 'stage', 'blessed', 'accuracy', 'spans', 'baseline_model_id']]"),
@@ -241,6 +244,15 @@ def scrub(text: str) -> str:
     return text
 
 
+LOG_LINES = ("INFO:", "WARNING:tensorflow:", "WARNING:absl:", "Instructions for updating:", "Use `tf.data",
+             "`tf.data.TFRecordDataset", "Use eager execution")
+
+
+def drop_log_lines(text: str) -> str:
+    """Library log lines that reach stdout (TFX's runner logs through it) are not results."""
+    return "".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith(LOG_LINES))
+
+
 def execute(nb: "nbf.NotebookNode", workdir: str) -> "nbf.NotebookNode":
     """Run every cell (cwd ``workdir``), keep outputs small and free of this machine's paths."""
     import os
@@ -256,7 +268,7 @@ def execute(nb: "nbf.NotebookNode", workdir: str) -> "nbf.NotebookNode":
             if out.get("output_type") == "stream":
                 if out.get("name") == "stderr":  # TensorFlow/absl log noise, not results
                     out["text"] = ""
-                out["text"] = scrub(out.get("text", ""))
+                out["text"] = scrub(drop_log_lines(out.get("text", "")))
             for mime, value in list(out.get("data", {}).items()):
                 if isinstance(value, str) and not mime.startswith("image/"):
                     out["data"][mime] = scrub(value)

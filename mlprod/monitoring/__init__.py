@@ -8,6 +8,14 @@ Example:
 """
 from mlprod.monitoring.monitor import monitor
 from mlprod.monitoring.result import MonitorResult
-from mlprod.monitoring.retrain import RetrainDecision, RetrainOutcome, RetrainPolicy, decide, retrain_if
+from mlprod.monitoring.retrain import (
+                                       RetrainDecision,
+                                       RetrainOutcome,
+                                       RetrainPolicy,
+                                       decide,
+                                       plan_retrain,
+                                       retrain_if,
+)
 
-__all__ = ["MonitorResult", "RetrainDecision", "RetrainOutcome", "RetrainPolicy", "decide", "monitor", "retrain_if"]
+__all__ = ["MonitorResult", "RetrainDecision", "RetrainOutcome", "RetrainPolicy", "decide", "monitor", "plan_retrain",
+           "retrain_if"]

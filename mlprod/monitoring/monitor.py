@@ -48,7 +48,7 @@ def _windows(df: Any, window: int | str, time_column: str, time_unit: str = "ms"
                         "pass time_column=... .")
     ts = df[time_column]
     t = pd.to_datetime(ts, unit=time_unit, utc=True) if pd.api.types.is_numeric_dtype(ts) else pd.to_datetime(ts, utc=True)
-    df = df.assign(_t=t.to_numpy()).sort_values("_t", kind="stable").reset_index(drop=True)
+    df = df.assign(_t=t).sort_values("_t", kind="stable").reset_index(drop=True)
     out = []
     if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
         if window < 1:
@@ -70,7 +70,12 @@ def _windows(df: Any, window: int | str, time_column: str, time_unit: str = "ms"
 
 def _scores(pred: Any) -> np.ndarray:
     """Predictions column -> [n, k] class probabilities (k=2 for a binary model's single score)."""
-    rows = [np.atleast_1d(np.asarray(p, dtype=np.float64)) for p in pred]
+    values = list(pred)
+    if values and all(isinstance(p, np.ndarray) and p.ndim == 1 for p in values) and \
+            len({len(p) for p in values}) == 1:  # the usual case, as read_requests returns it: one stack
+        a = np.stack(values).astype(np.float64)
+        return np.column_stack([1 - a[:, 0], a[:, 0]]) if a.shape[1] == 1 else a
+    rows = [np.atleast_1d(np.asarray(p, dtype=np.float64)) for p in values]
     k = max(len(r) for r in rows)
     if any(len(r) != k for r in rows):
         raise DataError(f"predictions have different lengths ({sorted({len(r) for r in rows})}); monitor one model "

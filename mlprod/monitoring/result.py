@@ -103,7 +103,7 @@ class MonitorResult(HtmlResult):
             return pd.to_datetime(col, utc=True).dt.tz_localize(None)
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(8, 3.2))
+            _, ax = plt.subplots(figsize=(9.5, 3.2))
         w = self.windows
         versions = list(dict.fromkeys(v for v in w["model_version"] if v is not None and not pd.isna(v)))
         for metric, style, name in (("accuracy", "-", "accuracy"), ("estimated_accuracy", ":", "estimated")):
@@ -128,8 +128,9 @@ class MonitorResult(HtmlResult):
                 ax.axvline(starts.iloc[i], color="green", lw=1.2, label=f"v{v} serves")
         ax.set_title(title)
         ax.set_ylabel("accuracy")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.figure.autofmt_xdate()
+        ax.figure.tight_layout()
         return ax
 
     def _plots(self) -> str:
@@ -137,7 +138,7 @@ class MonitorResult(HtmlResult):
 
         parts = []
         if self.table["metric"].isin(["accuracy", "estimated_accuracy"]).any():
-            fig, ax = plt.subplots(figsize=(8, 3.2))
+            fig, ax = plt.subplots(figsize=(9.5, 3.2))
             self.plot_accuracy(ax=ax)
             parts.append(figure_html(fig))
         keys = self.table[["metric", "feature"]].drop_duplicates()

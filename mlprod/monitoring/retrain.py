@@ -249,6 +249,46 @@ class RetrainOutcome:
         return bool(self.run is not None and self.run.blessed and self.run.pushed_model)
 
 
+def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
+                 label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
+                 time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
+                 now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
+    """Everything :func:`retrain_if` does but the training run: monitor, decide, write the next span.
+
+    ``config`` needs ``label``, ``serving_dir``, ``data_root`` and ``span_pattern`` (a
+    :class:`~mlprod.pipelines.tabular.PipelineConfig` has them); the
+    :class:`~mlprod.components.RetrainTrigger` component calls this inside a scheduled pipeline
+    whose training part runs only when a span was written (``outcome.span``).
+
+    Example:
+        (tests/monitoring/test_trigger.py runs this through the component.)
+        >>> out = plan_retrain("/srv/logs/penguin", penguin_config, RetrainPolicy())   # doctest: +SKIP
+        >>> out.span, out.span_rows, out.note                                           # doctest: +SKIP
+        (2, 334, '')
+    """
+    import pandas as pd
+
+    from mlprod.monitoring.monitor import monitor
+    from mlprod.serving.requestlog import read_requests
+
+    label = label or config.label
+    requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
+    result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
+                     time_unit=time_unit, **monitor_kwargs)
+    decision = decide_for(result, policy, config.serving_dir, now)
+    outcome = RetrainOutcome(decision, result)
+    if not decision or dry_run:
+        return outcome
+    try:
+        outcome.span, outcome.span_file, outcome.span_rows = write_span(
+            requests, result, config, policy or RetrainPolicy(), label, time_column, time_unit, decision.since)
+    except DataError as e:
+        if "labelled requests" not in str(e):
+            raise
+        outcome.note = str(e)
+    return outcome
+
+
 def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
                label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
                time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
@@ -276,26 +316,9 @@ def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, b
         >>> out.pushed                                                                         # doctest: +SKIP
         True
     """
-    import pandas as pd
-
-    from mlprod.monitoring.monitor import monitor
-    from mlprod.serving.requestlog import read_requests
-
-    label = label or config.label
-    requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
-    result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
-                     time_unit=time_unit, **monitor_kwargs)
-    decision = decide_for(result, policy, config.serving_dir, now)
-    outcome = RetrainOutcome(decision, result)
-    if not decision or dry_run:
-        return outcome
-    try:
-        outcome.span, outcome.span_file, outcome.span_rows = write_span(
-            requests, result, config, policy or RetrainPolicy(), label, time_column, time_unit, decision.since)
-    except DataError as e:
-        if "labelled requests" not in str(e):
-            raise
-        outcome.note = str(e)
+    outcome = plan_retrain(logs, config, policy, baseline=baseline, label=label, window=window, features=features,
+                           time_column=time_column, time_unit=time_unit, dry_run=dry_run, now=now, **monitor_kwargs)
+    if outcome.span is None:
         return outcome
     from mlprod.pipelines.runner import run_pipeline
     from mlprod.pipelines.tabular import create_pipeline

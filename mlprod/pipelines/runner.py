@@ -270,6 +270,14 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     runs = [c for c in store.get_contexts_by_type("pipeline_run")
             if ours & {e.id for e in store.get_executions_by_context(c.id)}]
     if runs:
+        # the verdict fields below speak of this run only: a run whose training was skipped
+        # (a conditional pipeline whose trigger did not fire) blessed and pushed nothing
+        run_execs = {e.id for e in store.get_executions_by_context(max(
+            runs, key=lambda c: c.create_time_since_epoch or c.id).id)}
+        made = {ev.artifact_id for ev in store.get_events_by_execution_ids(list(run_execs))
+                if ev.type == ev.OUTPUT}
+        newest = {t: a for t, a in newest.items()
+                  if t not in ("ModelBlessing", "PushedModel", "ModelEvaluation") or a.id in made}
         run = max(runs, key=lambda c: c.create_time_since_epoch or c.id)
         summary.run_id = run.name
         from ml_metadata.proto import metadata_store_pb2 as mlmd

@@ -75,6 +75,13 @@ class PipelineConfig:
         span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
             reads the newest span (ExampleGen records its number in ML Metadata), so a retrain on
             new data is a new span folder (:func:`mlprod.monitoring.retrain_if` writes them).
+        retrain_when: given, the pipeline is the scheduled retraining loop: a
+            :class:`~mlprod.components.RetrainTrigger` first monitors the request log and applies
+            the policy (its parameters, e.g. ``{"log_dir": "/srv/logs/taxi", "window": "7D",
+            "drift_features": "trip_miles"}``; ``label``, ``serving_dir``, ``data_root`` and
+            ``span_pattern`` come from this config); when it fires it writes the labelled
+            requests as the next span, and everything else runs under ``tfx.dsl.Cond`` on that:
+            a run where nothing fires trains nothing. Needs ``span_pattern``.
     """
 
     data_root: str | Path
@@ -99,6 +106,7 @@ class PipelineConfig:
     feature_spec: Any = None
     curate_schema: bool = True
     span_pattern: str | None = None
+    retrain_when: dict[str, Any] | None = None
 
     @property
     def metadata(self) -> str:
@@ -130,6 +138,7 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     root = Path(config.data_root)
     if not root.is_dir():
         raise DataError(f"data_root {str(root)!r} is not a folder; point it at the folder holding your CSV file(s).")
+    _check_retrain_when(config)
     if config.span_pattern:
         files = span_files(root, config.span_pattern)[1]
     else:
@@ -266,6 +275,34 @@ def _check_tune(tune: dict[str, Any] | None) -> None:
     space_from_config({"num_classes": 2, "nas_space": tune}, 1)  # the space's own checks
 
 
+TRIGGER_KEYS = ("log_dir", "window", "features", "drift_features", "on_decay", "max_age", "last_windows",
+                "time_column", "time_unit", "min_labelled_rows")
+
+
+def _check_retrain_when(config: PipelineConfig) -> None:
+    """``retrain_when``: RetrainTrigger's parameters, a log folder, and a span pattern to write to."""
+    when = config.retrain_when
+    if when is None:
+        return
+    if not isinstance(when, dict) or "log_dir" not in when:
+        raise ConfigError(f"retrain_when must be a dict with at least 'log_dir' (the server's request-log folder), "
+                          f"e.g. {{'log_dir': '/srv/logs/taxi', 'window': '7D'}}; got {when!r}.")
+    unknown = sorted(set(when) - set(TRIGGER_KEYS))
+    if unknown:
+        raise ConfigError(f"retrain_when has unknown key(s) {unknown}; allowed: {list(TRIGGER_KEYS)} (label, "
+                          "serving_dir, data_root and span_pattern come from the PipelineConfig).")
+    if not config.span_pattern:
+        raise ConfigError("retrain_when writes each retrain's data as a new span: set span_pattern, e.g. "
+                          "'span-{SPAN}/*.csv', with the first training CSV in span-1/.")
+    from mlprod.monitoring.retrain import RetrainPolicy
+
+    try:  # the policy's own checks, before any component runs
+        RetrainPolicy(max_age=when.get("max_age") or None, last_windows=int(when.get("last_windows", 2)),
+                      min_labelled_rows=int(when.get("min_labelled_rows", 100)))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"retrain_when: {e}") from e
+
+
 def _tuned_space(config: PipelineConfig) -> dict[str, Any]:
     """The space/strategy settings the Trainer needs to rebuild the tuned architecture."""
     return {"nas_space": {k: list(v) if isinstance(v, tuple) else v for k, v in (config.tune or {}).items()}}
@@ -313,14 +350,43 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     """
     from tfx import v1 as tfx
 
+    facts = check_config(config)
+    if config.retrain_when is None:
+        nodes = _training_nodes(config, facts)
+    else:
+        import datetime
+
+        from mlprod.components.monitoring import RetrainTrigger
+
+        params = {k: ",".join(v) if isinstance(v, (list, tuple)) else str(v) if k == "window" else v
+                  for k, v in config.retrain_when.items()}  # names as "a,b", windows as "7D" or "5000"
+        # now: a new value each time the pipeline is built, so a scheduled run decides afresh (not from cache)
+        trigger = RetrainTrigger(label=config.label, serving_dir=config.serving_dir, data_root=str(config.data_root),
+                                 span_pattern=str(config.span_pattern),
+                                 now=datetime.datetime.now(datetime.timezone.utc).isoformat(), **params)
+        with tfx.dsl.Cond(trigger.outputs["signal"].future()[0].custom_property("retrain") == 1):
+            nodes = _training_nodes(config, facts)
+        nodes = [trigger, *nodes]
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=str(config.pipeline_root),
+        components=nodes,
+        enable_cache=config.enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(config.metadata)),
+        beam_pipeline_args=worker_args(config.beam_args))
+
+
+def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
+    """ExampleGen ... Pusher (with the optional gates and Tuner), in run order."""
+    from tfx import v1 as tfx
+
     from mlprod.components import pusher_component, transform_component, tuner_component
     from mlprod.components.evaluation import evaluator_components
     from mlprod.evaluation.spec import EvalSpec, Threshold
 
-    facts = check_config(config)
     custom = {"label": config.label, "num_classes": facts["num_classes"],
               "hidden_units": list(config.hidden_units), "learning_rate": config.learning_rate}
-
     example_gen = tfx.components.CsvExampleGen(
         input_base=str(config.data_root),
         input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.span_pattern)])
@@ -379,12 +445,4 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         EvalSpec(label=config.label, model_type="classification", slices=list(config.eval_slices),
                  thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)}))
     pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
-
-    return tfx.dsl.Pipeline(
-        pipeline_name=config.pipeline_name,
-        pipeline_root=str(config.pipeline_root),
-        components=[*nodes, transform, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher],
-        enable_cache=config.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(config.metadata)),
-        beam_pipeline_args=worker_args(config.beam_args))
+    return [*nodes, transform, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher]

@@ -1,6 +1,7 @@
 """The RetrainTrigger component over a real request log: penguins, then penguins with a shifted feature."""
 import numpy as np
 import pandas as pd
+import pytest
 from tfx.types import artifact_utils  # noqa: F401  (TFX loaded before the component module)
 
 from mlprod import datasets
@@ -70,3 +71,54 @@ def test_monitor_and_retrain_if_commands(tmp_path, capsys):
     assert cli.main([*args, "--drift-features", "body_mass_g"]) == 0
     assert "retrain: no" in capsys.readouterr().out
     assert not (tmp_path / "data").exists()  # a dry run writes nothing
+
+
+@pytest.mark.slow
+def test_scheduled_pipeline_trains_only_when_the_trigger_fires(tmp_path):
+    """PipelineConfig(retrain_when=...): RetrainTrigger, then ExampleGen..Pusher under tfx.dsl.Cond."""
+    from mlprod.pipelines.runner import run_pipeline
+    from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
+    from mlprod.serving import log_feedback
+
+    df = datasets.penguins()
+    (tmp_path / "data" / "span-1").mkdir(parents=True)
+    df.to_csv(tmp_path / "data" / "span-1" / "data.csv", index=False)
+    logs = str(tmp_path / "logs")
+    _write_log(logs)
+    log_feedback(logs, {f"1-{i}": int(y) for i, y in enumerate(df["species"])}, label="species")  # day 1's truth
+    base = dict(data_root=tmp_path / "data", label="species", span_pattern="span-{SPAN}/*.csv",
+                pipeline_root=tmp_path / "root", pipeline_name="scheduled", train_steps=50, min_accuracy=0.5,
+                hidden_units=(8,), beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"))
+    when = {"log_dir": logs, "window": "1D", "features": FEATURES, "on_decay": 0, "min_labelled_rows": 100}
+
+    quiet = run_pipeline(create_pipeline(PipelineConfig(**base, retrain_when={**when, "drift_features": "body_mass_g"})))
+    assert quiet.executions.get("RetrainTrigger") == "COMPLETE", quiet.executions
+    assert quiet.executions.get("Trainer") != "COMPLETE" and quiet.pushed_model is None and not quiet.blessed
+    assert not (tmp_path / "data" / "span-2").exists()
+
+    cfg = PipelineConfig(**base, retrain_when={**when, "drift_features": ("culmen_length_mm",)})
+    fired = run_pipeline(create_pipeline(cfg))
+    assert fired.executions["Trainer"] == "COMPLETE" and fired.blessed and fired.pushed_model, fired
+    span = pd.read_csv(tmp_path / "data" / "span-2" / "data.csv")  # the shifted day, with its labels
+    assert len(span) == len(df) and span["culmen_length_mm"].mean() == pytest.approx(
+        1.4 * df["culmen_length_mm"].mean(), rel=1e-3)
+    assert list(span.columns) == list(df.columns)
+
+
+def test_retrain_when_bad_configs(tmp_path):
+    from mlprod.errors import ConfigError
+    from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
+
+    (tmp_path / "data" / "span-1").mkdir(parents=True)
+    datasets.penguins().to_csv(tmp_path / "data" / "span-1" / "data.csv", index=False)
+    base = dict(data_root=tmp_path / "data", label="species", pipeline_root=tmp_path / "root")
+    with pytest.raises(ConfigError, match="log_dir"):
+        create_pipeline(PipelineConfig(**base, span_pattern="span-{SPAN}/*.csv", retrain_when={"window": "1D"}))
+    with pytest.raises(ConfigError, match="unknown key"):
+        create_pipeline(PipelineConfig(**base, span_pattern="span-{SPAN}/*.csv",
+                                       retrain_when={"log_dir": "x", "label": "y"}))
+    with pytest.raises(ConfigError, match="span_pattern"):
+        create_pipeline(PipelineConfig(**base, retrain_when={"log_dir": "x"}))
+    with pytest.raises(ConfigError, match="max_age"):
+        create_pipeline(PipelineConfig(**base, span_pattern="span-{SPAN}/*.csv",
+                                       retrain_when={"log_dir": "x", "max_age": "soon"}))
