@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--max-batch-size", type=int, default=32)
     ap.add_argument("--batch-timeout-micros", type=int, default=5000)
+    ap.add_argument("--rounds", type=int, default=3, help="each case is measured this many times, the cases "
+                                                          "interleaved; the table gives the median round")
     args = ap.parse_args()
 
     import json
@@ -113,35 +115,45 @@ def main() -> None:
     batch = ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
              "--batch_timeout_micros", str(args.batch_timeout_micros)]
     cases = [
+        ("ceiling: FastAPI endpoint with no model (HTTP + JSON + load generator only)",
+         lambda port: [py, "-m", "benchmarks.plain_endpoint", "-", str(port)]),
         ("plain FastAPI endpoint (peer)", lambda port: [py, "-m", "benchmarks.plain_endpoint", str(base / "1"), str(port)]),
         ("mlprod serve, no batching", lambda port: [*serve, "--rest_api_port", str(port)]),
         ("mlprod serve, batching", lambda port: [*serve, "--rest_api_port", str(port), *batch]),
         ("mlprod serve, batching + request log", lambda port: [*serve, "--rest_api_port", str(port), *batch,
                                                                "--log_dir", str(work / "logs")]),
     ]
-    rows = []
-    for name, cmd in cases:
-        port = free_port()
-        proc = start(cmd(port), port)
-        try:
-            row = {"case": name, "concurrency": args.concurrency,
-                   **measure(f"http://127.0.0.1:{port}/v1/models/penguin:predict", bodies, args.concurrency,
-                             args.requests)}
-        finally:
-            proc.terminate()
-            proc.wait(60)
-        if "request log" in name:
-            from mlprod._data import read_tfrecord
-            from mlprod.serving import request_files
+    runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
+    for rnd in range(args.rounds):
+        for name, cmd in cases:
+            port = free_port()
+            proc = start(cmd(port), port)
+            try:
+                row = measure(f"http://127.0.0.1:{port}/v1/models/penguin:predict", bodies, args.concurrency,
+                              args.requests)
+            finally:
+                proc.terminate()
+                proc.wait(60)
+            if "request log" in name:
+                from mlprod._data import read_tfrecord
+                from mlprod.serving import request_files
 
-            row["logged"] = len(read_tfrecord(request_files(str(work / "logs"))))
-        rows.append(row)
-        print(row, flush=True)
-    plain = rows[0]["req_per_s"]
+                row["logged"] = len(read_tfrecord(request_files(str(work / "logs"))))
+                shutil.rmtree(work / "logs", ignore_errors=True)
+            runs[name].append(row)
+            print(f"round {rnd + 1}: {name}: {row}", flush=True)
+    rows = []
+    for name, rs in runs.items():
+        rs = sorted(rs, key=lambda r: r["req_per_s"])
+        med = rs[len(rs) // 2]
+        rows.append({"case": name, "concurrency": args.concurrency, **med,
+                     "req_per_s range": f"{rs[0]['req_per_s']}-{rs[-1]['req_per_s']}"})
+    plain = next(r["req_per_s"] for r in rows if r["case"].startswith("plain"))
     for r in rows:
         r["x_plain"] = round(r["req_per_s"] / plain, 2)
-    print_table(rows, f"Serving, {args.requests} single-example requests at concurrency {args.concurrency} "
-                f"(2 cores shared by server and load generator)")
+    print_table(rows, f"Serving, {args.requests} single-example requests at concurrency {args.concurrency}, "
+                f"median of {args.rounds} interleaved rounds ({os.cpu_count()} cores shared by server and load "
+                "generator)")
     shutil.rmtree(work, ignore_errors=True)
 
 

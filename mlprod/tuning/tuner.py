@@ -69,6 +69,23 @@ class BudgetTuner(kt.Tuner):
         self.seed = seed
         self._warm: tuple[str, str | None] | None = None
 
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        """``kt.Tuner.search``, with the objects that exist before it frozen out of garbage collection.
+
+        Keras Tuner clears the Keras session before every trial, and ``clear_session`` runs a full
+        ``gc.collect()``: with TensorFlow loaded that walks millions of objects, about 0.4 s per
+        trial here. ``gc.freeze()`` leaves what existed before the search out of those walks
+        (0.035 s per trial); it is undone when the search ends.
+        """
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        try:
+            return super().search(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         values = trial.hyperparameters.values
         tid = str(trial.trial_id)
