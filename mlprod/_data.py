@@ -373,6 +373,7 @@ def read_tfrecord(files: list[str], limit: int | None = None) -> "pd.DataFrame":
         DataError: a truncated or corrupt file, or records that are not ``tf.Example``.
 
     Example:
+        (tests/serving/test_requestlog.py reads logs with this.)
         >>> read_tfrecord(["/srv/logs/taxi/2026-12-01/requests-0.tfrecord"])["_prediction"].head()  # doctest: +SKIP
     """
     import pandas as pd

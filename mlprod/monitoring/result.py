@@ -93,7 +93,7 @@ class MonitorResult(HtmlResult):
         The seed paper's Figure 11 (a model decaying after a sudden shift), from real logs.
 
         Example:
-            (notebooks/monitoring.ipynb draws this.)
+            (notebooks/monitoring.ipynb draws this; tests/monitoring/test_monitor.py checks it.)
             >>> result.plot_accuracy()                                                # doctest: +SKIP
         """
         import matplotlib.pyplot as plt

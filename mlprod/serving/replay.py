@@ -84,6 +84,7 @@ def replay(target: str, rows: Any, *, model: str, label: str | None = None, batc
         a :class:`ReplayResult`; failed requests are counted, not raised.
 
     Example:
+        (tests/monitoring/test_retrain.py replays months over REST and gRPC.)
         >>> from mlprod.serving import replay
         >>> r = replay("http://127.0.0.1:8501", df, model="penguin", label="species")  # doctest: +SKIP
         >>> r.failed                                                                    # doctest: +SKIP
