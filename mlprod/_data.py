@@ -304,8 +304,13 @@ def _kind_of(v: Any) -> str:
     return type(v).__name__
 
 
+_ONE_KIND = {"string", "bytes", "integer", "floating", "mixed-integer-float", "boolean", "decimal", "empty"}
+
+
 def check_frame(df: "pd.DataFrame", what: str = "data") -> None:
     """Reject empty frames and duplicate/blank column names before TFDV sees them."""
+    import pandas as pd
+
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(f"{what} is empty ({len(df)} rows, {len(df.columns)} columns); pass data with rows.")
     odd = [c for c in df.columns if not isinstance(c, str)]
@@ -317,6 +322,8 @@ def check_frame(df: "pd.DataFrame", what: str = "data") -> None:
         raise DataError(f"{what} has duplicate column names {dup}; rename them.")
     mixed = []
     for c in df.select_dtypes(include="object").columns:
+        if pd.api.types.infer_dtype(df[c], skipna=True) in _ONE_KIND:  # one C pass; else look value by value
+            continue
         kinds = {_kind_of(v) for v in df[c].dropna().head(100_000)}
         if len(kinds - {"array"}) > 1:
             mixed.append(f"{c!r} ({' and '.join(sorted(kinds))})")

@@ -71,10 +71,15 @@ def _windows(df: Any, window: int | str, time_column: str, time_unit: str = "ms"
 def _scores(pred: Any) -> np.ndarray:
     """Predictions column -> [n, k] class probabilities (k=2 for a binary model's single score)."""
     values = list(pred)
-    if values and all(isinstance(p, np.ndarray) and p.ndim == 1 for p in values) and \
-            len({len(p) for p in values}) == 1:  # the usual case, as read_requests returns it: one stack
-        a = np.stack(values).astype(np.float64)
-        return np.column_stack([1 - a[:, 0], a[:, 0]]) if a.shape[1] == 1 else a
+    if values and isinstance(values[0], np.ndarray) and values[0].ndim == 1:
+        # the usual case, as read_requests returns it: equal-length 1-D arrays, joined in one C call
+        try:
+            lens = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+            if (lens == lens[0]).all():
+                a = np.concatenate(values).astype(np.float64).reshape(len(values), int(lens[0]))
+                return np.column_stack([1 - a[:, 0], a[:, 0]]) if a.shape[1] == 1 else a
+        except (TypeError, ValueError):
+            pass  # scalars or ragged values: the general path below says what is wrong
     rows = [np.atleast_1d(np.asarray(p, dtype=np.float64)) for p in values]
     k = max(len(r) for r in rows)
     if any(len(r) != k for r in rows):
@@ -201,7 +206,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         ref = float(np.mean(known)) if known else None
 
     rows: list[dict[str, Any]] = []
-    prev = None
+    prev = prev_stats = base_stats = None  # each window's statistics are computed once and reused
     for i, (start, end, w) in enumerate(wins):
         name = f"{i:03d}"
         meta = {"start": start, "end": end, "rows": len(w),
@@ -209,13 +214,18 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         block: list[dict[str, Any]] = []
         if len(w) >= min_window_rows:
             cur = w[features].reset_index(drop=True)
+            cur_stats = None
             if skew and base is not None:
-                r = compare(base[features], cur, schema, kind="skew", label=label, environment="SERVING")
+                r = compare(base[features], cur, schema, kind="skew", label=label, environment="SERVING",
+                            baseline_statistics=base_stats)
+                base_stats, cur_stats = r.baseline_statistics, r.current_statistics
                 block += _check_rows(r.table, name, "skew")
             if drift and prev is not None:
-                r = compare(prev, cur, schema, kind="drift", label=label, environment="SERVING")
+                r = compare(prev, cur, schema, kind="drift", label=label, environment="SERVING",
+                            baseline_statistics=prev_stats, current_statistics=cur_stats)
+                cur_stats = r.current_statistics
                 block += _check_rows(r.table, name, "drift")
-            prev = cur
+            prev, prev_stats = cur, cur_stats
             block += _accuracy_rows(w, name, label, prediction, ref, max_accuracy_drop)
         else:
             block.append({"window": name, "metric": "too_few_rows", "feature": "", "value": len(w),

@@ -8,9 +8,7 @@ Requests whose inputs cannot be concatenated (other dtypes or trailing shapes) g
 batches. A request larger than ``max_batch_size`` runs alone.
 
 Example:
-    >>> from typing import Any
-
-import numpy as np
+    >>> import numpy as np
     >>> b = Batcher(lambda key, x: {"y": x["x"] * 2}, max_batch_size=8, batch_timeout_s=0.001)
     >>> b.submit("k", {"x": np.array([1.0, 2.0])}).result()["y"].tolist()
     [2.0, 4.0]

@@ -354,19 +354,31 @@ def validate(data: Any, schema: Any, *, environment: str | None = None,
 
 
 def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "drift", label: str | None = None,
-            environment: str | None = None, beam_args: list[str] | None = None) -> ValidationResult:
+            environment: str | None = None, beam_args: list[str] | None = None,
+            baseline_statistics: Any = None, current_statistics: Any = None) -> ValidationResult:
     """Compare two datasets feature by feature (the engine behind skew and drift detection).
 
     ``current`` is also checked against the schema. Without a schema, one is inferred and
-    curated from ``baseline``.
+    curated from ``baseline``. ``baseline_statistics`` / ``current_statistics``: TFDV statistics
+    already computed for exactly that data (e.g. ``result.current_statistics`` of an earlier
+    comparison, as ``monitor`` reuses each window's); they are not recomputed.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> df = datasets.penguins()
+        >>> first = compare(df.head(150), df.tail(150), label="species")
+        >>> again = compare(df.tail(150), df.head(150), label="species",
+        ...                 baseline_statistics=first.current_statistics)
+        >>> again.kind
+        'drift'
     """
     if kind not in ("skew", "drift"):
         raise DataError(f"kind must be 'skew' or 'drift', not {kind!r}.")
     base_frame, cur_frame = _frame_of(baseline, beam_args), _frame_of(current, beam_args)
-    base = compute_statistics(baseline if base_frame is None else base_frame, beam_args=beam_args,
-                              name="baseline data")
-    cur = compute_statistics(current if cur_frame is None else cur_frame, beam_args=beam_args,
-                             name="current data")
+    base = baseline_statistics if baseline_statistics is not None else \
+        compute_statistics(baseline if base_frame is None else base_frame, beam_args=beam_args, name="baseline data")
+    cur = current_statistics if current_statistics is not None else \
+        compute_statistics(current if cur_frame is None else cur_frame, beam_args=beam_args, name="current data")
     schema = _schema_for(base, schema, label)
     bnames, cnames = set(_by_name(base)), set(_by_name(cur))
     if not bnames & cnames:
