@@ -14,7 +14,9 @@ process: DirectRunner's worker processes, or Prism and the worker pool's SDK wor
 - ``compute_statistics`` on the files (workers read, driver reads back only the statistics)
   next to plain TFDV ``generate_statistics_from_csv``;
 - ``evaluate`` of stored binary predictions in ``tf.Example`` TFRecord files (overall + per
-  payment type) next to ``tfma.run_model_analysis`` with a hand-written config on the same files.
+  payment type) next to ``tfma.run_model_analysis`` with a hand-written config on the same files:
+  mlprod in-memory (TFMA's runner) and with its default runner (``beam_args=None``: a worker
+  per core once the files pass 8 MiB).
 
 The spec: z-score fare, log + z-score trip_miles, 4 quantile buckets of the hour, payment_type
 vocabulary (integer ids).
@@ -48,6 +50,7 @@ CASES: dict[str, Any] = {
     "statistics / mlprod / Prism, isolated worker pool": ("stats-mlprod", "prism"),
     "statistics / plain TFDV / in-memory": ("stats-tfdv", IN_MEMORY),
     "evaluate / mlprod / in-memory": ("eval-mlprod", IN_MEMORY),
+    "evaluate / mlprod / default (a worker per core from 8 MiB of files)": ("eval-mlprod", None),
     "evaluate / plain TFMA / in-memory": ("eval-tfma", IN_MEMORY),
 }
 EVAL_METRICS = ("ExampleCount", "BinaryAccuracy", "AUC", "Precision", "Recall")
