@@ -5,6 +5,9 @@ Every server runs in its own process; the load generator (aiohttp, one process) 
 ``--concurrency`` requests in flight until ``--requests`` have been answered (after a warm-up),
 each request one penguin as raw features (``{"instances": [{...}]}``). The model is a small
 penguin classifier whose ``serving_default`` parses serialized tf.Examples, as TFX exports.
+Batching runs twice: with TF Serving's advice for CPUs (``batch_timeout_micros=0``,
+``num_batch_threads`` = cores: a batch runs as soon as a thread is free and holds what queued
+meanwhile) and with a fixed wait (``--batch-timeout-micros``, 5 ms).
 
 Usage:
     scripts/in-env python -m benchmarks.bench_serving
@@ -95,7 +98,10 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--max-batch-size", type=int, default=32)
-    ap.add_argument("--batch-timeout-micros", type=int, default=5000)
+    ap.add_argument("--batch-timeout-micros", type=int, default=5000,
+                    help="the timeout of the second batching case (the first uses 0, TF Serving's CPU advice)")
+    ap.add_argument("--batch-threads", type=int, default=os.cpu_count() or 2,
+                    help="num_batch_threads (TF Serving's CPU advice: the number of cores)")
     ap.add_argument("--rounds", type=int, default=3, help="each case is measured this many times, the cases "
                                                           "interleaved; the table gives the median round")
     args = ap.parse_args()
@@ -112,16 +118,21 @@ def main() -> None:
     bodies = [json.dumps({"instances": [{f: float(r[f]) for f in FEATURES}]}).encode() for _, r in df.iterrows()]
     py = sys.executable
     serve = [py, "-m", "mlprod.cli", "serve", "--model_base_path", str(base), "--model_name", "penguin", "--port", "-1"]
-    batch = ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
-             "--batch_timeout_micros", str(args.batch_timeout_micros)]
+    def batch(timeout_us: int) -> list[str]:
+        return ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
+                "--batch_timeout_micros", str(timeout_us), "--num_batch_threads", str(args.batch_threads)]
+
     cases = [
         ("ceiling: FastAPI endpoint with no model (HTTP + JSON + load generator only)",
          lambda port: [py, "-m", "benchmarks.plain_endpoint", "-", str(port)]),
         ("plain FastAPI endpoint (peer)", lambda port: [py, "-m", "benchmarks.plain_endpoint", str(base / "1"), str(port)]),
         ("mlprod serve, no batching", lambda port: [*serve, "--rest_api_port", str(port)]),
-        ("mlprod serve, batching", lambda port: [*serve, "--rest_api_port", str(port), *batch]),
-        ("mlprod serve, batching + request log", lambda port: [*serve, "--rest_api_port", str(port), *batch,
-                                                               "--log_dir", str(work / "logs")]),
+        ("mlprod serve, batching (timeout 0: TF Serving's CPU setting)",
+         lambda port: [*serve, "--rest_api_port", str(port), *batch(0)]),
+        (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout)",
+         lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros)]),
+        ("mlprod serve, batching (timeout 0) + request log",
+         lambda port: [*serve, "--rest_api_port", str(port), *batch(0), "--log_dir", str(work / "logs")]),
     ]
     runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
     for rnd in range(args.rounds):

@@ -82,13 +82,74 @@ def _feature(values: Any) -> Any:
     return tf.train.Feature(float_list=tf.train.FloatList(value=flat.astype(np.float32).tolist()))
 
 
+def _list_column(values: Any, n: int) -> Any:
+    """A batch-first array as an Arrow list column (row i: ``values[i]`` flattened, typed as
+    :func:`_feature` types it), or None when it has no fixed row shape (ragged objects)."""
+    import pyarrow as pa
+
+    a = np.asarray(values)
+    if a.ndim == 0 or len(a) != n:
+        return None
+    width = int(np.prod(a.shape[1:], dtype=np.int64)) if a.ndim > 1 else 1
+    flat = a.reshape(-1)
+    if a.dtype.kind in "OSU":
+        if a.dtype.kind == "O" and not all(isinstance(v, (bytes, str)) for v in flat):
+            return None
+        vals = pa.array([v if isinstance(v, bytes) else str(v).encode("utf-8") for v in flat], pa.binary())
+    elif a.dtype.kind in "iub":
+        vals = pa.array(flat.astype(np.int64))
+    else:
+        vals = pa.array(flat.astype(np.float32))
+    return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * width), vals)
+
+
+def _arrow_records(columns: dict[str, Any], n: int) -> list[bytes] | None:
+    """``columns`` as n serialized ``tf.Example`` in one tfx_bsl call, or None (see _list_column)."""
+    import pyarrow as pa
+    from tfx_bsl.coders import example_coder
+
+    arrays = {}
+    for k, v in columns.items():
+        col = _list_column(v, n)
+        if col is None:
+            return None
+        arrays[k] = col
+    return list(example_coder.RecordBatchToExamples(pa.RecordBatch.from_pydict(arrays)))
+
+
 def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, takes_examples: bool,
                   version: int, request_ids: list[str], now_ms: int | None = None) -> list[bytes]:
-    """One serialized ``tf.Example`` per request row: features + prediction + version/id/time."""
+    """One serialized ``tf.Example`` per request row: features + prediction + version/id/time.
+
+    The whole request is encoded in one tfx_bsl call; for a signature that takes serialized
+    ``tf.Example`` the logged fields are appended to the client's bytes (protobuf merges
+    concatenated messages; a logged field replaces a feature of the same name).
+
+    Example:
+        >>> import tensorflow as tf
+        >>> rec = build_records({"x": np.array([1.5, 2.5])}, {"p": np.array([[0.2], [0.9]])}, takes_examples=False,
+        ...                     version=3, request_ids=["a", "b"], now_ms=0)
+        >>> f = tf.train.Example.FromString(rec[1]).features.feature
+        >>> f["x"].float_list.value[0], round(f["_prediction"].float_list.value[0], 2), f["_model_version"].int64_list.value[0]
+        (2.5, 0.9, 3)
+    """
     import tensorflow as tf
 
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     n = len(request_ids)
+    logged = {("_prediction" if len(outputs) == 1 else f"_prediction_{k}"): v for k, v in outputs.items()}
+    logged.update({"_model_version": np.full(n, int(version), np.int64),
+                   "_request_id": np.array([r.encode("utf-8") for r in request_ids], dtype=object),
+                   "_timestamp_ms": np.full(n, now_ms, np.int64)})
+    if takes_examples:
+        extra = _arrow_records(logged, n)
+        given = next(iter(inputs.values()))
+        if extra is not None and len(given) == n:
+            return [bytes(a) + b for a, b in zip(given, extra, strict=True)]
+    else:
+        fast = _arrow_records({**inputs, **logged}, n)
+        if fast is not None:
+            return fast
     out = []
     for i in range(n):
         if takes_examples:
