@@ -16,9 +16,7 @@ import time is its own column), so ``seconds`` is the call itself, for mlprod an
 - ``compute_statistics`` on the files (workers read, driver reads back only the statistics)
   next to plain TFDV ``generate_statistics_from_csv``;
 - ``evaluate`` of stored binary predictions in ``tf.Example`` TFRecord files (overall + per
-  payment type) next to ``tfma.run_model_analysis`` with a hand-written config on the same files:
-  mlprod in-memory (TFMA's runner) and with its default runner (``beam_args=None``: a worker
-  per core once the files pass 8 MiB).
+  payment type) next to ``tfma.run_model_analysis`` with a hand-written config on the same files.
 
 The spec: z-score fare, log + z-score trip_miles, 4 quantile buckets of the hour, payment_type
 vocabulary (integer ids).
@@ -52,7 +50,8 @@ CASES: dict[str, Any] = {
     "statistics / mlprod / Prism, isolated worker pool": ("stats-mlprod", "prism"),
     "statistics / plain TFDV / in-memory": ("stats-tfdv", IN_MEMORY),
     "evaluate / mlprod / in-memory": ("eval-mlprod", IN_MEMORY),
-    "evaluate / mlprod / default (a worker per core from 8 MiB of files)": ("eval-mlprod", None),
+    "evaluate / mlprod / multi-processing, 2 workers": ("eval-mlprod", ["--direct_running_mode=multi_processing",
+                                                                       "--direct_num_workers=2"]),
     "evaluate / plain TFMA / in-memory": ("eval-tfma", IN_MEMORY),
 }
 EVAL_METRICS = ("ExampleCount", "BinaryAccuracy", "AUC", "Precision", "Recall")

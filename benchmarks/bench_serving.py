@@ -131,8 +131,9 @@ def main() -> None:
          lambda port: [*serve, "--rest_api_port", str(port), *batch(0)]),
         (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout)",
          lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros)]),
-        ("mlprod serve, batching (timeout 0) + request log",
-         lambda port: [*serve, "--rest_api_port", str(port), *batch(0), "--log_dir", str(work / "logs")]),
+        (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + request log",
+         lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros),
+                       "--log_dir", str(work / "logs")]),
     ]
     runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
     for rnd in range(args.rounds):

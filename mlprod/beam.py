@@ -134,33 +134,6 @@ def direct_args(workers: int | None = None) -> list[str]:
     return worker_args(["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"])
 
 
-def local_parallel_args(files: Sequence[str], min_bytes: int = 8 << 20) -> list[str] | None:
-    """:func:`direct_args` when ``files`` are big enough that worker processes pay off, else None.
-
-    The default runner of row-by-row Python work (TFMA computes its metrics one example at a
-    time): DirectRunner's in-process mode uses one core; its multi-processing mode uses them all
-    but each worker first imports TensorFlow (~10 s). From ``min_bytes`` of input (8 MiB, about
-    100,000 examples of a few features) that start-up is won back on 2 cores.
-
-    Example:
-        >>> local_parallel_args([]) is None
-        True
-    """
-    import tensorflow as tf
-
-    if (os.cpu_count() or 1) < 2 or not files:
-        return None
-    total = 0
-    for f in files:
-        try:
-            total += tf.io.gfile.stat(f).length
-        except tf.errors.OpError:
-            return None
-        if total >= min_bytes:
-            return direct_args()
-    return None
-
-
 def prism_location() -> str | None:
     """Path of Beam's Prism binary: ``$MLPROD_PRISM``, else ``prism`` on PATH (the environment builds it).
 

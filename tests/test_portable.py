@@ -178,21 +178,6 @@ def test_runner_args_carry_the_worker_environment():
         beam.default_output(beam.flink_args("f:8081", image="i"))
 
 
-def test_big_local_files_default_to_a_worker_per_core(tmp_path):
-    """TFMA's per-example work: from 8 MiB of files the default runner is multi-processing."""
-    import os
-
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: in-process is the default whatever the size")
-    small, big = tmp_path / "small.tfrecord", tmp_path / "big.tfrecord"
-    small.write_bytes(b"x" * 1024)
-    big.write_bytes(b"x" * (8 << 20))
-    assert beam.local_parallel_args([str(small)]) is None
-    assert beam.local_parallel_args([str(small)], min_bytes=1024) == beam.direct_args()
-    assert beam.local_parallel_args([str(small), str(big)]) == beam.direct_args()
-    assert beam.local_parallel_args([str(tmp_path / "gone.tfrecord")]) is None
-
-
 def test_workers_import_mlprod_first():
     """`--beam_plugins=mlprod` is what Beam's worker boot imports; importing it sets the variable."""
     import os

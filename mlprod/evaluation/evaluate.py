@@ -160,10 +160,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
         baseline: optional model of the same kind to compare with (change thresholds).
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
-        beam_args: Beam pipeline args (any runner). Default: DirectRunner, in-process; when TFMA
-            reads 8 MiB or more of TFRecord files itself, DirectRunner multi-processing with a
-            worker per core (``mlprod.beam.local_parallel_args``: TFMA's per-example metric
-            work then uses every core). Pass ``[]`` to keep in-process.
+        beam_args: Beam pipeline args (DirectRunner by default; any runner).
         output_dir: keep TFMA's output here (default: a temporary folder).
         trusted_model: load a Keras ``.h5``/``.keras`` file even when it holds Lambda layers
             (their Python code runs); off by default.
@@ -198,10 +195,6 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     if location:  # TFMA's workers read the files; the driver checks a sample's columns only
         df = read_sample(location[1], "tfrecord", 1_000)
         _check(df, spec)
-        if beam_args is None:
-            from mlprod.beam import local_parallel_args
-
-            beam_args = local_parallel_args(location[1])
     else:
         df = load_frame(data, "evaluation data")
         _check(df, spec)
