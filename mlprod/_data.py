@@ -143,6 +143,9 @@ def csv_header(path: str) -> list[str]:
 def file_pattern(data: Any, files: list[str]) -> str | None:
     """One glob that matches exactly ``files`` as :func:`list_files` found them from ``data``, or None.
 
+    Callers that get None read the files in the driver instead, so a folder should not get None
+    for a reason a glob can express (hidden files: ``[!.]*``).
+
     Example:
         >>> import os
         >>> os.makedirs("parts", exist_ok=True)
@@ -152,6 +155,9 @@ def file_pattern(data: Any, files: list[str]) -> str | None:
         'parts/*'
         >>> file_pattern("parts", list_files("parts")[:1]).endswith("a.csv")   # one file: itself
         True
+        >>> _ = open(os.path.join("parts", ".marker"), "w").write("")
+        >>> file_pattern("parts", list_files("parts"))                          # hidden files left out
+        'parts/[!.]*'
     """
     if len(files) == 1:
         return files[0]
@@ -161,7 +167,8 @@ def file_pattern(data: Any, files: list[str]) -> str | None:
     if any(c in text for c in "*?["):
         return text
     if "://" not in text and any(n.startswith(".") for n in os.listdir(text)):
-        return None  # hidden files, which list_files skips but a runner's glob may not
+        # hidden files (list_files skips them) would match a runner's "*": leave them out
+        return f"{text.rstrip('/')}/[!.]*"
     return f"{text.rstrip('/')}/*"  # a folder: list_files took every file in it
 
 
