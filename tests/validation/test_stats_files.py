@@ -60,3 +60,18 @@ def test_an_empty_csv_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.csv").write_text("")
     with pytest.raises(DataError):
         compute_statistics(tmp_path, beam_args=BEAM)
+
+
+def test_hidden_files_in_a_folder_are_left_out(tmp_path):
+    # a marker such as ".rows-100" or ".DS_Store" beside the shards is not data, and must not make
+    # the call read every row in the driver either (file_pattern gives the runner "[!.]*")
+    from mlprod._data import file_pattern
+
+    (tmp_path / "a.csv").write_text("n,s\n" + "".join(f"{i},x\n" for i in range(60)))
+    (tmp_path / "b.csv").write_text("n,s\n" + "".join(f"{i},y\n" for i in range(40)))
+    (tmp_path / ".rows-100").write_bytes(b"\x00\xffnot,csv\n")
+    assert file_pattern(tmp_path, list_files(tmp_path)) == f"{tmp_path}/[!.]*"
+    stats = compute_statistics(tmp_path, beam_args=BEAM)
+    assert stats.datasets[0].num_examples == 100
+    s = next(f for f in stats.datasets[0].features if f.path.step[0] == "s")
+    assert s.string_stats.unique == 2
