@@ -52,6 +52,7 @@ CASES: dict[str, Any] = {
     "evaluate / mlprod / in-memory": ("eval-mlprod", IN_MEMORY),
     "evaluate / mlprod / multi-processing, 2 workers": ("eval-mlprod", ["--direct_running_mode=multi_processing",
                                                                        "--direct_num_workers=2"]),
+    "evaluate / mlprod / Prism, isolated worker pool": ("eval-mlprod", "prism"),
     "evaluate / plain TFMA / in-memory": ("eval-tfma", IN_MEMORY),
 }
 EVAL_METRICS = ("ExampleCount", "BinaryAccuracy", "AUC", "Precision", "Recall")
@@ -181,7 +182,8 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
     kind, beam_args = CASES[name]
     out = tempfile.mkdtemp(prefix="bench-scale-", dir="/var/tmp")
     stack = contextlib.ExitStack()
-    if beam_args == "prism":  # the driver only submits; Prism and the pool's workers hold the data
+    on_pool = beam_args == "prism"
+    if on_pool:  # the driver only submits; Prism and the pool's workers hold the data
         pool = stack.enter_context(beam.worker_pool())
         beam_args = beam.prism_args(pool, extra=[f"--temp_location={out}"])
     # the libraries are imported before the clock starts, in every case alike: a notebook or a
@@ -212,7 +214,9 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
 
             ev = mlprod.EvalSpec(label="big_tipper", model_type="binary", slices=["payment_type"],
                                  prediction_key="score", metrics=list(EVAL_METRICS))
-            table = mlprod.evaluate(None, eval_folder, ev, beam_args=beam_args).table
+            # on the pool, TFMA's results go where the workers can write (the driver reads them back)
+            table = mlprod.evaluate(None, eval_folder, ev, beam_args=beam_args,
+                                    output_dir=os.path.join(out, "eval") if on_pool else None).table
             rows = int(table[(table["slice"] == "Overall") & (table["metric"] == "example_count")]["value"].iloc[0])
         elif kind == "eval-tfma":
             rows = hand_tfma(eval_folder, beam_args, out)

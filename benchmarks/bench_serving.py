@@ -102,6 +102,8 @@ def main() -> None:
                     help="the timeout of the second batching case (the first uses 0, TF Serving's CPU advice)")
     ap.add_argument("--batch-threads", type=int, default=os.cpu_count() or 2,
                     help="num_batch_threads (TF Serving's CPU advice: the number of cores)")
+    ap.add_argument("--cases", default="", help="comma-separated substrings of case names (default: all; the "
+                    "plain endpoint always runs, as the x_plain reference)")
     ap.add_argument("--rounds", type=int, default=3, help="each case is measured this many times, the cases "
                                                           "interleaved; the table gives the median round")
     args = ap.parse_args()
@@ -135,6 +137,8 @@ def main() -> None:
          lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros),
                        "--log_dir", str(work / "logs")]),
     ]
+    wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
+    cases = [(n, c) for n, c in cases if not wanted or n.startswith("plain") or any(w in n for w in wanted)]
     runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
     for rnd in range(args.rounds):
         for name, cmd in cases:

@@ -72,8 +72,12 @@ class Batcher:
         with self._cv:
             if self._closed:
                 raise RuntimeError("the batcher is closed (the server is shutting down)")
-            self._pending.setdefault(item.key, []).append(item)
-            self._cv.notify()
+            items = self._pending.setdefault(item.key, [])
+            items.append(item)
+            # wake a batch thread only when its wait changes: a new head (a waiting thread may sleep
+            # untimed or past this item's deadline) or a full batch; not once per request
+            if len(items) == 1 or sum(i.rows for i in items) >= self.max_batch_size:
+                self._cv.notify()
         return fut
 
     def _take(self) -> list[_Item] | None:
@@ -98,6 +102,8 @@ class Batcher:
                         n += it.rows
                     if not items:
                         del self._pending[key]
+                    if self._pending:  # what is left may be due: let another thread look
+                        self._cv.notify()
                     return batch
                 self._cv.wait(wait)
 

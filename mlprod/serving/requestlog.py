@@ -118,7 +118,7 @@ def _arrow_records(columns: dict[str, Any], n: int) -> list[bytes] | None:
 
 
 def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, takes_examples: bool,
-                  version: int, request_ids: list[str], now_ms: int | None = None) -> list[bytes]:
+                  version: int, request_ids: list[str], now_ms: int | np.ndarray | None = None) -> list[bytes]:
     """One serialized ``tf.Example`` per request row: features + prediction + version/id/time.
 
     The whole request is encoded in one tfx_bsl call; for a signature that takes serialized
@@ -135,15 +135,18 @@ def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
     """
     import tensorflow as tf
 
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     n = len(request_ids)
+    stamps = np.full(n, int(time.time() * 1000) if now_ms is None else now_ms, np.int64)  # an int or one per row
     logged = {("_prediction" if len(outputs) == 1 else f"_prediction_{k}"): v for k, v in outputs.items()}
     logged.update({"_model_version": np.full(n, int(version), np.int64),
                    "_request_id": np.array([r.encode("utf-8") for r in request_ids], dtype=object),
-                   "_timestamp_ms": np.full(n, now_ms, np.int64)})
+                   "_timestamp_ms": stamps})
     if takes_examples:
-        extra = _arrow_records(logged, n)
         given = next(iter(inputs.values()))
+        if not all(isinstance(v, bytes) for v in given):
+            raise DataError("a signature that takes tf.Examples was given something else than serialized "
+                            f"tf.Example bytes ({np.asarray(given).dtype}); nothing was logged for it.")
+        extra = _arrow_records(logged, n)
         if extra is not None and len(given) == n:
             return [bytes(a) + b for a, b in zip(given, extra, strict=True)]
     else:
@@ -163,9 +166,25 @@ def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
             f["_prediction" if len(outputs) == 1 else f"_prediction_{k}"].CopyFrom(_feature(v[i]))
         f["_model_version"].int64_list.value.append(int(version))
         f["_request_id"].bytes_list.value.append(request_ids[i].encode("utf-8"))
-        f["_timestamp_ms"].int64_list.value.append(now_ms)
+        f["_timestamp_ms"].int64_list.value.append(int(stamps[i]))
         out.append(ex.SerializeToString())
     return out
+
+
+def _groups(requests: list[tuple[Any, Any, dict[str, Any]]]) -> list[list[tuple[Any, Any, dict[str, Any]]]]:
+    """Queued requests grouped so that each group's arrays concatenate: same signature kind,
+    model version, input and output names, dtypes and trailing shapes (order kept within a group)."""
+    def shape_key(arrays: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, np.asarray(v).dtype.str, np.asarray(v).shape[1:]) for k, v in arrays.items()))
+
+    groups: dict[Any, list[tuple[Any, Any, dict[str, Any]]]] = {}
+    for r in requests:
+        try:
+            key: Any = (r[2]["takes_examples"], r[2]["version"], shape_key(r[0]), shape_key(r[1]))
+        except Exception:  # noqa: BLE001 - odd inputs: a group of its own, encoded (or dropped) alone
+            key = id(r)
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
 
 
 class RequestLog:
@@ -270,22 +289,38 @@ class RequestLog:
 
     def _drain(self) -> tuple[list[list[bytes]], bool]:
         batches: list[list[bytes]] = []
+        requests: list[tuple[Any, Any, dict[str, Any]]] = []
         stop = False
         while True:
             try:
                 b = self._q.get_nowait()
             except queue.Empty:
-                return batches, stop
+                break
             if b is None:
                 stop = True
             elif isinstance(b, tuple):
-                try:
-                    batches.append(build_records(b[0], b[1], **b[2]))
-                except Exception as e:  # noqa: BLE001 - a record that cannot be built must not stop logging
-                    self.dropped += len(b[2]["request_ids"])
-                    log.warning("could not log a request (%s); %d records dropped so far", e, self.dropped)
+                requests.append(b)
             else:
                 batches.append(b)
+        for group in _groups(requests):  # one encode per group of like requests, not one per request
+            batches.extend(self._build(group))
+        return batches, stop
+
+    def _build(self, group: list[tuple[Any, Any, dict[str, Any]]]) -> list[list[bytes]]:
+        try:
+            if len(group) == 1:
+                return [build_records(group[0][0], group[0][1], **group[0][2])]
+            kw = {**group[0][2], "request_ids": [r for g in group for r in g[2]["request_ids"]],
+                  "now_ms": np.concatenate([np.full(len(g[2]["request_ids"]), g[2]["now_ms"], np.int64) for g in group])}
+            inputs = {k: np.concatenate([np.asarray(g[0][k]) for g in group]) for k in group[0][0]}
+            outputs = {k: np.concatenate([np.asarray(g[1][k]) for g in group]) for k in group[0][1]}
+            return [build_records(inputs, outputs, **kw)]
+        except Exception as e:  # noqa: BLE001 - a record that cannot be built must not stop logging
+            if len(group) > 1:  # encode each alone: only the bad request is dropped
+                return [b for g in group for b in self._build([g])]
+            self.dropped += len(group[0][2]["request_ids"])
+            log.warning("could not log a request (%s); %d records dropped so far", e, self.dropped)
+            return []
 
     def _loop(self) -> None:
         stop = False

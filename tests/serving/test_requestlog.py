@@ -166,3 +166,27 @@ def test_sampling_size_cap_and_bad_options(tmp_path):
         RequestLog(str(tmp_path / "b"), sample_rate=0)
     with pytest.raises(mlprod.DataError, match="no request logs"):
         read_requests(str(tmp_path / "nothing"))
+
+
+def test_requests_queued_together_are_encoded_together_and_a_bad_one_alone(tmp_path):
+    # one flush holds requests of two shapes, two versions and one that cannot be encoded (a ragged
+    # object column): every good row is written once, with its own id, version and timestamp
+    import numpy as np
+
+    log = RequestLog(str(tmp_path / "g"), flush_interval_s=30)  # nothing is written before close()
+    for i in range(20):
+        log.log({"x": np.full((2, 3), i, np.float32)}, {"y": np.array([[i], [i]], np.float32)},
+                version=1 + i % 2, request_ids=[f"a{i}-0", f"a{i}-1"])
+        log.log({"s": np.array([b"k%d" % i])}, {"y": np.array([[0.5]], np.float32)}, version=1,
+                request_ids=[f"b{i}"])
+    log.log({"x": np.array([[1.0, 2.0, 3.0]], np.float32)}, {"y": np.array([[7.0]], np.float32)}, version=1,
+            request_ids=["bad"], takes_examples=True)  # claims tf.Examples but sends floats
+    log.close()
+    df = read_requests(str(tmp_path / "g"))
+    assert log.written == 60 and log.dropped == 1 and len(df) == 60
+    assert sorted(df["_request_id"]) == sorted([f"a{i}-{j}" for i in range(20) for j in (0, 1)] + [f"b{i}" for i in range(20)])
+    a = df[df["_request_id"].str.startswith("a")]
+    i = a["_request_id"].str.extract(r"a(\d+)-")[0].astype(int)
+    assert (a["_model_version"] == 1 + i % 2).all()
+    assert all(np.allclose(list(x), [k] * 3) for x, k in zip(a["x"], i, strict=True))
+    assert (df["_timestamp_ms"] > 0).all()
