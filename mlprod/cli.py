@@ -131,6 +131,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from mlprod.serving import Batching, serve
 
+    if min(args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism) < 0:
+        raise ConfigError("--tensorflow_intra_op_parallelism and --tensorflow_inter_op_parallelism must be >= 0 "
+                          "(0 lets TensorFlow pick).")
+    if args.tensorflow_intra_op_parallelism or args.tensorflow_inter_op_parallelism:
+        import tensorflow as tf  # before any model loads: TensorFlow fixes its thread pools then
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
+        tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     batching = Batching(args.max_batch_size, args.batch_timeout_micros / 1e6, args.num_batch_threads) \
         if args.enable_batching else False
     srv = serve(args.model_base_path, model_name=args.model_name, host=args.host,
@@ -309,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--log_sample_rate", type=float, default=1.0)
     sv.add_argument("--log_flush_interval", type=float, default=1.0,
                     help="seconds between log writes: at most this much is lost on SIGKILL")
+    sv.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
+                    help="threads one TensorFlow op may use (TF Serving's flag; 0: TensorFlow picks)")
+    sv.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
+                    help="TensorFlow ops run at once (TF Serving's flag; 0: TensorFlow picks)")
     sv.set_defaults(func=_cmd_serve)
 
     rg = sub.add_parser("registry", help="every trained model with its stage (serving, rolled back, retired, "
