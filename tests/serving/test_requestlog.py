@@ -21,12 +21,12 @@ from mlprod.serving import RequestLog, log_feedback, read_requests, request_file
 from .conftest import penguin_rows
 
 
-def start_cli(base: Path, log_dir: Path, flush: float) -> tuple[subprocess.Popen, str]:
+def start_cli(base: Path, log_dir: Path, flush: float, *extra: str) -> tuple[subprocess.Popen, str]:
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     p = subprocess.Popen([sys.executable, "-m", "mlprod.cli", "serve", "--model_base_path", str(base),
                           "--model_name", "penguin", "--rest_api_port", "0", "--port", "-1", "--enable_batching",
-                          "--log_dir", str(log_dir), "--log_flush_interval", str(flush)],
+                          "--log_dir", str(log_dir), "--log_flush_interval", str(flush), *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.time() + 180
     assert p.stdout is not None
@@ -190,3 +190,21 @@ def test_requests_queued_together_are_encoded_together_and_a_bad_one_alone(tmp_p
     assert (a["_model_version"] == 1 + i % 2).all()
     assert all(np.allclose(list(x), [k] * 3) for x, k in zip(a["x"], i, strict=True))
     assert (df["_timestamp_ms"] > 0).all()
+
+
+def test_tensorflow_thread_flags(base, tmp_path, capsys):
+    # TF Serving's --tensorflow_intra_op_parallelism / --tensorflow_inter_op_parallelism: applied
+    # before the model loads (the server answers and logs), a negative count is one clear error
+    from mlprod import cli
+
+    p, url = start_cli(base, tmp_path / "logs", 0.1, "--tensorflow_intra_op_parallelism", "1",
+                       "--tensorflow_inter_op_parallelism", "1")
+    try:
+        r = requests.post(f"{url}/v1/models/penguin:predict", json={"instances": penguin_rows(3)}, timeout=60)
+        assert r.status_code == 200 and len(r.json()["predictions"]) == 3
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+    assert p.returncode == 0 and len(read_requests(str(tmp_path / "logs"))) == 3
+    rc = cli.main(["serve", "--model_base_path", str(base), "--tensorflow_intra_op_parallelism", "-1"])
+    assert rc == 1 and "must be >= 0" in capsys.readouterr().err
