@@ -76,7 +76,8 @@ class Batcher:
             items.append(item)
             # wake a batch thread only when its wait changes: a new head (a waiting thread may sleep
             # untimed or past this item's deadline) or a full batch; not once per request
-            if len(items) == 1 or sum(i.rows for i in items) >= self.max_batch_size:
+            if len(items) == 1 or len(items) >= self.max_batch_size or \
+                    sum(i.rows for i in items) >= self.max_batch_size:  # the sum: over < max_batch_size items
                 self._cv.notify()
         return fut
 

@@ -174,13 +174,12 @@ def build_records(inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
 def _groups(requests: list[tuple[Any, Any, dict[str, Any]]]) -> list[list[tuple[Any, Any, dict[str, Any]]]]:
     """Queued requests grouped so that each group's arrays concatenate: same signature kind,
     model version, input and output names, dtypes and trailing shapes (order kept within a group)."""
-    def shape_key(arrays: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted((k, np.asarray(v).dtype.str, np.asarray(v).shape[1:]) for k, v in arrays.items()))
+    from mlprod.serving.batching import batch_key  # what must agree to concatenate, as the batcher asks
 
     groups: dict[Any, list[tuple[Any, Any, dict[str, Any]]]] = {}
     for r in requests:
         try:
-            key: Any = (r[2]["takes_examples"], r[2]["version"], shape_key(r[0]), shape_key(r[1]))
+            key: Any = batch_key((r[2]["takes_examples"], r[2]["version"], batch_key(None, r[1])), r[0])
         except Exception:  # noqa: BLE001 - odd inputs: a group of its own, encoded (or dropped) alone
             key = id(r)
         groups.setdefault(key, []).append(r)
