@@ -60,23 +60,46 @@ def to_array(info: TensorInfo, value: Any) -> np.ndarray:
 
 
 def example_from_features(features: dict[str, Any]) -> bytes:
-    """A JSON feature dict (``{"f": 1.5, "s": "a", "l": [1, 2]}``) as a serialized ``tf.Example``."""
-    import tensorflow as tf
+    """A JSON feature dict (``{"f": 1.5, "s": "a", "l": [1, 2]}``) as a serialized ``tf.Example``.
 
-    feats = {}
+    Integers (and booleans) become ``int64_list``, numbers with any float ``float_list``, text and
+    ``{"b64": ...}`` ``bytes_list``; ``None`` values and empty lists are left out (missing, as ExampleGen leaves them).
+
+    Example:
+        >>> from tensorflow.core.example import example_pb2
+        >>> ex = example_pb2.Example.FromString(example_from_features({"x": 1.5, "n": 2, "s": "a"}))
+        >>> ex.features.feature["n"].int64_list.value[:], ex.features.feature["s"].bytes_list.value[:]
+        ([2], [b'a'])
+    """
+    ex = _example_pb2().Example()
+    fm = ex.features.feature
     for k, v in features.items():
-        vals = v if isinstance(v, list) else [v]
-        if any(x is None for x in vals):
-            vals = [x for x in vals if x is not None]
-            if not vals:
-                continue  # a missing value: left out of the example, as ExampleGen does
-        if all(isinstance(x, bool) or isinstance(x, int) for x in vals):
-            feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(x) for x in vals]))
+        t = type(v)  # the one-value cases first: the server builds one Example per request row
+        if t is float:
+            fm[k].float_list.value.append(v)
+            continue
+        if t is int or t is bool:
+            fm[k].int64_list.value.append(v)
+            continue
+        if t is str:
+            fm[k].bytes_list.value.append(v.encode("utf-8"))
+            continue
+        vals = [x for x in (v if isinstance(v, list) else [v]) if x is not None]
+        if not vals:
+            continue  # a missing value: left out of the example, as ExampleGen does
+        if all(isinstance(x, int) for x in vals):  # bool is an int
+            fm[k].int64_list.value.extend(int(x) for x in vals)
         elif all(isinstance(x, (int, float)) for x in vals):
-            feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(x) for x in vals]))
+            fm[k].float_list.value.extend(float(x) for x in vals)
         else:
-            feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=_strings(vals)))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+            fm[k].bytes_list.value.extend(_strings(vals))
+    return ex.SerializeToString()
+
+
+def _example_pb2() -> Any:
+    from tensorflow.core.example import example_pb2  # the proto module alone, not TensorFlow's lazy namespace
+
+    return example_pb2
 
 
 def _is_feature_dict(sig: Signature, inst: Any) -> bool:

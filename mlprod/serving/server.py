@@ -173,7 +173,8 @@ class Server:
         from mlprod.serving.rest import make_app
 
         config = uvicorn.Config(make_app(self), host=self.host, port=int(self._want_rest or 0), log_level="warning",
-                                lifespan="off", timeout_graceful_shutdown=30, access_log=False)
+                                lifespan="off", timeout_graceful_shutdown=30, access_log=False,
+                                proxy_headers=False)  # nothing here reads the client address
         self._rest = uvicorn.Server(config)
         self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
         self._rest_thread.start()
