@@ -12,10 +12,15 @@ Example:
     >>> b = Batcher(lambda key, x: {"y": x["x"] * 2}, max_batch_size=8, batch_timeout_s=0.001)
     >>> b.submit("k", {"x": np.array([1.0, 2.0])}).result()["y"].tolist()
     [2.0, 4.0]
+    >>> async def one():  # from an event loop (the REST server): an awaitable, settled once per batch
+    ...     return (await b.submit_async("k", {"x": np.array([3.0])}))["y"].tolist()
+    >>> asyncio.run(one())
+    [6.0]
     >>> b.close()
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -33,7 +38,8 @@ class _Item:
     key: Any
     inputs: dict[str, np.ndarray]
     rows: int
-    future: Future
+    future: Future | asyncio.Future
+    loop: asyncio.AbstractEventLoop | None = None  # set for an asyncio future: settled on its loop
     t: float = field(default_factory=time.monotonic)
 
 
@@ -63,12 +69,28 @@ class Batcher:
 
     def submit(self, key: Hashable, inputs: dict[str, np.ndarray]) -> Future:
         """Queue one request (batch-first arrays); the future resolves to its slice of the outputs."""
-        rows = {int(v.shape[0]) if v.ndim else 1 for v in inputs.values()}
         fut: Future = Future()
+        self._queue(key, inputs, fut, None)
+        return fut
+
+    def submit_async(self, key: Hashable, inputs: dict[str, np.ndarray]) -> asyncio.Future:
+        """:meth:`submit` for a caller on an asyncio event loop (call it from the loop's thread).
+
+        The batch thread hands every result of one batch to the loop in one call, instead of one
+        cross-thread wake-up per request (what ``asyncio.wrap_future`` of :meth:`submit` costs).
+        """
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._queue(key, inputs, fut, loop)
+        return fut
+
+    def _queue(self, key: Hashable, inputs: dict[str, np.ndarray], fut: Future | asyncio.Future,
+               loop: asyncio.AbstractEventLoop | None) -> None:
+        rows = {int(v.shape[0]) if v.ndim else 1 for v in inputs.values()}
         if len(rows) != 1 or any(v.ndim == 0 for v in inputs.values()):
             fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {sorted(rows)}."))
-            return fut
-        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut)
+            return
+        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut, loop)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the batcher is closed (the server is shutting down)")
@@ -79,7 +101,6 @@ class Batcher:
             if len(items) == 1 or len(items) >= self.max_batch_size or \
                     sum(i.rows for i in items) >= self.max_batch_size:  # the sum: over < max_batch_size items
                 self._cv.notify()
-        return fut
 
     def _take(self) -> list[_Item] | None:
         """Wait for a batch that is full or old enough; None once closed and empty."""
@@ -110,6 +131,7 @@ class Batcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
+            done: list[tuple[_Item, Any, BaseException | None]] = []
             try:
                 if len(batch) == 1:
                     outs = [self._run(batch[0].key[0], batch[0].inputs)]
@@ -120,17 +142,17 @@ class Batcher:
                     outs = [{k: v[bounds[j]:bounds[j + 1]] for k, v in out.items()} for j in range(len(batch))]
                 if self._on_batch is not None:
                     self._on_batch(sum(i.rows for i in batch))
-                for it, o in zip(batch, outs, strict=True):
-                    it.future.set_result(o)
+                done = [(it, o, None) for it, o in zip(batch, outs, strict=True)]
             except Exception as e:  # noqa: BLE001 - one bad request must not fail its batch-mates
                 if len(batch) == 1:
-                    batch[0].future.set_exception(e)
-                    continue
-                for it in batch:  # run each alone: the good ones answer, the bad one gets its own error
-                    try:
-                        it.future.set_result(self._run(it.key[0], it.inputs))
-                    except Exception as e1:  # noqa: BLE001
-                        it.future.set_exception(e1)
+                    done = [(batch[0], None, e)]
+                else:
+                    for it in batch:  # run each alone: the good ones answer, the bad one gets its own error
+                        try:
+                            done.append((it, self._run(it.key[0], it.inputs), None))
+                        except Exception as e1:  # noqa: BLE001
+                            done.append((it, None, e1))
+            _settle(done)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Run what is queued, then stop the worker threads (a drain, for graceful shutdown)."""
@@ -139,6 +161,34 @@ class Batcher:
             self._cv.notify_all()
         for t in self._threads:
             t.join(timeout)
+
+
+def _settle(done: list[tuple[_Item, Any, BaseException | None]]) -> None:
+    """Resolve futures: thread futures here, asyncio ones in one call per event loop."""
+    per_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for it, out, exc in done:
+        if it.loop is None:
+            if exc is None:
+                it.future.set_result(out)
+            else:
+                it.future.set_exception(exc)
+        else:
+            per_loop.setdefault(it.loop, []).append((it.future, out, exc))
+    for loop, items in per_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, items)
+        except RuntimeError:  # the loop has closed: nobody waits for these any more
+            pass
+
+
+def _settle_on_loop(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for fut, out, exc in items:
+        if fut.done():  # cancelled: the client went away
+            continue
+        if exc is None:
+            fut.set_result(out)
+        else:
+            fut.set_exception(exc)
 
 
 def run_unbatched(run: Callable[[Hashable, dict[str, np.ndarray]], dict[str, np.ndarray]],

@@ -16,6 +16,8 @@ Example:
 """
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -132,6 +134,15 @@ class Server:
         key = (sv, sig.name)
         return self.batcher.submit(key, inputs) if self.batcher is not None else run_unbatched(self._run, key, inputs)
 
+    def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray]) -> Any:
+        """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
+        if self.draining:
+            raise RuntimeError("the server is shutting down")
+        key = (sv, sig.name)
+        if self.batcher is not None:
+            return self.batcher.submit_async(key, inputs)
+        return asyncio.wrap_future(run_unbatched(self._run, key, inputs))
+
     def record(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
                request_id: str) -> None:
         """Queue the request for the log (no-op without ``log_dir``)."""
@@ -174,7 +185,8 @@ class Server:
 
         config = uvicorn.Config(make_app(self), host=self.host, port=int(self._want_rest or 0), log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=30, access_log=False,
-                                proxy_headers=False)  # nothing here reads the client address
+                                proxy_headers=False,  # nothing here reads the client address
+                                server_header=False)
         self._rest = uvicorn.Server(config)
         self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
         self._rest_thread.start()
@@ -260,8 +272,21 @@ def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
     return 500, f"{type(e).__name__}: {msg}"
 
 
+_ID_PREFIX = uuid.uuid4().hex[:20]  # random per process: ids stay unique across servers and restarts
+_ID_COUNTER = itertools.count()
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """A 32-hex-digit id unique to this request: a random per-process prefix and a counter.
+
+    (``uuid4`` per request reads the OS's random source each time: ~14 us under load.)
+
+    Example:
+        >>> a, b = new_request_id(), new_request_id()
+        >>> len(a), a != b, a[:20] == b[:20]
+        (32, True, True)
+    """
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
