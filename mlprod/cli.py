@@ -154,6 +154,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # heap: measured, logging cost 20-30% of batched throughput with it, about nothing without it
     gc.collect()
     gc.freeze()
+    # the REST thread runs Python almost without pause; a batch thread coming back from TensorFlow
+    # (which computes without the GIL) waits up to the switch interval (5 ms by default) to hold
+    # the GIL again, several times per batch. 1 ms shortens that wait: measured +10% batched
+    # throughput at 32 clients (median of 5 rounds, 4,905 vs 4,453 req/s)
+    sys.setswitchinterval(0.001)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

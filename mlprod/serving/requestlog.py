@@ -28,14 +28,13 @@ Example:
 from __future__ import annotations
 
 import glob
-import io
 import logging
 import os
-import queue
 import random
 import struct
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -55,11 +54,11 @@ def _masked_crc(data: bytes) -> bytes:
 
 def _frame(records: list[bytes]) -> bytes:
     """TFRecord framing: uint64 length, masked crc32c of it, the data, masked crc32c of the data."""
-    buf = io.BytesIO()
+    parts: list[bytes] = []
     for r in records:
         n = struct.pack("<Q", len(r))
-        buf.write(n + _masked_crc(n) + r + _masked_crc(r))
-    return buf.getvalue()
+        parts += (n, _masked_crc(n), r, _masked_crc(r))
+    return b"".join(parts)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -200,7 +199,8 @@ class RequestLog:
         self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
         os.makedirs(self.log_dir, exist_ok=True)
         _frame([build_records({"x": np.zeros(1)}, {}, takes_examples=False, version=0, request_ids=["warm"])[0]])
-        self._q: queue.Queue[Any] = queue.Queue(max_queue)
+        self._q: deque[Any] = deque()  # append/popleft are atomic: no lock on the response path
+        self.max_queue = max_queue
         self._wake = threading.Event()
         self._rng = random.Random(seed)
         self._fd: int | None = None
@@ -225,15 +225,16 @@ class RequestLog:
     def _put(self, item: Any, n: int) -> None:
         if not n or self._closed:
             return
-        try:
-            self._q.put_nowait(item)
-        except queue.Full:
+        if len(self._q) >= self.max_queue:
             self.dropped += n
+        else:
+            self._q.append(item)
 
     def log(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, version: int,
             request_ids: list[str], takes_examples: bool = False) -> None:
         """Queue one answered request (rows sampled by ``sample_rate``); records are built on the writer thread."""
-        keep = [i for i in range(len(request_ids)) if self.sampled()]
+        keep = range(len(request_ids)) if self.sample_rate >= 1.0 else \
+            [i for i in range(len(request_ids)) if self.sampled()]
         if not keep:
             return
         if len(keep) < len(request_ids):
@@ -292,8 +293,8 @@ class RequestLog:
         stop = False
         while True:
             try:
-                b = self._q.get_nowait()
-            except queue.Empty:
+                b = self._q.popleft()
+            except IndexError:
                 break
             if b is None:
                 stop = True
@@ -310,7 +311,8 @@ class RequestLog:
             if len(group) == 1:
                 return [build_records(group[0][0], group[0][1], **group[0][2])]
             kw = {**group[0][2], "request_ids": [r for g in group for r in g[2]["request_ids"]],
-                  "now_ms": np.concatenate([np.full(len(g[2]["request_ids"]), g[2]["now_ms"], np.int64) for g in group])}
+                  "now_ms": np.repeat(np.array([g[2]["now_ms"] for g in group], np.int64),
+                                      [len(g[2]["request_ids"]) for g in group])}
             inputs = {k: np.concatenate([np.asarray(g[0][k]) for g in group]) for k in group[0][0]}
             outputs = {k: np.concatenate([np.asarray(g[1][k]) for g in group]) for k in group[0][1]}
             return [build_records(inputs, outputs, **kw)]
@@ -338,7 +340,7 @@ class RequestLog:
         if self._closed:
             return
         self._closed = True
-        self._q.put(None)
+        self._q.append(None)
         self._wake.set()
         self._thread.join(timeout)
 

@@ -141,7 +141,12 @@ class Server:
         key = (sv, sig.name)
         if self.batcher is not None:
             return self.batcher.submit_async(key, inputs)
-        return asyncio.wrap_future(run_unbatched(self._run, key, inputs))
+        fut = asyncio.get_running_loop().create_future()  # run here, in the loop's thread: no hand-off
+        try:
+            fut.set_result(self._run(key, inputs))
+        except Exception as e:  # noqa: BLE001 - the caller's await raises it
+            fut.set_exception(e)
+        return fut
 
     def record(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
                request_id: str) -> None:
