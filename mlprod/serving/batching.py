@@ -4,6 +4,9 @@ same model version and signature are concatenated along the batch axis and run a
 A batch runs when it holds ``max_batch_size`` rows or its oldest request has waited
 ``batch_timeout_s`` (TF Serving's ``batch_timeout_micros``), whichever comes first.
 ``num_batch_threads`` batches run at once (TensorFlow releases the GIL while it computes).
+``on_run(key, items, inputs, outputs)`` sees every model call that answered, after its
+requests have their results: ``items`` lists each request's ``(tag, rows)`` (the server logs
+a whole batch this way, in one call, from the batch thread).
 Requests whose inputs cannot be concatenated (other dtypes or trailing shapes) go in separate
 batches. A request larger than ``max_batch_size`` runs alone.
 
@@ -21,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -32,6 +36,8 @@ import numpy as np
 
 from mlprod.errors import ConfigError
 
+log = logging.getLogger("mlprod.serving")
+
 
 @dataclass
 class _Item:
@@ -40,6 +46,7 @@ class _Item:
     rows: int
     future: Future | asyncio.Future
     loop: asyncio.AbstractEventLoop | None = None  # set for an asyncio future: settled on its loop
+    tag: Any = None  # the caller's (the server's: the request id), handed to on_run
     t: float = field(default_factory=time.monotonic)
 
 
@@ -53,12 +60,13 @@ class Batcher:
 
     def __init__(self, run: Callable[[Hashable, dict[str, np.ndarray]], dict[str, np.ndarray]], *,
                  max_batch_size: int = 32, batch_timeout_s: float = 0.002, num_batch_threads: int = 2,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_run: Callable[[Any, list[tuple[Any, int]], dict[str, np.ndarray], dict[str, np.ndarray]], None]
+                 | None = None) -> None:
         if max_batch_size < 1 or batch_timeout_s < 0 or num_batch_threads < 1:
             raise ConfigError("batching needs max_batch_size >= 1, batch_timeout_s >= 0 and num_batch_threads >= 1; "
                               f"got {max_batch_size}, {batch_timeout_s}, {num_batch_threads}.")
         self._run, self.max_batch_size, self.timeout = run, max_batch_size, batch_timeout_s
-        self._on_batch = on_batch
+        self._on_run = on_run
         self._pending: dict[Hashable, list[_Item]] = {}
         self._cv = threading.Condition()
         self._closed = False
@@ -67,13 +75,13 @@ class Batcher:
         for t in self._threads:
             t.start()
 
-    def submit(self, key: Hashable, inputs: dict[str, np.ndarray]) -> Future:
+    def submit(self, key: Hashable, inputs: dict[str, np.ndarray], tag: Any = None) -> Future:
         """Queue one request (batch-first arrays); the future resolves to its slice of the outputs."""
         fut: Future = Future()
-        self._queue(key, inputs, fut, None)
+        self._queue(key, inputs, fut, None, tag)
         return fut
 
-    def submit_async(self, key: Hashable, inputs: dict[str, np.ndarray]) -> asyncio.Future:
+    def submit_async(self, key: Hashable, inputs: dict[str, np.ndarray], tag: Any = None) -> asyncio.Future:
         """:meth:`submit` for a caller on an asyncio event loop (call it from the loop's thread).
 
         The batch thread hands every result of one batch to the loop in one call, instead of one
@@ -81,16 +89,16 @@ class Batcher:
         """
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._queue(key, inputs, fut, loop)
+        self._queue(key, inputs, fut, loop, tag)
         return fut
 
     def _queue(self, key: Hashable, inputs: dict[str, np.ndarray], fut: Future | asyncio.Future,
-               loop: asyncio.AbstractEventLoop | None) -> None:
+               loop: asyncio.AbstractEventLoop | None, tag: Any) -> None:
         rows = {int(v.shape[0]) if v.ndim else 1 for v in inputs.values()}
         if len(rows) != 1 or any(v.ndim == 0 for v in inputs.values()):
             fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {sorted(rows)}."))
             return
-        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut, loop)
+        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut, loop, tag)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the batcher is closed (the server is shutting down)")
@@ -132,27 +140,38 @@ class Batcher:
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
             done: list[tuple[_Item, Any, BaseException | None]] = []
+            calls: list[tuple[list[_Item], dict[str, np.ndarray], dict[str, np.ndarray]]] = []  # for on_run
             try:
                 if len(batch) == 1:
-                    outs = [self._run(batch[0].key[0], batch[0].inputs)]
+                    out = self._run(batch[0].key[0], batch[0].inputs)
+                    calls.append((batch, batch[0].inputs, out))
+                    done = [(batch[0], out, None)]
                 else:
                     joined = {k: np.concatenate([i.inputs[k] for i in batch]) for k in batch[0].inputs}
                     out = self._run(batch[0].key[0], joined)
+                    calls.append((batch, joined, out))
                     bounds = np.cumsum([0] + [i.rows for i in batch])
-                    outs = [{k: v[bounds[j]:bounds[j + 1]] for k, v in out.items()} for j in range(len(batch))]
-                if self._on_batch is not None:
-                    self._on_batch(sum(i.rows for i in batch))
-                done = [(it, o, None) for it, o in zip(batch, outs, strict=True)]
+                    done = [(it, {k: v[bounds[j]:bounds[j + 1]] for k, v in out.items()}, None)
+                            for j, it in enumerate(batch)]
             except Exception as e:  # noqa: BLE001 - one bad request must not fail its batch-mates
+                calls = []
                 if len(batch) == 1:
                     done = [(batch[0], None, e)]
                 else:
                     for it in batch:  # run each alone: the good ones answer, the bad one gets its own error
                         try:
-                            done.append((it, self._run(it.key[0], it.inputs), None))
+                            o = self._run(it.key[0], it.inputs)
+                            calls.append(([it], it.inputs, o))
+                            done.append((it, o, None))
                         except Exception as e1:  # noqa: BLE001
                             done.append((it, None, e1))
-            _settle(done)
+            _settle(done)  # answer first; then what watches the calls (metrics, the request log)
+            if self._on_run is not None:
+                for items, ins, outs in calls:
+                    try:
+                        self._on_run(items[0].key[0], [(i.tag, i.rows) for i in items], ins, outs)
+                    except Exception as e:  # noqa: BLE001 - a watcher's failure must not stop serving
+                        log.warning("batch watcher failed: %s", e)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Run what is queued, then stop the worker threads (a drain, for graceful shutdown)."""

@@ -96,8 +96,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             raise DataError(f"signature {sig.name!r} takes {sorted(sig.inputs)}, not serialized tf.Examples; "
                             "use Predict.")
         inputs = {next(iter(sig.inputs)): np.array(_examples(request.input), dtype=object)}
-        outputs = server.submit(sv, sig, inputs).result()
-        server.record(sv, sig, inputs, outputs, rid)
+        outputs = server.submit(sv, sig, inputs, rid).result()
         return sv, sig, outputs
 
     class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -107,8 +106,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 sv, sig = server.resolve(name, version, sig_name or None)
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
                 inputs = {k: (v.astype(object) if v.dtype.kind == "S" else v) for k, v in inputs.items()}
-                outputs = server.submit(sv, sig, inputs).result()
-                server.record(sv, sig, inputs, outputs, rid)
+                outputs = server.submit(sv, sig, inputs, rid).result()
                 resp = predict_pb2.PredictResponse()
                 fill_spec(resp, sv, sig)
                 wanted = set(request.output_filter) or set(outputs)

@@ -115,8 +115,7 @@ def make_app(server: Any) -> Any:
                     raise DataError(f":{verb} needs a signature that takes serialized tf.Examples; "
                                     f"{sig.name!r} takes {sorted(sig.inputs)}. Use :predict.")
                 inputs = {next(iter(sig.inputs)): np.array(codec.examples_from_request(body), dtype=object)}
-            outputs = await server.submit_async(sv, sig, inputs)
-            server.record(sv, sig, inputs, outputs, rid)
+            outputs = await server.submit_async(sv, sig, inputs, rid)
             if verb == "predict":
                 result = {"predictions": codec.encode_predictions(outputs)} if "instances" in body else \
                     {"outputs": codec.encode_outputs(outputs)}

@@ -85,13 +85,14 @@ class Server:
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self.m = _metrics(model_name)
+        self._batch_size = self.m["batch"].labels(model_name)
         self.versions = Versions(str(base_path), policy=version_policy, num_latest=num_latest, specific=versions,
                                  poll_s=poll_s, on_change=self._version_changed)
         cfg = Batching() if batching is True else (batching or None)
         self.batching = cfg
         self.batcher = (Batcher(self._run, max_batch_size=cfg.max_batch_size, batch_timeout_s=cfg.batch_timeout_s,
                                 num_batch_threads=cfg.num_batch_threads,
-                                on_batch=self.m["batch"].labels(model_name).observe) if cfg else None)
+                                on_run=self._ran) if cfg else None)
         self.request_log = (RequestLog(log_dir, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
                                        max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
                             if log_dir else None)
@@ -113,9 +114,21 @@ class Server:
 
     def _run(self, key: Hashable, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sv, sig_name = key[0], key[1]  # type: ignore[index]
-        if self.batcher is None:
-            self.m["batch"].labels(self.model_name).observe(len(next(iter(inputs.values()))))
         return sv.run(sig_name, inputs)
+
+    def _ran(self, key: Any, items: list[tuple[str | None, int]], inputs: dict[str, np.ndarray],
+             outputs: dict[str, np.ndarray]) -> None:
+        """After a model call answered: the batch-size metric, and the log (one call per batch)."""
+        self._batch_size.observe(sum(n for _, n in items))
+        if self.request_log is None:
+            return
+        sv, sig_name = key
+        ids: list[str] = []
+        for rid, n in items:
+            rid = rid or new_request_id()
+            ids.extend([rid] if n == 1 else [f"{rid}-{i}" for i in range(n)])
+        self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids,
+                             takes_examples=sv.signatures[sig_name].takes_examples)
 
     def resolve(self, name: str, version: int | None, signature_name: str | None) -> tuple[Servable, Signature]:
         """The servable and signature a request addresses (NotFound for another model or version)."""
@@ -127,35 +140,36 @@ class Server:
             raise NotFound(str(e)) from None
         return sv, sv.signature(signature_name)
 
-    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray]) -> Any:
-        """Queue (batching) or run one request; returns a Future of its outputs."""
+    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], request_id: str | None = None) -> Any:
+        """Queue (batching) or run one request; returns a Future of its outputs. The request is
+        logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``)."""
         if self.draining:
             raise RuntimeError("the server is shutting down")
         key = (sv, sig.name)
-        return self.batcher.submit(key, inputs) if self.batcher is not None else run_unbatched(self._run, key, inputs)
+        if self.batcher is not None:
+            return self.batcher.submit(key, inputs, request_id)
+        fut = run_unbatched(self._run, key, inputs)
+        if fut.exception() is None:
+            self._ran(key, [(request_id, _rows(inputs))], inputs, fut.result())
+        return fut
 
-    def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray]) -> Any:
+    def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray],
+                     request_id: str | None = None) -> Any:
         """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
         if self.draining:
             raise RuntimeError("the server is shutting down")
         key = (sv, sig.name)
         if self.batcher is not None:
-            return self.batcher.submit_async(key, inputs)
+            return self.batcher.submit_async(key, inputs, request_id)
         fut = asyncio.get_running_loop().create_future()  # run here, in the loop's thread: no hand-off
         try:
-            fut.set_result(self._run(key, inputs))
+            out = self._run(key, inputs)
         except Exception as e:  # noqa: BLE001 - the caller's await raises it
             fut.set_exception(e)
+            return fut
+        fut.set_result(out)
+        self._ran(key, [(request_id, _rows(inputs))], inputs, out)
         return fut
-
-    def record(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
-               request_id: str) -> None:
-        """Queue the request for the log (no-op without ``log_dir``)."""
-        if self.request_log is None:
-            return
-        n = len(next(iter(inputs.values())))
-        ids = [request_id] if n == 1 else [f"{request_id}-{i}" for i in range(n)]
-        self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids, takes_examples=sig.takes_examples)
 
     def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
               request_id: str | None = None) -> dict[str, np.ndarray]:
@@ -167,9 +181,7 @@ class Server:
             (10, 3)
         """
         sv, sig = self.resolve(self.model_name, version, signature_name)
-        out = self.submit(sv, sig, inputs).result()
-        self.record(sv, sig, inputs, out, request_id or new_request_id())
-        return out
+        return self.submit(sv, sig, inputs, request_id or new_request_id()).result()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Server:
@@ -251,6 +263,11 @@ class Server:
     def status(self) -> list[dict[str, Any]]:
         """TF Serving's ``model_version_status`` list."""
         return self.versions.status()
+
+
+def _rows(inputs: dict[str, np.ndarray]) -> int:
+    v = next(iter(inputs.values()), None)
+    return int(v.shape[0]) if isinstance(v, np.ndarray) and v.ndim else 1
 
 
 def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:

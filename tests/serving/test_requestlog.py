@@ -208,3 +208,51 @@ def test_tensorflow_thread_flags(base, tmp_path, capsys):
     assert p.returncode == 0 and len(read_requests(str(tmp_path / "logs"))) == 3
     rc = cli.main(["serve", "--model_base_path", str(base), "--tensorflow_intra_op_parallelism", "-1"])
     assert rc == 1 and "must be >= 0" in capsys.readouterr().err
+
+
+def test_batched_requests_are_logged_once_each_with_their_own_prediction(base, tmp_path):
+    """Batching logs a whole model call at once (from the batch thread): every request of a
+    batch, single- or multi-row, REST or gRPC, must still be logged once under its own id with
+    the prediction it was answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import grpc
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    from mlprod.serving.codec import example_from_features
+
+    logs = tmp_path / "logs"
+    rows = penguin_rows(12)
+    with mlprod.serve(str(base), model_name="penguin", rest_port=0, grpc_port=0, log_dir=str(logs),
+                      batching=mlprod.serving.Batching(max_batch_size=16, batch_timeout_s=0.02)) as srv:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(srv.grpc_target))
+
+        def rest(i: int) -> dict[str, list]:
+            k = 1 + i % 3  # 1-, 2- and 3-row requests share batches
+            inst = [rows[(i + j) % 12] for j in range(k)]
+            r = requests.post(f"{srv.rest_url}/v1/models/penguin:predict", json={"instances": inst},
+                              headers={"X-Request-Id": f"r{i}"}, timeout=60)
+            assert r.status_code == 200, r.text
+            preds = r.json()["predictions"]
+            return {f"r{i}": preds[0]} if k == 1 else {f"r{i}-{j}": p for j, p in enumerate(preds)}
+
+        def grpc_call(i: int) -> dict[str, list]:
+            req = predict_pb2.PredictRequest()
+            req.model_spec.name = "penguin"
+            req.inputs["examples"].CopyFrom(tf.make_tensor_proto([example_from_features(rows[i % 12])]))
+            out = stub.Predict(req, metadata=[("x-request-id", f"g{i}")], timeout=60)
+            return {f"g{i}": tf.make_ndarray(out.outputs["outputs"])[0].tolist()}
+
+        with ThreadPoolExecutor(16) as pool:
+            answers: dict[str, list] = {}
+            for d in pool.map(lambda i: rest(i) if i % 4 else grpc_call(i), range(80)):
+                answers.update(d)
+        sizes = srv.m["batch"].labels("penguin").collect()[0].samples
+    n_calls = next(s.value for s in sizes if s.name.endswith("_count"))
+    assert n_calls < 80  # requests did share model calls
+    df = read_requests(str(logs), with_feedback=False)
+    assert sorted(df["_request_id"]) == sorted(answers)  # each exactly once
+    for rid, pred in zip(df["_request_id"], df["_prediction"], strict=True):
+        np.testing.assert_allclose(pred, answers[rid], rtol=1e-5)
