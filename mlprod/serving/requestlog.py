@@ -7,7 +7,8 @@ sent: the parsed ``tf.Example`` or the named inputs), the prediction (``_predict
 so ExampleGen reads a day as a span (``input_base=LOG_DIR``, pattern ``{YYYY}-{MM}-{DD}/*``) and
 our validation reads them as any TFRecord file.
 
-The response path only appends to an in-memory queue; a writer thread frames the queued records
+The response path only appends to an in-memory queue (with batching, the batch thread appends a
+whole model call at once, after answering its requests); a writer thread frames the queued records
 and appends them with one ``write`` system call every ``flush_interval_s`` (default 1 s). A
 ``SIGKILL`` therefore loses at most the last interval and never leaves a torn record (a single
 ``write`` to a local file is not split by a signal); ``close()`` (SIGTERM) writes everything.
