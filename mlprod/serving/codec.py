@@ -91,8 +91,13 @@ def example_from_features(features: dict[str, Any]) -> bytes:
             fm[k].int64_list.value.extend(int(x) for x in vals)
         elif all(isinstance(x, (int, float)) for x in vals):
             fm[k].float_list.value.extend(float(x) for x in vals)
+        elif any(isinstance(x, (int, float)) for x in vals):
+            raise DataError(f"feature {k!r} mixes numbers and other values ({v!r}); send one type per feature.")
         else:
-            fm[k].bytes_list.value.extend(_strings(vals))
+            try:
+                fm[k].bytes_list.value.extend(_strings(vals))
+            except DataError as e:
+                raise DataError(f"feature {k!r}: {e}") from None
     return ex.SerializeToString()
 
 

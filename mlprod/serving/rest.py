@@ -153,7 +153,14 @@ def make_app(server: Any) -> Any:
     async def metrics(request: Request) -> Any:
         return Response(generate_latest(m["registry"]), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[
+    async def no_route(request: Request, exc: Exception) -> Any:  # 404 / 405 as TF Serving answers: JSON
+        code = getattr(exc, "status_code", 404)
+        what = "unknown path" if code == 404 else f"{request.method} is not allowed on"
+        return _json({"error": f"{what} {request.url.path}; the API: GET /v1/models/NAME[/versions/V][/metadata], "
+                               "POST /v1/models/NAME[/versions/V]:predict|:classify|:regress, POST /v1/feedback, "
+                               "GET /healthz, GET /metrics."}, code)
+
+    return Starlette(exception_handlers={404: no_route, 405: no_route}, routes=[
         Route("/v1/models/{rest:path}", status, methods=["GET"]),
         Route("/v1/models/{rest:path}", infer, methods=["POST"]),
         Route("/v1/feedback", feedback, methods=["POST"]),

@@ -278,9 +278,12 @@ def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
 
         if isinstance(e, tf.errors.OpError):
             lines = [ln.strip() for ln in e.message.splitlines()]
+            # parse errors name the feature after "Name: <unknown>, " (the example has no name):
+            # "Key: x, Index: 0.  Data types don't match..." or "Feature: x (data type: float) is required..."
+            named = [" ".join(ln.split("Name: <unknown>, ", 1)[-1].split()) for ln in lines
+                     if "Feature:" in ln or "Key:" in ln]
             useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error", "Detected at node",
-                                                                      "<stack", "[[", "Name: <unknown>"))]
-            named = [ln.split("Name: <unknown>, ", 1)[-1] for ln in lines if "Feature:" in ln]
+                                                                      "<stack", "[["))]
             msg = (named or useful or [type(e).__name__])[0]
             return (400 if isinstance(e, (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)) else 500), msg
     except ImportError:  # pragma: no cover
@@ -289,8 +292,10 @@ def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
         return 404, msg
     if isinstance(e, RuntimeError) and draining:
         return 503, msg
-    if isinstance(e, (DataError, ConfigError, ValueError, KeyError, TypeError)):
-        return 400, msg.strip("'\"")
+    if isinstance(e, KeyError):  # str() of a KeyError is the repr of its key
+        return 400, str(e.args[0]) if e.args else msg
+    if isinstance(e, (DataError, ConfigError, ValueError, TypeError)):
+        return 400, msg
     return 500, f"{type(e).__name__}: {msg}"
 
 

@@ -96,6 +96,19 @@ def test_rest_errors_name_the_problem(server):
     assert r.status_code == 400 and "one value per example" in r.json()["error"]
     r = requests.post(f"{u}/penguin:classify", json={"signature_name": "by_features", "examples": penguin_rows(1)})
     assert r.status_code == 400 and ":predict" in r.json()["error"]
+    # a value of the wrong type names its feature (TensorFlow's parse error, without its stack)
+    row = {**penguin_rows(1)[0], "culmen_length_mm": "long"}
+    r = requests.post(f"{u}/penguin:predict", json={"instances": [row]})
+    assert r.status_code == 400 and "culmen_length_mm" in r.json()["error"] and "Data types" in r.json()["error"]
+    r = requests.post(f"{u}/penguin:predict", json={"instances": [{**row, "culmen_length_mm": [1, "a"]}]})
+    assert r.status_code == 400 and "culmen_length_mm" in r.json()["error"] and "mixes" in r.json()["error"]
+    r = requests.post(f"{u}/penguin:predict", json={"instances": []})
+    assert r.status_code == 400 and r.json()["error"].startswith("'instances' must be")
+    # unknown paths and methods answer JSON errors too, as TF Serving does
+    r = requests.get(f"{server.rest_url}/v2/models/penguin")
+    assert r.status_code == 404 and "/v2/models/penguin" in r.json()["error"]
+    r = requests.delete(f"{u}/penguin")
+    assert r.status_code == 405 and "DELETE" in r.json()["error"]
 
 
 def test_grpc_with_tf_serving_client(server, model_store):
