@@ -27,7 +27,9 @@ def _list_remote(s: str) -> list[str]:
 
     try:
         if tf.io.gfile.isdir(s):
-            return sorted(f"{s.rstrip('/')}/{n}" for n in tf.io.gfile.listdir(s) if not n.endswith("/"))
+            # files only, hidden ones (.DS_Store, markers) left out as a local folder's glob leaves them
+            return sorted(f"{s.rstrip('/')}/{n}" for n in tf.io.gfile.listdir(s)
+                          if not n.endswith("/") and not n.startswith("."))
         return sorted(tf.io.gfile.glob(s)) if any(c in s for c in "*?[") else ([s] if tf.io.gfile.exists(s) else [])
     except (tf.errors.OpError, ValueError) as e:  # unsupported scheme, no credentials, ...
         raise DataError(f"cannot list {s!r} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); check the "
@@ -166,8 +168,9 @@ def file_pattern(data: Any, files: list[str]) -> str | None:
     text = str(data)
     if any(c in text for c in "*?["):
         return text
-    if "://" not in text and any(n.startswith(".") for n in os.listdir(text)):
-        # hidden files (list_files skips them) would match a runner's "*": leave them out
+    if "://" in text or any(n.startswith(".") for n in os.listdir(text)):
+        # hidden files (list_files skips them) would match a runner's "*": leave them out (a remote
+        # folder is not listed again to find out: the pattern matches the same files either way)
         return f"{text.rstrip('/')}/[!.]*"
     return f"{text.rstrip('/')}/*"  # a folder: list_files took every file in it
 

@@ -75,3 +75,26 @@ def test_hidden_files_in_a_folder_are_left_out(tmp_path):
     assert stats.datasets[0].num_examples == 100
     s = next(f for f in stats.datasets[0].features if f.path.step[0] == "s")
     assert s.string_stats.unique == 2
+
+
+def test_a_remote_folder_leaves_hidden_files_out_too():
+    """A URI folder (here TensorFlow's in-memory ``ram://`` file system, as gs:// or s3:// would be)
+    is listed without its hidden files, and the runner's pattern leaves them out as well."""
+    import re
+
+    import tensorflow as tf
+    from apache_beam.io.filesystem import FileSystem
+
+    from mlprod._data import file_pattern
+
+    folder = "ram://mlprod-test-remote/parts"
+    tf.io.gfile.makedirs(folder)
+    for name in ("a.csv", "b.csv", ".DS_Store"):
+        with tf.io.gfile.GFile(f"{folder}/{name}", "w") as f:
+            f.write("x\n1\n")
+    files = list_files(folder)
+    assert [f.rsplit("/", 1)[1] for f in files] == ["a.csv", "b.csv"]
+    pattern = file_pattern(folder, files)
+    assert pattern == f"{folder}/[!.]*"
+    regex = FileSystem.translate_pattern(pattern)  # how Beam's file systems match it on the workers
+    assert [n for n in ("a.csv", "b.csv", ".DS_Store") if re.match(regex, f"{folder}/{n}")] == ["a.csv", "b.csv"]
