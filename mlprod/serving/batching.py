@@ -50,6 +50,17 @@ class _Item:
     t: float = field(default_factory=time.monotonic)
 
 
+def request_rows(inputs: dict[str, np.ndarray]) -> int | None:
+    """The batch size (first dimension) all of a request's inputs share, or None when they do not.
+
+    Example:
+        >>> request_rows({"a": np.zeros((3, 2)), "b": np.zeros(3)}), request_rows({"a": np.zeros(3), "b": np.zeros(2)})
+        (3, None)
+    """
+    rows = {int(v.shape[0]) if v.ndim else -1 for v in inputs.values()}
+    return rows.pop() if len(rows) == 1 and -1 not in rows else None
+
+
 def batch_key(key: Hashable, inputs: dict[str, np.ndarray]) -> Hashable:
     """``key`` plus each input's dtype and trailing shape: what must agree to concatenate."""
     return (key, tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in inputs.items())))
@@ -94,11 +105,12 @@ class Batcher:
 
     def _queue(self, key: Hashable, inputs: dict[str, np.ndarray], fut: Future | asyncio.Future,
                loop: asyncio.AbstractEventLoop | None, tag: Any) -> None:
-        rows = {int(v.shape[0]) if v.ndim else 1 for v in inputs.values()}
-        if len(rows) != 1 or any(v.ndim == 0 for v in inputs.values()):
-            fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {sorted(rows)}."))
+        rows = request_rows(inputs)
+        if rows is None:
+            got = sorted({int(v.shape[0]) if v.ndim else 1 for v in inputs.values()})
+            fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {got}."))
             return
-        item = _Item(batch_key(key, inputs), inputs, rows.pop(), fut, loop, tag)
+        item = _Item(batch_key(key, inputs), inputs, rows, fut, loop, tag)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the batcher is closed (the server is shutting down)")

@@ -234,8 +234,7 @@ class RequestLog:
     def log(self, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], *, version: int,
             request_ids: list[str], takes_examples: bool = False) -> None:
         """Queue one answered request (rows sampled by ``sample_rate``); records are built on the writer thread."""
-        keep = range(len(request_ids)) if self.sample_rate >= 1.0 else \
-            [i for i in range(len(request_ids)) if self.sampled()]
+        keep = [i for i in range(len(request_ids)) if self.sampled()]
         if not keep:
             return
         if len(keep) < len(request_ids):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mlprod.errors import ConfigError, DataError
-from mlprod.serving.batching import Batcher, run_unbatched
+from mlprod.serving.batching import Batcher, request_rows, run_unbatched
 from mlprod.serving.model import Servable, Signature
 from mlprod.serving.requestlog import RequestLog
 from mlprod.serving.versions import Versions
@@ -150,25 +150,21 @@ class Server:
             return self.batcher.submit(key, inputs, request_id)
         fut = run_unbatched(self._run, key, inputs)
         if fut.exception() is None:
-            self._ran(key, [(request_id, _rows(inputs))], inputs, fut.result())
+            rows = request_rows(inputs)
+            self._ran(key, [(request_id, 1 if rows is None else rows)], inputs, fut.result())
         return fut
 
     def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray],
                      request_id: str | None = None) -> Any:
         """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
-        if self.draining:
-            raise RuntimeError("the server is shutting down")
-        key = (sv, sig.name)
-        if self.batcher is not None:
-            return self.batcher.submit_async(key, inputs, request_id)
-        fut = asyncio.get_running_loop().create_future()  # run here, in the loop's thread: no hand-off
-        try:
-            out = self._run(key, inputs)
-        except Exception as e:  # noqa: BLE001 - the caller's await raises it
-            fut.set_exception(e)
-            return fut
-        fut.set_result(out)
-        self._ran(key, [(request_id, _rows(inputs))], inputs, out)
+        if self.batcher is not None and not self.draining:
+            return self.batcher.submit_async((sv, sig.name), inputs, request_id)
+        done = self.submit(sv, sig, inputs, request_id)  # unbatched: it ran here, in the loop's thread
+        fut = asyncio.get_running_loop().create_future()  # handed over without asyncio.wrap_future's wake-up
+        if done.exception() is None:
+            fut.set_result(done.result())
+        else:
+            fut.set_exception(done.exception())
         return fut
 
     def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
@@ -263,11 +259,6 @@ class Server:
     def status(self) -> list[dict[str, Any]]:
         """TF Serving's ``model_version_status`` list."""
         return self.versions.status()
-
-
-def _rows(inputs: dict[str, np.ndarray]) -> int:
-    v = next(iter(inputs.values()), None)
-    return int(v.shape[0]) if isinstance(v, np.ndarray) and v.ndim else 1
 
 
 def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
