@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 an mlprod error (one clear line on stderr, full trace w
 
 Example:
     $ mlprod run penguin --output /tmp/penguin
+    $ mlprod run --data weather.csv --label weather --output /tmp/weather
     $ mlprod --help
 """
 from __future__ import annotations
@@ -22,14 +23,115 @@ PIPELINES = ("penguin", "chicago_taxi", "mnist_edge")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from mlprod._fs import check_writable
+
+    if (args.pipeline is None) == (args.data is None):
+        raise ConfigError("give an example pipeline name (penguin, chicago_taxi, mnist_edge) or --data CSV_OR_FOLDER "
+                          "with --label COLUMN, not both.")
+    if args.data is None and (args.label or args.spec):
+        raise ConfigError("--label and --spec go with --data (your own CSV); the example pipelines bring their own.")
+    verbose = getattr(args, "verbose", False)
+    if not verbose:  # before TensorFlow is imported: its C++ start-up notes stay out of the terminal
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out = Path(args.output).resolve()
+    check_writable(out)
+    if args.data is not None:
+        if not args.label:
+            raise ConfigError("--data needs --label COLUMN (the class column of your CSV).")
+        from mlprod.pipelines.tabular import create_pipeline
+
+        cfg = _own_data_config(args, out)
+        what = f"the tabular pipeline on {args.data}"
+        pipeline = create_pipeline(cfg)
+    else:
+        module = _pipeline_module(args.pipeline)
+        what = f"pipeline {args.pipeline!r}"
+        pipeline = module.create_pipeline(module.config(out))
+    log = out / "run.log"
+    print(f"running {what} with the {args.runner} runner in {out} ..."
+          + ("" if verbose else f" (component logs: {log}; --verbose shows them)"), flush=True)
     from mlprod.pipelines.runner import run_pipeline
 
-    module = _pipeline_module(args.pipeline)
-    out = Path(args.output).resolve()
-    print(f"running pipeline {args.pipeline!r} with the {args.runner} runner in {out} ...", flush=True)
-    summary = run_pipeline(module.create_pipeline(module.config(out)), runner=args.runner)
+    with _quiet(None if verbose else log):
+        summary = run_pipeline(pipeline, runner=args.runner)
     print(summary)
     return 0 if summary.pushed_model else 3
+
+
+def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
+    """PipelineConfig for ``mlprod run --data``: a CSV file is linked into OUT/data (ExampleGen reads folders)."""
+    import re
+
+    from mlprod._fs import join_uri
+    from mlprod.errors import DataError
+    from mlprod.pipelines.tabular import PipelineConfig
+
+    data = Path(args.data).expanduser().resolve()
+    if data.is_file():
+        if data.suffix.lower() != ".csv":
+            raise DataError(f"--data {args.data!r} is not a .csv file; pass a CSV file or a folder of CSV files.")
+        root = out / "data"
+        root.mkdir(parents=True, exist_ok=True)
+        link = root / data.name
+        for old in root.iterdir():  # only this CSV: ExampleGen reads every file of the folder
+            if old != link or not old.is_symlink() or old.resolve() != data:
+                old.unlink()
+        if not link.exists():
+            link.symlink_to(data)
+    elif data.is_dir():
+        root = data
+    else:
+        raise DataError(f"--data {args.data!r} does not exist; pass a CSV file or a folder of CSV files.")
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", data.stem).strip("-") or "data"
+    extra = {} if args.seed is None else {"seed": args.seed}
+    if args.train_steps is not None:
+        extra["train_steps"] = args.train_steps
+    return PipelineConfig(data_root=root, label=args.label, pipeline_root=join_uri(out, "pipeline_root"),
+                          metadata_path=join_uri(out, "metadata.sqlite"),
+                          serving_model_dir=join_uri(out, "serving_model"), pipeline_name=f"tabular-{name}",
+                          feature_spec=args.spec, **extra)
+
+
+class _quiet:
+    """Send everything the run prints (this process's and its Beam workers' stdout and stderr) to ``log``.
+
+    ``log`` None: nothing is redirected (``--verbose``). On error, the exception's message still
+    reaches the terminal (printed after the streams are restored), with the log's path.
+    """
+
+    def __init__(self, log: Path | None) -> None:
+        self.log = log
+
+    def __enter__(self) -> None:
+        if self.log is None:
+            return
+        import logging
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.saved = (os.dup(1), os.dup(2))
+        self.fh = open(self.log, "ab")  # noqa: SIM115 - closed in __exit__
+        os.dup2(self.fh.fileno(), 1)
+        os.dup2(self.fh.fileno(), 2)
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # also goes to the log; less of it
+
+    def __exit__(self, *exc: object) -> None:
+        if self.log is None:
+            return
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        for fd in self.saved:
+            os.close(fd)
+        self.fh.close()
+        if exc[0] is not None:
+            print(f"mlprod: the run's log: {self.log}", file=sys.stderr)
 
 
 def _pipeline_module(name: str):  # noqa: ANN202
@@ -256,11 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run an example pipeline end to end")
-    run.add_argument("pipeline", help=f"one of: {', '.join(PIPELINES)}")
+    run = sub.add_parser("run", help="run an example pipeline, or the tabular pipeline on your own CSV "
+                                     "(--data, --label), end to end")
+    run.add_argument("pipeline", nargs="?", help=f"one of: {', '.join(PIPELINES)} (or give --data)")
+    run.add_argument("--data", help="your own training data: a CSV file or a folder of CSV files with one header")
+    run.add_argument("--label", help="with --data: the class column (integer ids or text)")
+    run.add_argument("--spec", help="with --data: a feature spec YAML (default: inferred per column, printed and "
+                                    "saved as OUTPUT/pipeline_root/feature_spec.yaml to edit)")
+    run.add_argument("--seed", type=int, help="with --data: the Trainer's random seed (default 0)")
+    run.add_argument("--train-steps", type=int, help="with --data: training steps (default 300)")
     run.add_argument("--runner", default="local", choices=["local", "beam"],
                      help="TFX LocalDagRunner or BeamDagRunner (default: local)")
     run.add_argument("--output", default="mlprod-output", help="folder for artifacts and metadata")
+    run.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                     help="show the components' and Beam workers' logs (default: written to OUTPUT/run.log)")
     run.set_defaults(func=_cmd_run)
 
     comp = sub.add_parser("compile", help="compile an example pipeline for Vertex AI / Kubeflow Pipelines V2")

@@ -42,6 +42,8 @@ class RunSummary:
         pushed_model: the directory Pusher wrote (None if nothing was pushed).
         data_checks: node id of each mlprod data gate -> "passed" or "FAILED on [...]; report ...".
         seconds: wall time of the run.
+        seed: the Trainer's random seed in this run, read from its ``custom_config`` in ML
+            Metadata (None when no Trainer ran or it recorded none).
     """
 
     pipeline_name: str
@@ -55,6 +57,7 @@ class RunSummary:
     pushed_model: str | None = None
     data_checks: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    seed: int | None = None
 
     @property
     def cached(self) -> list[str]:
@@ -72,6 +75,8 @@ class RunSummary:
             f"pushed model    {self.pushed_model or 'nothing pushed'}",
             f"executions      {len(self.executions)} ({len(self.cached)} reused from cache)",
         ]
+        if self.seed is not None:
+            lines.append(f"trainer seed    {self.seed}")
         lines += [f"data check      {node}: {text}" for node, text in sorted(self.data_checks.items())]
         return "\n".join(lines)
 
@@ -286,6 +291,8 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
         for e in store.get_executions_by_context(run.id):
             node = node_of.get(e.id, f"{name}.{e.id}").split(".", 1)[1]
             summary.executions[node] = mlmd.Execution.State.Name(e.last_known_state)
+            if node == "Trainer":
+                summary.seed = _trainer_seed(e)
 
     if "ModelBlessing" in newest:
         b = newest["ModelBlessing"].custom_properties.get("blessed")
@@ -302,6 +309,20 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     if "ModelEvaluation" in newest:
         summary.accuracy = evaluation_accuracy(newest["ModelEvaluation"].uri)
     return summary
+
+
+def _trainer_seed(execution: Any) -> int | None:
+    """The ``seed`` in a Trainer execution's ``custom_config`` property (JSON), or None."""
+    import json
+
+    for props in (execution.custom_properties, execution.properties):
+        if "custom_config" in props:
+            try:
+                seed = json.loads(props["custom_config"].string_value or "{}").get("seed")
+            except (ValueError, AttributeError):
+                return None
+            return int(seed) if seed is not None else None
+    return None
 
 
 def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:

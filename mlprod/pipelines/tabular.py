@@ -3,7 +3,13 @@
 CsvExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator ->
 [serving data: ServingExampleGen -> ServingStatisticsGen -> SkewValidator (gate)] ->
 Transform -> Trainer -> (latest-blessed-model Resolver) -> Evaluator -> Pusher, for
-``LocalDagRunner`` with Beam's DirectRunner in multi-processing mode by default.
+``LocalDagRunner`` with Beam's DirectRunner, in memory for small data and multi-processing for
+large (:func:`auto_beam_args`).
+
+Without a ``feature_spec``, each column's role is inferred from a sample of the CSV
+(:func:`mlprod.preprocessing.infer_feature_spec`), printed with the reasons and saved as
+``<pipeline_root>/feature_spec.yaml`` to edit and pass back. A text label is mapped to class ids
+0..K-1 in sorted order (``<pipeline_root>/label_classes.json``).
 
 Example:
     >>> from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
@@ -17,7 +23,8 @@ Example:
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 MODULE = "mlprod.pipelines.tabular_module"
+#: from this much CSV data on, the default runner is DirectRunner multi-processing (in memory below:
+#: 731 rows took 133 s multi-processing and 37 s in memory, worker start-up being most of it)
+MULTIPROCESS_BYTES = 50 * 2**20
+STAGED_LABELS = "data-label-ids"  # the copy of the data with text labels mapped to ids, under pipeline_root
 
 
 def default_beam_args(workers: int | None = None) -> list[str]:
@@ -41,18 +52,47 @@ def default_beam_args(workers: int | None = None) -> list[str]:
     return direct_args(workers)
 
 
+def auto_beam_args(csv_bytes: int, cores: int | None = None) -> tuple[list[str], str]:
+    """The default Beam args for ``csv_bytes`` of data, and a note saying which and why.
+
+    Below :data:`MULTIPROCESS_BYTES` (or on one core) the DirectRunner runs in memory: starting
+    worker processes for every Beam step costs far more than it saves on small data.
+
+    Example:
+        >>> auto_beam_args(40_000, cores=4)[0]
+        ['--direct_running_mode=in_memory', '--beam_plugins=mlprod']
+        >>> auto_beam_args(2**30, cores=4)[0][:2]
+        ['--direct_running_mode=multi_processing', '--direct_num_workers=4']
+    """
+    import os
+
+    cores = cores or os.cpu_count() or 1
+    size = f"{csv_bytes / 2**20:.1f} MiB" if csv_bytes >= 2**20 else f"{csv_bytes / 1024:.0f} KiB"
+    if csv_bytes < MULTIPROCESS_BYTES or cores < 2:
+        why = "one core" if cores < 2 else f"under {MULTIPROCESS_BYTES // 2**20} MiB"
+        return worker_args(["--direct_running_mode=in_memory"]), \
+            f"Beam DirectRunner in memory ({size} of CSV, {why}; set beam_args to choose)"
+    args = direct_args(min(4, cores))
+    return args, (f"Beam DirectRunner multi-processing with {min(4, cores)} workers ({size} of CSV; set "
+                  "beam_args to choose)")
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Everything the tabular pipeline needs; paths may be ``str`` or ``Path``.
 
     Attributes:
         data_root: folder holding the CSV file(s) (what CsvExampleGen reads).
-        label: name of the integer class column.
+        label: name of the class column: integer ids 0..K-1, or text (mapped to ids 0..K-1 in
+            sorted order in a copy of the data under ``pipeline_root``; the served model's
+            probabilities follow that order, recorded in ``label_classes.json``).
         pipeline_root: where TFX writes artifacts.
         metadata_path: SQLite ML Metadata store (default ``<pipeline_root>/metadata.sqlite``).
         serving_model_dir: where Pusher puts blessed models (default ``<pipeline_root>/serving_model``).
         pipeline_name: the name in ML Metadata; runs with the same name share cache and baseline.
-        beam_args: Beam pipeline args for the Beam-powered components (any runner).
+        beam_args: Beam pipeline args for the Beam-powered components (any runner); default
+            (None): DirectRunner in memory below :data:`MULTIPROCESS_BYTES` of CSV, multi-processing
+            above (:func:`auto_beam_args`; the choice is printed).
         train_steps, eval_steps: Trainer budget.
         hidden_units: widths of the dense layers.
         min_accuracy: Evaluator's lower bound; below it the model is not blessed and not pushed.
@@ -67,9 +107,14 @@ class PipelineConfig:
         tune: given, a Tuner searches the architecture before Trainer (NAS), e.g.
             ``{"strategy": "evolution", "max_trials": 4, "epochs": 2, "depth": (1, 2)}``
             (see :mod:`mlprod.tuning.tfx_fn`); Trainer rebuilds the best one in tf_keras.
-        feature_spec: the :class:`mlprod.preprocessing.FeatureSpec` Transform applies (default:
-            z-score every numeric column, vocabulary-encode every string column, imputing
-            columns that have missing values).
+        feature_spec: the :class:`mlprod.preprocessing.FeatureSpec` Transform applies, its dict, or
+            a YAML file path. Default: inferred per column from a CSV sample
+            (:func:`mlprod.preprocessing.infer_feature_spec`: numbers z-scored, low-cardinality
+            text one-hot, ISO dates as DateParts, ids and near-unique text dropped), printed with
+            the reasons and saved as ``<pipeline_root>/feature_spec.yaml``.
+        seed: seeds the Trainer (weights, shuffling) and makes TensorFlow's ops deterministic
+            there, so the same config and data give the same model; recorded in the Trainer's
+            ``custom_config`` in ML Metadata and in the run summary.
         curate_schema: apply mlprod's schema curation (ranges, domains, environments) to
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
         span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
@@ -90,7 +135,7 @@ class PipelineConfig:
     metadata_path: str | Path | None = None
     serving_model_dir: str | Path | None = None
     pipeline_name: str = "mlprod-tabular"
-    beam_args: tuple[str, ...] = field(default_factory=lambda: tuple(default_beam_args()))
+    beam_args: tuple[str, ...] | None = None
     train_steps: int = 300
     eval_steps: int = 10
     hidden_units: tuple[int, ...] = (16, 8)
@@ -107,6 +152,7 @@ class PipelineConfig:
     curate_schema: bool = True
     span_pattern: str | None = None
     retrain_when: dict[str, Any] | None = None
+    seed: int = 0
 
     @property
     def metadata(self) -> str:
@@ -122,11 +168,15 @@ class PipelineConfig:
 def check_config(config: PipelineConfig) -> dict[str, Any]:
     """Validate ``config`` against the data before any component runs.
 
-    Reads only the CSV headers and the label column. Returns facts the pipeline needs
-    (``csv_files``, ``columns``, ``num_classes``).
+    Reads the CSV headers and the label column, and a sample of the rows when the feature spec
+    is to be inferred. Returns facts the pipeline needs (``csv_files``, ``columns``,
+    ``num_classes``, ``feature_spec``; ``label_classes``: the sorted text labels, or None for
+    integer labels; ``inferred``: the :class:`~mlprod.preprocessing.InferredSpec`, or None when
+    the config gave a spec).
 
     Raises:
-        DataError: missing folder/CSV, empty CSV, label not a column, non-integer labels.
+        DataError: missing folder/CSV, empty CSV, label not a column, negative integer labels,
+            text labels with span_pattern.
         ConfigError: a non-positive budget or an accuracy bound outside [0, 1].
 
     Example:
@@ -183,13 +233,24 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
                     raise DataError(f"{f} has a header but no data rows; add data or remove the file.")
         except UnicodeDecodeError:
             raise DataError(f"{f} is not a UTF-8 CSV file; CsvExampleGen reads CSV text only.") from None
+    classes: list[str] | None = None
     try:
         ints = sorted(int(v) for v in labels)
     except ValueError:
-        raise DataError(f"label {config.label!r} must hold integer class ids 0..K-1; found values like "
-                        f"{sorted(labels)[:3]}. Map class names to integers first.") from None
+        classes = sorted(labels)
+        ints = list(range(len(classes)))
+        if config.span_pattern or config.retrain_when is not None:
+            raise DataError(f"label {config.label!r} holds text ({classes[:3]}); with span_pattern each new span "
+                            "must keep the same class ids, so map class names to integers 0..K-1 in the data first.")
+        if "://" in str(config.pipeline_root):
+            raise DataError(f"label {config.label!r} holds text ({classes[:3]}); mlprod maps text labels in a local "
+                            "copy of the data, which a remote pipeline_root cannot hold: map class names to "
+                            "integers 0..K-1 in the data first.")
     if not ints or ints[0] < 0:
-        raise DataError(f"label {config.label!r} must hold integer class ids 0..K-1 (found {ints[:5]}).")
+        raise DataError(f"label {config.label!r} must hold class ids 0..K-1 or class names (found {ints[:5]}).")
+    if len(ints) < 2:
+        raise DataError(f"label {config.label!r} has one class only ({sorted(labels)}); a classifier needs two or "
+                        "more.")
     check_writable(config.pipeline_root)
     if config.metadata_path is not None and "://" not in str(config.metadata_path):
         check_writable(Path(config.metadata_path).parent)
@@ -199,13 +260,48 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the CSV header {columns}; "
                           "fix eval_slices.")
-    spec = config.feature_spec or default_feature_spec(files, config.label)
+    inferred = None
+    if config.feature_spec is None:
+        from mlprod.preprocessing.infer import infer_feature_spec
+
+        inferred = infer_feature_spec(files, config.label)
+        spec = inferred.spec
+    else:
+        spec = load_feature_spec(config.feature_spec)
     missing = [c for c in spec.input_columns() if c not in (columns or [])]
     if missing:
         raise DataError(f"the feature spec names column(s) {missing} that are not in the CSV header {columns}; "
                         "fix the spec.")
+    if spec.label is not None and spec.label != config.label:
+        raise ConfigError(f"the feature spec's label is {spec.label!r} but the config's is {config.label!r}; make "
+                          "them the same.")
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
-            "feature_spec": spec}
+            "feature_spec": spec, "label_classes": classes, "inferred": inferred}
+
+
+def load_feature_spec(spec: Any) -> Any:
+    """A :class:`~mlprod.preprocessing.FeatureSpec` from itself, its dict, or a YAML/JSON file path.
+
+    Raises:
+        ConfigError: a path that is not a file, or a spec that does not parse.
+
+    Example:
+        >>> from mlprod.preprocessing import FeatureSpec, Numeric
+        >>> load_feature_spec({"label": "y", "features": [{"kind": "numeric", "name": "x"}]}).label
+        'y'
+    """
+    from mlprod.preprocessing.spec import FeatureSpec
+
+    if isinstance(spec, FeatureSpec):
+        return spec
+    if isinstance(spec, dict):
+        return FeatureSpec.from_dict(spec)
+    if isinstance(spec, (str, Path)):
+        if not Path(spec).is_file():
+            raise ConfigError(f"feature_spec {str(spec)!r} is not a file; pass a FeatureSpec, a dict or the path of a "
+                              "YAML spec (e.g. the feature_spec.yaml a run without a spec saved).")
+        return FeatureSpec.from_yaml(Path(spec).read_text())
+    raise ConfigError(f"feature_spec must be a FeatureSpec, a dict or a YAML file path, not {type(spec).__name__}.")
 
 
 def span_files(root: str | Path, pattern: str) -> tuple[int, list[Path]]:
@@ -309,7 +405,7 @@ def _tuned_space(config: PipelineConfig) -> dict[str, Any]:
 
 
 def default_feature_spec(files: list[Path], label: str) -> Any:
-    """Z-score numeric columns, vocabulary-encode string columns, impute where values are missing.
+    """The spec inferred from a sample of ``files`` (:func:`mlprod.preprocessing.infer_feature_spec`).
 
     Example:
         >>> from mlprod import datasets
@@ -317,23 +413,56 @@ def default_feature_spec(files: list[Path], label: str) -> Any:
         >>> [type(f).__name__ for f in spec.features]
         ['Numeric', 'Numeric', 'Numeric', 'Numeric']
     """
-    import pandas as pd
+    from mlprod.preprocessing.infer import infer_feature_spec
 
-    from mlprod.preprocessing.spec import Categorical, FeatureSpec, Numeric
+    return infer_feature_spec(list(files), label).spec
 
-    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    feats: list[Any] = []
-    for c in df.columns:
-        if c == label:
-            continue
-        has_missing = bool(df[c].isna().any())
-        if df[c].isna().all():
-            continue
-        if pd.api.types.is_numeric_dtype(df[c]):
-            feats.append(Numeric(c, impute="mean" if has_missing else None))
-        else:
-            feats.append(Categorical(c, impute="constant" if has_missing else None))
-    return FeatureSpec(features=tuple(feats), label=label)
+
+def stage_text_labels(files: list[Path], label: str, classes: list[str], folder: str | Path) -> Path:
+    """Copy ``files`` into ``folder`` with the text ``label`` replaced by its index in ``classes``.
+
+    Other cells keep their values; a file is rewritten only when its content changes,
+    so an unchanged copy keeps ExampleGen's cache. ``folder/../label_classes.json`` records
+    the mapping.
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "a.csv").write_text("x,y\\n1,cat\\n2,dog\\n")
+        >>> out = stage_text_labels([d / "a.csv"], "y", ["cat", "dog"], d / "staged")
+        >>> (out / "a.csv").read_text().splitlines()
+        ['x,y', '1,0', '2,1']
+    """
+    import io
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = {c: str(i) for i, c in enumerate(classes)}
+    keep = set()
+    for f in files:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        with open(f, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            idx = header.index(label)
+            writer.writerow(header)
+            for row in reader:
+                if idx < len(row) and row[idx] != "":
+                    row[idx] = ids[row[idx]]
+                writer.writerow(row)
+        target = folder / f.name
+        keep.add(target.name)
+        text = buf.getvalue()
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+    for old in folder.iterdir():  # a file no longer in data_root must not be read again
+        if old.name not in keep:
+            old.unlink()
+    mapping = {"label": label, "classes": classes}
+    (folder.parent / "label_classes.json").write_text(json.dumps(mapping, indent=1))
+    return folder
 
 
 def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
@@ -351,6 +480,27 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
     from tfx import v1 as tfx
 
     facts = check_config(config)
+    facts["data_root"] = str(config.data_root)
+    notes = []
+    if facts["inferred"] is not None:
+        notes.append(facts["inferred"].explain())
+        if "://" not in str(config.pipeline_root):
+            facts["inferred"].to_yaml(Path(config.pipeline_root) / "feature_spec.yaml")
+            notes.append(f"saved as {Path(config.pipeline_root) / 'feature_spec.yaml'}: edit it and pass "
+                         "feature_spec=<path> (mlprod run --spec <path>) to change a decision.")
+    if facts["label_classes"] is not None:
+        staged = stage_text_labels(facts["csv_files"], config.label, facts["label_classes"],
+                                   Path(config.pipeline_root) / STAGED_LABELS)
+        facts["data_root"] = str(staged)
+        notes.append(f"label {config.label!r} is text: classes {facts['label_classes']} are trained as ids "
+                     f"0..{len(facts['label_classes']) - 1} (in that order in the model's output; "
+                     f"{Path(config.pipeline_root) / 'label_classes.json'}); the data is read from {staged}.")
+    beam_args = config.beam_args
+    if beam_args is None:
+        beam_args, note = auto_beam_args(sum(Path(f).stat().st_size for f in facts["csv_files"]))
+        notes.append(note)
+    for note in notes:
+        print(f"mlprod: {note}", file=sys.stderr, flush=True)
     if config.retrain_when is None:
         nodes = _training_nodes(config, facts)
     else:
@@ -374,7 +524,7 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata)),
-        beam_pipeline_args=worker_args(config.beam_args))
+        beam_pipeline_args=worker_args(beam_args))
 
 
 def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
@@ -386,9 +536,12 @@ def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
     from mlprod.evaluation.spec import EvalSpec, Threshold
 
     custom = {"label": config.label, "num_classes": facts["num_classes"],
-              "hidden_units": list(config.hidden_units), "learning_rate": config.learning_rate}
+              "hidden_units": list(config.hidden_units), "learning_rate": config.learning_rate,
+              "seed": config.seed}
+    if facts.get("label_classes") is not None:
+        custom["label_classes"] = list(facts["label_classes"])
     example_gen = tfx.components.CsvExampleGen(
-        input_base=str(config.data_root),
+        input_base=facts.get("data_root", str(config.data_root)),
         input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.span_pattern)])
         if config.span_pattern else None)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

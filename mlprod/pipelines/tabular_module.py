@@ -10,6 +10,8 @@ the Transform graph and returns class probabilities: one graph for training and 
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import tensorflow as tf
@@ -21,10 +23,29 @@ BATCH_SIZE = 32
 
 
 def _dataset(files: list[str], data_accessor: Any, tf_transform_output: Any, label: str,
-             batch_size: int) -> tf.data.Dataset:
+             batch_size: int, seed: int | None = None) -> tf.data.Dataset:
     return data_accessor.tf_dataset_factory(
-        files, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label),
+        files, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label, shuffle_seed=seed),
         tf_transform_output.transformed_metadata.schema).repeat()
+
+
+@contextlib.contextmanager
+def deterministic(seed: int) -> Iterator[None]:
+    """Seed Python, NumPy and TensorFlow and make TF's ops deterministic for the block (restored after).
+
+    On CPU the dense model's ops have deterministic kernels, so this costs little; the run
+    before it differed from run to run through the unseeded input shuffle and weight init.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    was = tf_config.is_op_determinism_enabled()
+    tf.keras.utils.set_random_seed(seed)
+    tf_config.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was:
+            tf_config.disable_op_determinism()
 
 
 def model_inputs(features: dict[str, tf.Tensor], names: list[str]) -> dict[str, tf.Tensor]:
@@ -92,14 +113,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     def to_inputs(features: dict, y: tf.Tensor) -> tuple:
         return model_inputs(features, names), y
 
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
-    evals = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE).map(to_inputs)
-    tf.keras.utils.set_random_seed(cfg.get("seed", 0))
-    if fn_args.hyperparameters:  # the Tuner's choice, rebuilt in tf_keras (QAT-ready)
-        model = tuned_model(widths, fn_args.hyperparameters, cfg)
-    else:
-        model = build_model(widths, int(cfg["num_classes"]), list(cfg["hidden_units"]), float(cfg["learning_rate"]))
-    model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evals,
-              validation_steps=fn_args.eval_steps, verbose=2)
+    seed = int(cfg.get("seed", 0))
+    with deterministic(seed):
+        train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE,
+                         seed).map(to_inputs)
+        evals = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, label, BATCH_SIZE,
+                         seed).map(to_inputs)
+        if fn_args.hyperparameters:  # the Tuner's choice, rebuilt in tf_keras (QAT-ready)
+            model = tuned_model(widths, fn_args.hyperparameters, cfg)
+        else:
+            model = build_model(widths, int(cfg["num_classes"]), list(cfg["hidden_units"]),
+                                float(cfg["learning_rate"]))
+        model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evals,
+                  validation_steps=fn_args.eval_steps, verbose=2)
     signatures = {"serving_default": _serving_fn(model, tf_transform_output, label)}
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)

@@ -12,7 +12,9 @@ Example:
 """
 from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
 from mlprod.preprocessing.compile import build_preprocessing_fn
+from mlprod.preprocessing.infer import ColumnRole, InferredSpec, infer_feature_spec
 from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
 
-__all__ = ["PCA", "Categorical", "Cross", "DateParts", "Distance", "FeatureSpec", "Numeric", "TransformResult",
-           "analyze_and_transform", "build_preprocessing_fn", "serving_fn"]
+__all__ = ["PCA", "Categorical", "ColumnRole", "Cross", "DateParts", "Distance", "FeatureSpec", "InferredSpec",
+           "Numeric", "TransformResult", "analyze_and_transform", "build_preprocessing_fn", "infer_feature_spec",
+           "serving_fn"]

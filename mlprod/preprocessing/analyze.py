@@ -30,7 +30,7 @@ from mlprod.preprocessing.arrow import (
     tensor_adapter_config,
     value_kinds,
 )
-from mlprod.preprocessing.compile import Fn, build_preprocessing_fn
+from mlprod.preprocessing.compile import ISO_DATE, Fn, build_preprocessing_fn
 from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
 from mlprod.reporting import HtmlResult, html_page, table_html
 
@@ -62,6 +62,14 @@ def check_spec(df: "pd.DataFrame", spec: FeatureSpec) -> None:
         numeric_cols = {Numeric: f.inputs, Distance: f.inputs, PCA: f.inputs, DateParts: f.inputs}.get(type(f), ())
         for c in numeric_cols:
             col = df[c]
+            if isinstance(f, DateParts) and not pd.api.types.is_numeric_dtype(col):
+                bad = col.dropna().astype(str)
+                bad = bad[~bad.str.fullmatch(ISO_DATE)]
+                if len(bad):
+                    raise DataError(f"DateParts({f.name!r}) reads Unix seconds or ISO 8601 text "
+                                    f"(YYYY-MM-DD[THH:MM:SS]), but column {c!r} holds values like "
+                                    f"{bad.head(2).tolist()}; convert the column.")
+                continue
             if not pd.api.types.is_numeric_dtype(col):
                 raise DataError(f"{type(f).__name__}({f.name!r}) needs numbers, but column {c!r} holds "
                                 f"{col.dtype} values like {col.dropna().astype(str).head(2).tolist()}; use "

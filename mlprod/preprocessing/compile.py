@@ -119,10 +119,40 @@ def _distance(f: Distance, inputs: dict[str, Any]) -> Any:
     return _scale(km, f.scale)
 
 
+ISO_DATE = r"\d{4}[-/]\d{2}[-/]\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d*)?)?)?(Z|[+-]\d{2}:?\d{2})?"
+
+
+def _iso_seconds(x: Any) -> Any:
+    """Seconds since 1970 of ISO 8601 strings (``YYYY-MM-DD[THH:MM[:SS]]``), zone ignored; bad/empty -> 0."""
+    import tensorflow as tf
+
+    s = _dense(x, "")
+    s = tf.where(tf.strings.regex_full_match(s, ISO_DATE), s, "1970-01-01")
+    long = tf.strings.length(s) >= 16
+    t = tf.where(long, s, "1970-01-01T00:00:00")
+    has_sec = long & (tf.strings.length(s) >= 19) & tf.equal(tf.strings.substr(t, 16, 1), ":")
+    t = tf.where(has_sec, t, tf.strings.join([tf.strings.substr(t, 0, 16), ":00"]))
+
+    def num(text: Any, pos: int, length: int) -> Any:
+        return tf.strings.to_number(tf.strings.substr(text, pos, length), tf.int64)
+
+    y, m, d = num(s, 0, 4), num(s, 5, 2), num(s, 8, 2)
+    # days since 1970-01-01 of (y, m, d): H. Hinnant's days_from_civil, integer ops
+    y = y - tf.cast(m <= 2, tf.int64)
+    era = tf.math.floordiv(y, 400)
+    yoe = y - era * 400
+    doy = tf.math.floordiv(153 * (m + tf.where(m > 2, tf.constant(-3, tf.int64), 9)) + 2, 5) + d - 1
+    doe = yoe * 365 + tf.math.floordiv(yoe, 4) - tf.math.floordiv(yoe, 100) + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + num(t, 11, 2) * 3600 + num(t, 14, 2) * 60 + num(t, 17, 2)
+
+
 def _date_parts(f: DateParts, inputs: dict[str, Any]) -> dict[str, Any]:
     import tensorflow as tf
 
-    ts = tf.cast(_dense(inputs[f.timestamp], 0), tf.int64) + int(round(f.utc_offset_hours * 3600))
+    x = inputs[f.timestamp]
+    ts = _iso_seconds(x) if x.dtype == tf.string else tf.cast(_dense(x, 0), tf.int64)
+    ts = ts + int(round(f.utc_offset_hours * 3600))
     days = tf.math.floordiv(ts, 86400)
     out = {}
     # (year, month, day) from days since 1970-01-01: H. Hinnant's civil_from_days, integer ops

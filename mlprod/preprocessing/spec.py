@@ -197,10 +197,13 @@ class Distance:
 
 @dataclass(frozen=True)
 class DateParts:
-    """Calendar parts of a Unix timestamp (seconds): outputs ``<name>_<part>`` integers.
+    """Calendar parts of a Unix timestamp (seconds) or an ISO 8601 date string: outputs ``<name>_<part>`` integers.
 
     Parts: ``hour`` (0-23), ``weekday`` (0 = Monday), ``day`` (1-31), ``month`` (1-12), ``year``.
-    ``utc_offset_hours`` shifts to local time first.
+    ``utc_offset_hours`` shifts to local time first. A text column is parsed in the graph:
+    ``YYYY-MM-DD`` (or ``YYYY/MM/DD``), optionally followed by ``[T ]HH:MM[:SS[.fff]]`` and a zone
+    suffix, which is ignored (the time is taken as written); empty or unparseable values count
+    as 1970-01-01 00:00.
     """
 
     name: str
@@ -311,6 +314,28 @@ class FeatureSpec:
             return cls.from_dict(yaml.safe_load(text))
         except yaml.YAMLError as e:
             raise ConfigError(f"feature spec is not valid YAML/JSON: {e}") from None
+
+    def to_yaml(self, path: str | Path | None = None, header: str = "") -> str:
+        """The spec as YAML (:meth:`from_yaml` reads it back); written to ``path`` when given.
+
+        Args:
+            path: file to write (its folder is created).
+            header: comment lines (each starting with ``#``) put above the spec.
+
+        Example:
+            >>> spec = FeatureSpec(label="y", features=(Numeric("x"),))
+            >>> FeatureSpec.from_yaml(spec.to_yaml()) == spec
+            True
+        """
+        import yaml
+
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=110)
+        if header:
+            text = header.rstrip("\n") + "\n" + text
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
+        return text
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
