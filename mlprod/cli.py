@@ -23,8 +23,6 @@ PIPELINES = ("penguin", "chicago_taxi", "mnist_edge")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import os
-
     from mlprod._fs import check_writable
 
     if (args.pipeline is None) == (args.data is None):
@@ -32,29 +30,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           "with --label COLUMN, not both.")
     if args.data is None and (args.label or args.spec):
         raise ConfigError("--label and --spec go with --data (your own CSV); the example pipelines bring their own.")
+    if args.data is not None and not args.label:
+        raise ConfigError("--data needs --label COLUMN (the class column of your CSV).")
     verbose = getattr(args, "verbose", False)
-    if not verbose:  # before TensorFlow is imported: its C++ start-up notes stay out of the terminal
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    module = _pipeline_module(args.pipeline) if args.pipeline is not None else None
     out = Path(args.output).resolve()
     check_writable(out)
-    if args.data is not None:
-        if not args.label:
-            raise ConfigError("--data needs --label COLUMN (the class column of your CSV).")
-        from mlprod.pipelines.tabular import create_pipeline
-
-        cfg = _own_data_config(args, out)
-        what = f"the tabular pipeline on {args.data}"
-        pipeline = create_pipeline(cfg)
-    else:
-        module = _pipeline_module(args.pipeline)
-        what = f"pipeline {args.pipeline!r}"
-        pipeline = module.create_pipeline(module.config(out))
+    cfg = _own_data_config(args, out) if module is None else module.config(out)
+    what = f"the tabular pipeline on {args.data}" if module is None else f"pipeline {args.pipeline!r}"
     log = out / "run.log"
-    print(f"running {what} with the {args.runner} runner in {out} ..."
-          + ("" if verbose else f" (component logs: {log}; --verbose shows them)"), flush=True)
-    from mlprod.pipelines.runner import run_pipeline
+    with _quiet(None if verbose else log) as (term_out, term_err):
+        print(f"running {what} with the {args.runner} runner in {out} ..."
+              + ("" if verbose else f" (component logs: {log}; --verbose shows them)"), file=term_out, flush=True)
+        from mlprod.pipelines.runner import run_pipeline
 
-    with _quiet(None if verbose else log):
+        if module is None:
+            from mlprod.pipelines.tabular import create_pipeline
+
+            pipeline = create_pipeline(cfg, notes=term_err)  # the decisions reach the terminal
+        else:
+            pipeline = module.create_pipeline(cfg)
         summary = run_pipeline(pipeline, runner=args.runner)
     print(summary)
     return 0 if summary.pushed_model else 3

@@ -124,3 +124,25 @@ def test_runs_without_a_store_prints_only_the_error(capsys, tmp_path, monkeypatc
     assert cli.main(["runs"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "no ML Metadata store" in captured.err
+
+
+def test_run_own_data_argument_errors_are_one_clear_line(capsys, tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,y\n1,a\n2,b\n")
+    cases = [(["run", "penguin", "--data", str(csv), "--label", "y"], "not both"),
+             (["run", "--data", str(csv)], "--data needs --label"),
+             (["run", "penguin", "--label", "y"], "go with --data"),
+             (["run", "--data", str(tmp_path / "nope.csv"), "--label", "y"], "does not exist"),
+             (["run", "--data", str(csv), "--label", "z"], "label column 'z' is not in"),
+             (["run", "--data", str(csv), "--label", "y", "--spec", str(tmp_path / "no.yaml")], "is not a file")]
+    for argv, message in cases:
+        rc = cli.main([*argv, "--output", str(tmp_path / "out")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 1 and len(err) == 1 and message in err[0], (argv, err)
+    # a single CSV is linked alone into OUTPUT/data (ExampleGen reads whole folders)
+    args = cli.build_parser().parse_args(["run", "--data", str(csv), "--label", "y", "--output", str(tmp_path / "o")])
+    (tmp_path / "o" / "data").mkdir(parents=True)
+    (tmp_path / "o" / "data" / "stale.csv").write_text("x,y\n")
+    cfg = cli._own_data_config(args, tmp_path / "o")
+    assert sorted(p.name for p in cfg.data_root.iterdir()) == ["d.csv"] and cfg.pipeline_name == "tabular-d"
+    assert (cfg.data_root / "d.csv").resolve() == csv.resolve() and cfg.seed == 0

@@ -26,7 +26,7 @@ import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlprod._fs import check_writable, join_uri
 from mlprod.beam import direct_args, worker_args
@@ -241,11 +241,11 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         ints = list(range(len(classes)))
         if config.span_pattern or config.retrain_when is not None:
             raise DataError(f"label {config.label!r} holds text ({classes[:3]}); with span_pattern each new span "
-                            "must keep the same class ids, so map class names to integers 0..K-1 in the data first.")
+                            "must keep the same class ids, so map class names to integers 0..K-1 in the data first.") from None
         if "://" in str(config.pipeline_root):
             raise DataError(f"label {config.label!r} holds text ({classes[:3]}); mlprod maps text labels in a local "
                             "copy of the data, which a remote pipeline_root cannot hold: map class names to "
-                            "integers 0..K-1 in the data first.")
+                            "integers 0..K-1 in the data first.") from None
     if not ints or ints[0] < 0:
         raise DataError(f"label {config.label!r} must hold class ids 0..K-1 or class names (found {ints[:5]}).")
     if len(ints) < 2:
@@ -268,13 +268,13 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         spec = inferred.spec
     else:
         spec = load_feature_spec(config.feature_spec)
+    if spec.label is not None and spec.label != config.label:
+        raise ConfigError(f"the feature spec's label is {spec.label!r} but the config's is {config.label!r}; make "
+                          "them the same.")
     missing = [c for c in spec.input_columns() if c not in (columns or [])]
     if missing:
         raise DataError(f"the feature spec names column(s) {missing} that are not in the CSV header {columns}; "
                         "fix the spec.")
-    if spec.label is not None and spec.label != config.label:
-        raise ConfigError(f"the feature spec's label is {spec.label!r} but the config's is {config.label!r}; make "
-                          "them the same.")
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
             "feature_spec": spec, "label_classes": classes, "inferred": inferred}
 
@@ -465,11 +465,13 @@ def stage_text_labels(files: list[Path], label: str, classes: list[str], folder:
     return folder
 
 
-def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
+def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx.dsl.Pipeline":
     """Build the tabular classification pipeline described by ``config`` (validated first).
 
     Returns a ``tfx.dsl.Pipeline``; run it with :func:`mlprod.pipelines.runner.run_pipeline` or
-    any TFX runner. Components keep TFX's standard ids, so users can swap one out.
+    any TFX runner. Components keep TFX's standard ids, so users can swap one out. What was
+    decided for you (the inferred feature spec and why, text-label ids, the Beam mode) is
+    printed to ``notes`` (default ``sys.stderr``).
 
     Example:
         >>> from mlprod import datasets
@@ -481,26 +483,26 @@ def create_pipeline(config: PipelineConfig) -> "tfx.dsl.Pipeline":
 
     facts = check_config(config)
     facts["data_root"] = str(config.data_root)
-    notes = []
+    said = []
     if facts["inferred"] is not None:
-        notes.append(facts["inferred"].explain())
+        said.append(facts["inferred"].explain())
         if "://" not in str(config.pipeline_root):
             facts["inferred"].to_yaml(Path(config.pipeline_root) / "feature_spec.yaml")
-            notes.append(f"saved as {Path(config.pipeline_root) / 'feature_spec.yaml'}: edit it and pass "
+            said.append(f"saved as {Path(config.pipeline_root) / 'feature_spec.yaml'}: edit it and pass "
                          "feature_spec=<path> (mlprod run --spec <path>) to change a decision.")
     if facts["label_classes"] is not None:
         staged = stage_text_labels(facts["csv_files"], config.label, facts["label_classes"],
                                    Path(config.pipeline_root) / STAGED_LABELS)
         facts["data_root"] = str(staged)
-        notes.append(f"label {config.label!r} is text: classes {facts['label_classes']} are trained as ids "
+        said.append(f"label {config.label!r} is text: classes {facts['label_classes']} are trained as ids "
                      f"0..{len(facts['label_classes']) - 1} (in that order in the model's output; "
                      f"{Path(config.pipeline_root) / 'label_classes.json'}); the data is read from {staged}.")
     beam_args = config.beam_args
     if beam_args is None:
         beam_args, note = auto_beam_args(sum(Path(f).stat().st_size for f in facts["csv_files"]))
-        notes.append(note)
-    for note in notes:
-        print(f"mlprod: {note}", file=sys.stderr, flush=True)
+        said.append(note)
+    for note in said:
+        print(f"mlprod: {note}", file=notes or sys.stderr, flush=True)
     if config.retrain_when is None:
         nodes = _training_nodes(config, facts)
     else:

@@ -30,7 +30,7 @@ values does not prove the rest of the data, or serving traffic, has none.
 Example:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=60).strftime("%Y-%m-%d"),
-    ...                    "temp": range(60), "city": ["a", "b", "c"] * 20, "y": [0, 1] * 30})
+    ...                    "temp": [i % 17 for i in range(60)], "city": ["a", "b", "c"] * 20, "y": [0, 1] * 30})
     >>> inferred = infer_feature_spec(df, label="y")
     >>> [(r.column, r.role) for r in inferred.roles]
     [('date', 'date'), ('temp', 'numeric'), ('city', 'categorical'), ('y', 'label')]

@@ -37,7 +37,13 @@ def test_empty_csv_and_header_only(tmp_path):
 
 def test_string_labels_and_mismatched_headers(tmp_path):
     (tmp_path / "a.csv").write_text("species,x\nAdelie,1\n")
-    with pytest.raises(DataError, match="integer class ids"):
+    with pytest.raises(DataError, match="one class only"):
+        check_config(_cfg(tmp_path))
+    (tmp_path / "a.csv").write_text("species,x\nGentoo,1\nAdelie,2\nGentoo,3\n")
+    facts = check_config(_cfg(tmp_path))  # text labels: ids in sorted order
+    assert facts["label_classes"] == ["Adelie", "Gentoo"] and facts["num_classes"] == 2
+    (tmp_path / "a.csv").write_text("species,x\n-1,1\n1,2\n")
+    with pytest.raises(DataError, match="class ids 0..K-1"):
         check_config(_cfg(tmp_path))
     (tmp_path / "a.csv").write_text("species,x\n0,1\n")
     (tmp_path / "b.csv").write_text("species,y\n1,1\n")
