@@ -92,16 +92,17 @@ def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
 class _quiet:
     """Send everything the run prints (this process's and its Beam workers' stdout and stderr) to ``log``.
 
-    ``log`` None: nothing is redirected (``--verbose``). On error, the exception's message still
-    reaches the terminal (printed after the streams are restored), with the log's path.
+    ``log`` None: nothing is redirected (``--verbose``). Yields text streams to the terminal's
+    stdout and stderr for mlprod's own lines. On error, the exception's message still reaches the
+    terminal (printed after the streams are restored); a failed component adds the log's path.
     """
 
     def __init__(self, log: Path | None) -> None:
         self.log = log
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> tuple:
         if self.log is None:
-            return
+            return sys.stdout, sys.stderr
         import logging
         import os
 
@@ -112,20 +113,27 @@ class _quiet:
         os.dup2(self.fh.fileno(), 1)
         os.dup2(self.fh.fileno(), 2)
         logging.getLogger("apache_beam").setLevel(logging.ERROR)  # also goes to the log; less of it
+        self.term = (os.fdopen(os.dup(self.saved[0]), "w", buffering=1),
+                     os.fdopen(os.dup(self.saved[1]), "w", buffering=1))
+        return self.term
 
     def __exit__(self, *exc: object) -> None:
         if self.log is None:
             return
         import os
 
+        from mlprod.errors import PipelineError
+
         sys.stdout.flush()
         sys.stderr.flush()
+        for stream in self.term:
+            stream.close()
         os.dup2(self.saved[0], 1)
         os.dup2(self.saved[1], 2)
         for fd in self.saved:
             os.close(fd)
         self.fh.close()
-        if exc[0] is not None:
+        if isinstance(exc[1], PipelineError):
             print(f"mlprod: the run's log: {self.log}", file=sys.stderr)
 
 
