@@ -497,7 +497,7 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
         said.append(f"label {config.label!r} is text: classes {facts['label_classes']} are trained as ids "
                      f"0..{len(facts['label_classes']) - 1} (in that order in the model's output; "
                      f"{Path(config.pipeline_root) / 'label_classes.json'}); the data is read from {staged}.")
-    beam_args = config.beam_args
+    beam_args = list(config.beam_args) if config.beam_args is not None else None
     if beam_args is None:
         beam_args, note = auto_beam_args(sum(Path(f).stat().st_size for f in facts["csv_files"]))
         said.append(note)

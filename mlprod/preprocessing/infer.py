@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,7 @@ class InferredSpec:
         return f"<InferredSpec {len(self.spec.features)} features, dropped {self.dropped}>"
 
 
-def read_csv_sample(files: list[str | Path], rows: int = SAMPLE_ROWS) -> "pd.DataFrame":
+def read_csv_sample(files: Sequence[str | Path], rows: int = SAMPLE_ROWS) -> "pd.DataFrame":
     """Up to ``rows`` rows over ``files``, read as TFX's CSV reader types them (only empty cells are missing).
 
     Example:
@@ -219,7 +220,7 @@ def _infer_column(name: str, col: "pd.Series", taken: set[str]) -> tuple[Any, Co
         return None, ColumnRole(name, "dropped", "-", "no values")
     distinct = int(values.nunique())
     if distinct == 1:
-        return None, ColumnRole(name, "dropped", "-", f"one value only ({values.iloc[0]!r})")
+        return None, ColumnRole(name, "dropped", "-", f"one value only ({values.iloc[0]})")
     missing = f", {len(col) - n} missing" if len(col) > n else ""
     if pd.api.types.is_bool_dtype(col) or (not pd.api.types.is_numeric_dtype(col)
                                            and set(values.astype(str).str.lower()) <= {"true", "false"}):
