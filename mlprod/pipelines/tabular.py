@@ -113,8 +113,10 @@ class PipelineConfig:
             text one-hot, ISO dates as DateParts, ids and near-unique text dropped), printed with
             the reasons and saved as ``<pipeline_root>/feature_spec.yaml``.
         seed: seeds the Trainer (weights, shuffling) and makes TensorFlow's ops deterministic
-            there, so the same config and data give the same model; recorded in the Trainer's
-            ``custom_config`` in ML Metadata and in the run summary.
+            there, so the same config and data give the same model with the in-memory Beam mode
+            (multi-processing Beam writes the examples in a varying order, so results there still
+            vary a little); recorded in the Trainer's ``custom_config`` in ML Metadata and in the
+            run summary.
         curate_schema: apply mlprod's schema curation (ranges, domains, environments) to
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
         span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
