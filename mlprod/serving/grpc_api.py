@@ -67,6 +67,8 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         rid = md.get("x-request-id") or new_request_id()
         context.send_initial_metadata((("x-request-id", rid),))
         try:
+            if server.draining:  # refused on arrival; calls that arrived before draining finish
+                raise RuntimeError("the server is shutting down; retry on another replica.")
             out = fn(rid)
         except Exception as e:  # noqa: BLE001 - every error becomes a gRPC status
             http, msg = error_status(e, server.draining)
@@ -78,11 +80,29 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         m["latency"].labels(server.model_name, api).observe(time.perf_counter() - t0)
         return out
 
-    def spec_of(spec: Any) -> tuple[str, int | None, str]:
-        version = spec.version.value if spec.HasField("version") else None
-        if spec.version_label:
-            raise NotFound(f"version labels are not supported (got {spec.version_label!r}); set version.")
+    def spec_of(spec: Any) -> tuple[str, int | str | None, str]:
+        """(name, version number / label / None, signature name) of a ModelSpec."""
+        choice = spec.WhichOneof("version_choice")
+        version: int | str | None = (spec.version.value if choice == "version" else
+                                     spec.version_label if choice == "version_label" else None)
         return spec.name, version, spec.signature_name
+
+    def tensors(sig: Any, protos: Any) -> dict[str, np.ndarray]:
+        """Request tensors -> numpy, refusing a dtype other than the signature's (as TF Serving)."""
+        out = {}
+        for k, v in protos.items():
+            info = sig.inputs.get(k)
+            if info is None:
+                raise DataError(f"input {k!r} is not an input of signature {sig.name!r} "
+                                f"(its inputs: {sorted(sig.inputs)}).")
+            want = tf.string if info.is_string else tf.as_dtype(np.dtype(info.dtype))
+            got = tf.dtypes.as_dtype(v.dtype)
+            if got != want:
+                raise DataError(f"input {k!r} of signature {sig.name!r} expects {want.name} but the request "
+                                f"sends {got.name} (DT_{got.name.upper()}); send a tensor of that dtype.")
+            a = tf.make_ndarray(v)
+            out[k] = a.astype(object) if a.dtype.kind == "S" else a
+        return out
 
     def fill_spec(out: Any, sv: Any, sig: Any) -> None:
         out.model_spec.name = server.model_name
@@ -96,7 +116,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             raise DataError(f"signature {sig.name!r} takes {sorted(sig.inputs)}, not serialized tf.Examples; "
                             "use Predict.")
         inputs = {next(iter(sig.inputs)): np.array(_examples(request.input), dtype=object)}
-        outputs = server.submit(sv, sig, inputs, rid).result()
+        outputs = server.submit(sv, sig, inputs, rid, admitted=True).result()
         return sv, sig, outputs
 
     class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -104,9 +124,8 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             def fn(rid: str) -> Any:
                 name, version, sig_name = spec_of(request.model_spec)
                 sv, sig = server.resolve(name, version, sig_name or None)
-                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-                inputs = {k: (v.astype(object) if v.dtype.kind == "S" else v) for k, v in inputs.items()}
-                outputs = server.submit(sv, sig, inputs, rid).result()
+                inputs = tensors(sig, request.inputs)
+                outputs = server.submit(sv, sig, inputs, rid, admitted=True).result()
                 resp = predict_pb2.PredictResponse()
                 fill_spec(resp, sv, sig)
                 wanted = set(request.output_filter) or set(outputs)
@@ -162,11 +181,9 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 resp = get_model_status_pb2.GetModelStatusResponse()
                 states = {"AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
                           "END": get_model_status_pb2.ModelVersionStatus.END}
-                for s in server.status():
-                    if version is not None and int(s["version"]) != version:
-                        continue
+                for s in server.status(version):
                     st = resp.model_version_status.add(version=int(s["version"]), state=states[s["state"]])
-                    st.status.error_code = 0 if s["state"] == "AVAILABLE" else 2
+                    st.status.error_code = 0 if s["status"]["error_code"] == "OK" else 2
                     st.status.error_message = s["status"]["error_message"]
                 return resp
             return handle("status", context, fn)

@@ -75,19 +75,22 @@ class Server:
                  batching: bool | Batching = False, log_dir: str | None = None, log_sample_rate: float = 1.0,
                  log_flush_interval_s: float = 1.0, log_max_file_bytes: int = 64 << 20,
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
-                 versions: list[int] | None = None, poll_s: float = 1.0) -> None:
+                 versions: list[int] | None = None, poll_s: float = 1.0,
+                 version_labels: dict[str, int] | None = None) -> None:
         if not model_name or "/" in model_name or ":" in model_name:
             raise ConfigError(f"model_name {model_name!r} must be a non-empty name without '/' or ':'.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
         self.model_name, self.host = model_name, host
+        self.version_labels = _check_labels(version_labels)
         self._want_rest, self._want_grpc = rest_port, grpc_port
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self.m = _metrics(model_name)
         self._batch_size = self.m["batch"].labels(model_name)
         self.versions = Versions(str(base_path), policy=version_policy, num_latest=num_latest, specific=versions,
-                                 poll_s=poll_s, on_change=self._version_changed)
+                                 poll_s=poll_s, on_change=self._version_changed,
+                                 keep=list(self.version_labels.values()))
         cfg = Batching() if batching is True else (batching or None)
         self.batching = cfg
         self.batcher = (Batcher(self._run, max_batch_size=cfg.max_batch_size, batch_timeout_s=cfg.batch_timeout_s,
@@ -130,20 +133,34 @@ class Server:
         self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids,
                              takes_examples=sv.signatures[sig_name].takes_examples)
 
-    def resolve(self, name: str, version: int | None, signature_name: str | None) -> tuple[Servable, Signature]:
-        """The servable and signature a request addresses (NotFound for another model or version)."""
+    def label_version(self, label: str) -> int:
+        """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
+        if label not in self.version_labels:
+            raise NotFound(f"version label {label!r} is not defined for model {self.model_name!r} "
+                           f"(labels: {self.version_labels or 'none'}); define it with version_labels={{...}} "
+                           "or --version_label NAME=VERSION.")
+        return self.version_labels[label]
+
+    def resolve(self, name: str, version: int | str | None,
+                signature_name: str | None) -> tuple[Servable, Signature]:
+        """The servable and signature a request addresses: ``version`` is a number, a version label
+        or None (the default). NotFound for another model, version or label."""
         if name != self.model_name:
             raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+        if isinstance(version, str):
+            version = self.label_version(version)
         try:
             sv = self.versions.get(version)
         except DataError as e:
             raise NotFound(str(e)) from None
         return sv, sv.signature(signature_name)
 
-    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], request_id: str | None = None) -> Any:
+    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], request_id: str | None = None,
+               *, admitted: bool = False) -> Any:
         """Queue (batching) or run one request; returns a Future of its outputs. The request is
-        logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``)."""
-        if self.draining:
+        logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``).
+        While draining, only requests ``admitted`` before it began (the APIs check on arrival) run."""
+        if self.draining and not admitted:
             raise RuntimeError("the server is shutting down")
         key = (sv, sig.name)
         if self.batcher is not None:
@@ -155,11 +172,11 @@ class Server:
         return fut
 
     def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray],
-                     request_id: str | None = None) -> Any:
+                     request_id: str | None = None, *, admitted: bool = False) -> Any:
         """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
-        if self.batcher is not None and not self.draining:
+        if self.batcher is not None and (admitted or not self.draining):
             return self.batcher.submit_async((sv, sig.name), inputs, request_id)
-        done = self.submit(sv, sig, inputs, request_id)  # unbatched: it ran here, in the loop's thread
+        done = self.submit(sv, sig, inputs, request_id, admitted=admitted)  # unbatched: it ran here, in the loop's thread
         fut = asyncio.get_running_loop().create_future()  # handed over without asyncio.wrap_future's wake-up
         if done.exception() is None:
             fut.set_result(done.result())
@@ -256,9 +273,42 @@ class Server:
         """Back to the version policy (the newest version serves again)."""
         self.versions.unpin()
 
-    def status(self) -> list[dict[str, Any]]:
-        """TF Serving's ``model_version_status`` list."""
-        return self.versions.status()
+    def status(self, version: int | str | None = None, *, name: str | None = None) -> list[dict[str, Any]]:
+        """TF Serving's ``model_version_status`` list (of one version or label when given).
+
+        Raises:
+            NotFound: another model's name, or a version (label) this server has never seen.
+        """
+        if name is not None and name != self.model_name:
+            raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+        if isinstance(version, str):
+            version = self.label_version(version)
+        try:
+            return self.versions.status(version)
+        except DataError as e:
+            raise NotFound(f"model {self.model_name!r}: {e}") from None
+
+    def health_problems(self) -> list[str]:
+        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin file."""
+        out = []
+        if self.draining:
+            out.append("the server is shutting down")
+        if self.versions.default is None:
+            out.append("no model version is loaded")
+        if self.versions.pin_error:
+            out.append(self.versions.pin_error)
+        return out
+
+
+def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in (labels or {}).items():
+        if not isinstance(k, str) or not k or k.isdigit() or "/" in k or ":" in k:
+            raise ConfigError(f"version label {k!r} must be a name (not a number, no '/' or ':'), e.g. 'stable'.")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"version label {k!r} must name a version number >= 0, got {v!r}.")
+        out[k] = v
+    return out
 
 
 def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
@@ -321,7 +371,10 @@ def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
         log_dir: append every request (features, prediction, version, id, time) to TFRecords here.
         **kwargs: ``log_sample_rate``, ``log_flush_interval_s`` (1 s), ``log_max_file_bytes``,
             ``log_max_total_bytes``, ``version_policy`` (``latest``/``all``/``specific``), ``num_latest``,
-            ``versions``, ``poll_s`` (how often the base folder is scanned).
+            ``versions``, ``poll_s`` (how often the base folder is scanned), ``version_labels``
+            (TF Serving's labels, e.g. ``{"stable": 1, "canary": 2}``: ``/labels/stable:predict``,
+            gRPC ``model_spec.version_label``; serve both versions with ``version_policy="all"``
+            or ``"specific"``).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).

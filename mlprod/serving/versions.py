@@ -38,13 +38,28 @@ POLICIES = ("latest", "all", "specific")
 log = logging.getLogger("mlprod.serving")
 
 
-def list_versions(base_path: str) -> list[int]:
-    """Numbered version folders under ``base_path``, ascending."""
+def version_folders(base_path: str) -> dict[int, str]:
+    """Version number -> folder name of the numbered folders under ``base_path`` (``00000123`` is
+    version 123, the layout of TF Serving's own test models). Of two folders naming one version
+    (``7`` and ``007``) the shorter name wins, with a warning."""
     try:
         names = os.listdir(base_path)
-    except FileNotFoundError:
-        return []
-    return sorted(int(n) for n in names if n.isdigit() and os.path.isdir(os.path.join(base_path, n)))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    out: dict[int, str] = {}
+    for n in sorted((n for n in names if n.isdigit() and os.path.isdir(os.path.join(base_path, n))),
+                    key=lambda n: (len(n), n)):
+        v = int(n)
+        if v in out:
+            log.warning("folders %s and %s under %s both hold version %s; serving %s", out[v], n, base_path, v, out[v])
+            continue
+        out[v] = n
+    return dict(sorted(out.items()))
+
+
+def list_versions(base_path: str) -> list[int]:
+    """Numbered version folders under ``base_path``, ascending (``00000123`` is version 123)."""
+    return list(version_folders(base_path))
 
 
 def _stamp(folder: str) -> tuple[int, float]:
@@ -57,19 +72,39 @@ def _stamp(folder: str) -> tuple[int, float]:
 
 
 def read_pin(base_path: str) -> int | None:
-    """The pinned version of ``base_path`` (None when nothing is pinned)."""
+    """The pinned version of ``base_path`` (None when nothing is pinned).
+
+    Raises:
+        ConfigError: the pin file is not ``{"pinned_version": N or null}`` (the message names the
+            file and the fix: ``mlprod rollback BASE N`` rewrites it, ``--unpin`` clears it).
+    """
+    file = os.path.join(base_path, PIN_FILE)
     try:
-        with open(os.path.join(base_path, PIN_FILE)) as f:
-            v = json.load(f).get("pinned_version")
-    except (FileNotFoundError, json.JSONDecodeError):
+        with open(file) as f:
+            text = f.read()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return int(v) if v is not None else None
+    try:
+        doc = json.loads(text)
+        v = doc["pinned_version"] if isinstance(doc, dict) else doc
+        if v is None and isinstance(doc, dict):
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(v)
+    except (json.JSONDecodeError, KeyError, ValueError):
+        raise ConfigError(f"the pin file {file} does not hold {{\"pinned_version\": N}} (it holds {text[:80]!r}); "
+                          f"pin a version with `mlprod rollback {base_path} N` or clear it with "
+                          f"`mlprod rollback {base_path} --unpin`.") from None
+    return v
 
 
 def serving_version(base_path: str) -> int | None:
     """The version servers of ``base_path`` serve now: the pinned one, else the newest (None: no version)."""
     versions = list_versions(base_path)
-    return (read_pin(base_path) or versions[-1]) if versions else None
+    if not versions:
+        return None
+    pin = read_pin(base_path)
+    return pin if pin is not None else versions[-1]
 
 
 def write_pin(base_path: str, version: int | None) -> None:
@@ -89,7 +124,7 @@ class Versions:
 
     def __init__(self, base_path: str, *, policy: str = "latest", num_latest: int = 1,
                  specific: list[int] | None = None, poll_s: float = 1.0,
-                 on_change: Callable[[int | None], None] | None = None) -> None:
+                 on_change: Callable[[int | None], None] | None = None, keep: list[int] | None = None) -> None:
         if policy not in POLICIES:
             raise ConfigError(f"version policy {policy!r} is not one of {POLICIES}.")
         if policy == "specific" and not specific:
@@ -99,29 +134,36 @@ class Versions:
         self.base_path, self.policy, self.num_latest = str(base_path), policy, num_latest
         self.specific = sorted(int(v) for v in specific or [])
         self.poll_s, self._on_change = poll_s, on_change
+        self.keep = sorted(set(keep or []))  # versions kept loaded besides the policy's (labelled ones)
         self._loaded: dict[int, Servable] = {}
         self._failed: dict[int, tuple[tuple[int, float], str]] = {}
+        self._ended: set[int] = set()  # versions unloaded after serving (TF Serving reports them END)
+        self.pin_error: str | None = None  # a bad pin file: the server reports itself unhealthy
         self._default: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def wanted(self, on_disk: list[int]) -> list[int]:
-        pin = read_pin(self.base_path)
+        try:
+            pin = read_pin(self.base_path)
+        except ConfigError as e:
+            self.pin_error = str(e)
+            raise
+        self.pin_error = None
         if pin is not None and pin in on_disk:
             return [pin]
         if self.policy == "all":
             return on_disk
-        if self.policy == "specific":
-            return [v for v in self.specific if v in on_disk]
-        return on_disk[-self.num_latest:]
+        chosen = [v for v in self.specific if v in on_disk] if self.policy == "specific" else on_disk[-self.num_latest:]
+        return sorted(set(chosen) | {v for v in self.keep if v in on_disk})
 
     def poll(self) -> None:
         """One scan: load wanted versions not loaded yet, then drop the unwanted ones."""
-        on_disk = list_versions(self.base_path)
-        wanted = self.wanted(on_disk)
+        folders = version_folders(self.base_path)
+        wanted = self.wanted(list(folders))
         for v in sorted(set(wanted) - set(self._loaded), reverse=True):
-            folder = os.path.join(self.base_path, str(v))
+            folder = os.path.join(self.base_path, folders[v])
             stamp = _stamp(folder)
             if v in self._failed and self._failed[v][0] == stamp:
                 continue  # failed before and unchanged since: wait for its files to change
@@ -134,12 +176,14 @@ class Versions:
             self._failed.pop(v, None)
             with self._lock:
                 self._loaded[v] = sv
+                self._ended.discard(v)
             log.info("loaded model version %s from %s", v, folder)
         with self._lock:
             ready = [v for v in wanted if v in self._loaded]
             if ready:  # drop what is no longer wanted only once a wanted version serves
                 for v in set(self._loaded) - set(ready):
                     del self._loaded[v]
+                    self._ended.add(v)
                     log.info("unloaded model version %s", v)
             old, self._default = self._default, (max(ready) if ready else
                                                  (max(self._loaded) if self._loaded else None))
@@ -166,12 +210,24 @@ class Versions:
     def errors(self) -> dict[int, str]:
         return {v: e for v, (_, e) in self._failed.items()}
 
-    def status(self) -> list[dict[str, Any]]:
-        """TF Serving's ``model_version_status`` entries (AVAILABLE, or END with the load error)."""
+    def status(self, version: int | None = None) -> list[dict[str, Any]]:
+        """TF Serving's ``model_version_status`` entries: AVAILABLE, END (unloaded after serving, or
+        with its load error). ``version`` narrows to one; a version never seen raises NotFound-style
+        :class:`DataError` (TF Serving's NOT_FOUND)."""
+        with self._lock:
+            loaded, ended = set(self._loaded), set(self._ended)
+        errors = self.errors()
         out = [{"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-               for v in sorted(self._loaded, reverse=True)]
-        out += [{"version": str(v), "state": "END", "status": {"error_code": "UNKNOWN", "error_message": e}}
-                for v, e in sorted(self.errors().items(), reverse=True) if v not in self._loaded]
+               for v in sorted(loaded, reverse=True)]
+        out += [{"version": str(v), "state": "END", "status": {"error_code": "UNKNOWN", "error_message": errors[v]}}
+                for v in sorted(errors, reverse=True) if v not in loaded]
+        out += [{"version": str(v), "state": "END", "status": {"error_code": "OK", "error_message": ""}}
+                for v in sorted(ended - loaded - set(errors), reverse=True)]
+        if version is not None:
+            out = [s for s in out if s["version"] == str(version)]
+            if not out:
+                raise DataError(f"version {version} of this model is not known (versions with a state: "
+                                f"{sorted(loaded | ended | set(errors))}).")
         return out
 
     def pin(self, version: int | None) -> None:
@@ -187,7 +243,7 @@ class Versions:
         if not os.path.isdir(self.base_path):
             raise DataError(f"model base path {self.base_path} does not exist; point it at the Pusher's "
                             "push destination (the folder holding numbered version folders).")
-        self.poll()
+        self.poll()  # a bad pin file raises its ConfigError here: the server does not start
         if self._default is None:
             raise DataError(f"no servable version under {self.base_path}: on disk {list_versions(self.base_path)}, "
                             f"load errors {self.errors() or 'none'}. Push a model (numbered folder) first.")
