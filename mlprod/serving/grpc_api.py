@@ -23,23 +23,7 @@ from typing import Any
 import numpy as np
 
 from mlprod.errors import DataError
-
-
-def _examples(inp: Any) -> list[bytes]:
-    """Serialized examples of a tensorflow.serving.Input (example_list or example_list_with_context)."""
-    kind = inp.WhichOneof("kind")
-    if kind == "example_list":
-        return [e.SerializeToString() for e in inp.example_list.examples]
-    if kind == "example_list_with_context":
-        ctx = inp.example_list_with_context.context
-        out = []
-        for e in inp.example_list_with_context.examples:
-            merged = type(e)()
-            merged.CopyFrom(ctx)
-            merged.MergeFrom(e)
-            out.append(merged.SerializeToString())
-        return out
-    raise DataError("the request's input holds no examples (set input.example_list.examples).")
+from mlprod.serving.model import examples_of_input as _examples
 
 
 def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
@@ -50,6 +34,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         classification_pb2,
         get_model_metadata_pb2,
         get_model_status_pb2,
+        inference_pb2,
         model_service_pb2_grpc,
         predict_pb2,
         prediction_service_pb2_grpc,
@@ -158,6 +143,40 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                     resp.result.regressions.add(value=v)
                 return resp
             return handle("regress", context, fn)
+
+        def MultiInference(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                if not request.tasks:
+                    raise DataError("MultiInference needs at least one task (model_spec + method_name).")
+                specs = [spec_of(t.model_spec) for t in request.tasks]
+                if len({(n, v) for n, v, _ in specs}) != 1:
+                    raise DataError("every MultiInference task must name the same model and version.")
+                if len({s for _, _, s in specs}) != len(specs):
+                    raise DataError("MultiInference tasks must use different signatures.")
+                examples = np.array(_examples(request.input), dtype=object)
+                resp = inference_pb2.MultiInferenceResponse()
+                for task, (name, version, sig_name) in zip(request.tasks, specs, strict=True):
+                    sv, sig = server.resolve(name, version, sig_name or None)
+                    if not sig.takes_examples:
+                        raise DataError(f"signature {sig.name!r} does not take serialized tf.Examples.")
+                    outputs = server.submit(sv, sig, {next(iter(sig.inputs)): examples}, rid, admitted=True).result()
+                    res = resp.results.add()
+                    res.model_spec.name = server.model_name
+                    res.model_spec.version.value = sv.version
+                    res.model_spec.signature_name = sig.name
+                    if task.method_name == "tensorflow/serving/classify":
+                        for row in codec.classify_result(sig, outputs):
+                            c = res.classification_result.classifications.add()
+                            for label, score in row:
+                                c.classes.add(label=label, score=score)
+                    elif task.method_name == "tensorflow/serving/regress":
+                        for v in codec.regress_result(sig, outputs):
+                            res.regression_result.regressions.add(value=v)
+                    else:
+                        raise DataError(f"MultiInference method_name {task.method_name!r}: use "
+                                        "'tensorflow/serving/classify' or 'tensorflow/serving/regress'.")
+                return resp
+            return handle("multi_inference", context, fn)
 
         def GetModelMetadata(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:

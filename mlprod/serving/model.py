@@ -67,6 +67,7 @@ class Servable:
     signatures: dict[str, Signature]
     _call: Any = field(repr=False)
     _defs: Any = field(default=None, repr=False)
+    warmed_up: int = 0  # warm-up requests replayed at load (assets.extra/tf_serving_warmup_requests)
 
     def signature(self, name: str | None) -> Signature:
         name = name or DEFAULT_SIGNATURE
@@ -262,11 +263,79 @@ def _quantized(detail: dict) -> bool:
     return bool(np.issubdtype(detail["dtype"], np.integer) and detail["quantization"][0])
 
 
-def load_version(path: str, version: int | None = None) -> Servable:
-    """Load one version folder (SavedModel or a folder holding one ``.tflite`` file).
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_WARMUP = 1000  # TF Serving's cap on warm-up records
+
+
+def warm_up(sv: Servable) -> int:
+    """Replay the version's warm-up requests (TF Serving's ``assets.extra/tf_serving_warmup_requests``:
+    TFRecords of ``PredictionLog``, as TFX's InfraValidator writes them) before it serves.
+
+    Returns the number replayed (at most 1,000, as TF Serving).
 
     Raises:
-        DataError: the folder holds neither, or the model cannot be loaded (message says which).
+        DataError: a warm-up request fails: the version does not load (as in TF Serving).
+    """
+    file = os.path.join(sv.path, WARMUP_FILE)
+    if not os.path.isfile(file):
+        return 0
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    n = 0
+    for raw in tf.data.TFRecordDataset(file).take(MAX_WARMUP).as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(raw)
+        kind = log.WhichOneof("log_type")
+        try:
+            if kind == "predict_log":
+                req = log.predict_log.request
+                inputs = {}
+                for k, t in req.inputs.items():
+                    a = tf.make_ndarray(t)
+                    inputs[k] = a.astype(object) if a.dtype.kind == "S" else a
+                sv.run(req.model_spec.signature_name or None, inputs)
+            elif kind in ("classify_log", "regress_log", "multi_inference_log"):
+                req = getattr(log, kind).request
+                tasks = ([t.model_spec.signature_name for t in req.tasks] if kind == "multi_inference_log"
+                         else [req.model_spec.signature_name])
+                examples = examples_of_input(req.input)
+                for name in tasks:
+                    sig = sv.signature(name or None)
+                    sv.run(sig.name, {next(iter(sig.inputs)): np.array(examples, dtype=object)})
+            else:
+                raise DataError(f"log type {kind!r} cannot be replayed")
+        except Exception as e:  # noqa: BLE001 - any failure fails the load, named
+            raise DataError(f"warm-up request {n} of {file} failed ({type(e).__name__}: {e}); fix or remove "
+                            "the warm-up file, the version is not served.") from None
+        n += 1
+    sv.warmed_up = n
+    return n
+
+
+def examples_of_input(inp: Any) -> list[bytes]:
+    """Serialized examples of a ``tensorflow.serving.Input`` (example_list or example_list_with_context)."""
+    kind = inp.WhichOneof("kind")
+    if kind == "example_list":
+        return [e.SerializeToString() for e in inp.example_list.examples]
+    if kind == "example_list_with_context":
+        ctx = inp.example_list_with_context.context
+        out = []
+        for e in inp.example_list_with_context.examples:
+            merged = type(e)()
+            merged.CopyFrom(ctx)
+            merged.MergeFrom(e)
+            out.append(merged.SerializeToString())
+        return out
+    raise DataError("the request's input holds no examples (set input.example_list.examples).")
+
+
+def load_version(path: str, version: int | None = None) -> Servable:
+    """Load one version folder (SavedModel or a folder holding one ``.tflite`` file), then replay
+    its warm-up requests (:func:`warm_up`).
+
+    Raises:
+        DataError: the folder holds neither, the model cannot be loaded, or a warm-up request fails
+            (message says which).
     """
     path = str(path)
     if version is None:
@@ -275,10 +344,14 @@ def load_version(path: str, version: int | None = None) -> Servable:
             raise ConfigError(f"{path} is not a numbered version folder; pass version=N.")
         version = int(base)
     if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(os.path.join(path, "saved_model.pbtxt")):
-        return _load_saved_model(path, version)
+        sv = _load_saved_model(path, version)
+        warm_up(sv)
+        return sv
     flats = sorted(glob.glob(os.path.join(path, "*.tflite")))
     if len(flats) == 1:
-        return _load_tflite(flats[0], path, version)
+        sv = _load_tflite(flats[0], path, version)
+        warm_up(sv)
+        return sv
     if len(flats) > 1:
         raise DataError(f"version folder {path} holds {len(flats)} .tflite files; keep exactly one per version.")
     raise DataError(f"version folder {path} holds neither saved_model.pb nor a .tflite file; "
