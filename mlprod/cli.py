@@ -141,7 +141,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     batching = Batching(args.max_batch_size, args.batch_timeout_micros / 1e6, args.num_batch_threads) \
         if args.enable_batching else False
-    srv = serve(args.model_base_path, model_name=args.model_name, host=args.host,
+    if (args.model_base_path is None) == (args.model_config_file is None):
+        raise ConfigError("give --model_base_path (one model) or --model_config_file (TF Serving's config of "
+                          "one or more models).")
+    srv = serve(args.model_base_path, model_config_file=args.model_config_file, model_name=args.model_name,
+                host=args.host,
                 rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
@@ -162,8 +166,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"serving {args.model_name!r} version {srv.versions.default} from {args.model_base_path}: "
-          f"REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
+    what = ", ".join(f"{n!r} version {m.versions.default} from {m.cfg.base_path}" for n, m in srv.models.items())
+    print(f"serving {what}: REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
     while not stop.wait(0.5):
         pass
     print("draining: finishing in-flight requests and writing the request log ...", flush=True)
@@ -307,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=_cmd_runs)
 
     sv = sub.add_parser("serve", help="serve a Pusher folder with TF Serving's REST and gRPC APIs (drains on SIGTERM)")
-    sv.add_argument("--model_base_path", required=True, help="folder of numbered version folders (Pusher output)")
+    sv.add_argument("--model_base_path", help="folder of numbered version folders (Pusher output)")
+    sv.add_argument("--model_config_file", help="TF Serving's model config (ModelServerConfig text proto): several "
+                                                "models, version policies latest/all/specific, version_labels")
     sv.add_argument("--model_name", default="model", help="name in /v1/models/NAME (default: model)")
     sv.add_argument("--port", type=int, default=8500, help="gRPC port (TF Serving's flag; -1 disables; 0 any free)")
     sv.add_argument("--rest_api_port", type=int, default=8501, help="REST port (-1 disables; 0 any free)")

@@ -67,7 +67,7 @@ _JSON_NAMES = {bool: "true/false", int: "an integer", float: "a number with a fr
                type(None): "null", dict: "an object", list: "a list"}
 #: what TF Serving's JSON decoder accepts per tensor dtype kind: numbers (integers too) for floats,
 #: integers alone for integer dtypes, true/false alone for booleans
-_ACCEPTS = {"f": {int, float}, "i": {int}, "u": {int}, "b": {bool}}
+_ACCEPTS: dict[str, set[type]] = {"f": {int, float}, "i": {int}, "u": {int}, "b": {bool}}
 
 
 def to_array(info: TensorInfo, value: Any) -> np.ndarray:

@@ -42,12 +42,13 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
     )
 
     from mlprod.serving import codec
-    from mlprod.serving.server import NotFound, error_status, new_request_id
+    from mlprod.serving.server import error_status, new_request_id
 
     m = server.m
 
-    def handle(api: str, context: Any, fn: Any) -> Any:
+    def handle(api: str, context: Any, fn: Any, spec: Any = None) -> Any:
         t0 = time.perf_counter()
+        name = spec.name if spec is not None and spec.name in server.models else server.model_name
         md = dict(context.invocation_metadata())
         rid = md.get("x-request-id") or new_request_id()
         context.send_initial_metadata((("x-request-id", rid),))
@@ -59,10 +60,10 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             http, msg = error_status(e, server.draining)
             code = {404: grpc.StatusCode.NOT_FOUND, 400: grpc.StatusCode.INVALID_ARGUMENT,
                     503: grpc.StatusCode.UNAVAILABLE}.get(http, grpc.StatusCode.INTERNAL)
-            m["requests"].labels(server.model_name, api, code.name).inc()
+            m["requests"].labels(name, api, code.name).inc()
             context.abort(code, msg)
-        m["requests"].labels(server.model_name, api, "OK").inc()
-        m["latency"].labels(server.model_name, api).observe(time.perf_counter() - t0)
+        m["requests"].labels(name, api, "OK").inc()
+        m["latency"].labels(name, api).observe(time.perf_counter() - t0)
         return out
 
     def spec_of(spec: Any) -> tuple[str, int | str | None, str]:
@@ -90,7 +91,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         return out
 
     def fill_spec(out: Any, sv: Any, sig: Any) -> None:
-        out.model_spec.name = server.model_name
+        out.model_spec.name = sv.model_name or server.model_name
         out.model_spec.version.value = sv.version
         out.model_spec.signature_name = sig.name
 
@@ -120,7 +121,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 for k in wanted:
                     resp.outputs[k].CopyFrom(tf.make_tensor_proto(outputs[k]))
                 return resp
-            return handle("predict", context, fn)
+            return handle("predict", context, fn, request.model_spec)
 
         def Classify(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -132,7 +133,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                     for label, score in row:
                         c.classes.add(label=label, score=score)
                 return resp
-            return handle("classify", context, fn)
+            return handle("classify", context, fn, request.model_spec)
 
         def Regress(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -142,7 +143,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 for v in codec.regress_result(sig, outputs):
                     resp.result.regressions.add(value=v)
                 return resp
-            return handle("regress", context, fn)
+            return handle("regress", context, fn, request.model_spec)
 
         def MultiInference(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -161,7 +162,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                         raise DataError(f"signature {sig.name!r} does not take serialized tf.Examples.")
                     outputs = server.submit(sv, sig, {next(iter(sig.inputs)): examples}, rid, admitted=True).result()
                     res = resp.results.add()
-                    res.model_spec.name = server.model_name
+                    res.model_spec.name = sv.model_name or server.model_name
                     res.model_spec.version.value = sv.version
                     res.model_spec.signature_name = sig.name
                     if task.method_name == "tensorflow/serving/classify":
@@ -176,7 +177,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                         raise DataError(f"MultiInference method_name {task.method_name!r}: use "
                                         "'tensorflow/serving/classify' or 'tensorflow/serving/regress'.")
                 return resp
-            return handle("multi_inference", context, fn)
+            return handle("multi_inference", context, fn, request.tasks[0].model_spec if request.tasks else None)
 
         def GetModelMetadata(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -189,23 +190,21 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 resp.model_spec.version.value = sv.version
                 resp.metadata["signature_def"].Pack(sv.signature_defs())
                 return resp
-            return handle("metadata", context, fn)
+            return handle("metadata", context, fn, request.model_spec)
 
     class Models(model_service_pb2_grpc.ModelServiceServicer):
         def GetModelStatus(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
                 name, version, _ = spec_of(request.model_spec)
-                if name != server.model_name:
-                    raise NotFound(f"model {name!r} is not served here (this server serves {server.model_name!r}).")
                 resp = get_model_status_pb2.GetModelStatusResponse()
                 states = {"AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
                           "END": get_model_status_pb2.ModelVersionStatus.END}
-                for s in server.status(version):
+                for s in server.status(version, name=name):
                     st = resp.model_version_status.add(version=int(s["version"]), state=states[s["state"]])
                     st.status.error_code = 0 if s["status"]["error_code"] == "OK" else 2
                     st.status.error_message = s["status"]["error_message"]
                 return resp
-            return handle("status", context, fn)
+            return handle("status", context, fn, request.model_spec)
 
     g = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="mlprod-grpc"),
                     options=[("grpc.max_receive_message_length", 256 << 20)])

@@ -67,6 +67,7 @@ class Servable:
     signatures: dict[str, Signature]
     _call: Any = field(repr=False)
     _defs: Any = field(default=None, repr=False)
+    model_name: str = ""  # the served model it belongs to (set by Versions)
     warmed_up: int = 0  # warm-up requests replayed at load (assets.extra/tf_serving_warmup_requests)
 
     def signature(self, name: str | None) -> Signature:

@@ -72,8 +72,14 @@ def make_app(server: Any) -> Any:
 
     _ALL_FIELDS.update(_print_all_fields())
     m = server.m
-    ok_count = {api: m["requests"].labels(server.model_name, api, "200") for api in ("predict", "classify", "regress")}
-    latency = {api: m["latency"].labels(server.model_name, api) for api in ("predict", "classify", "regress")}
+    apis = ("predict", "classify", "regress")
+    ok_count = {(n, api): m["requests"].labels(n, api, "200") for n in server.models for api in apis}
+    latency = {(n, api): m["latency"].labels(n, api) for n in server.models for api in apis}
+
+    def metric_name(rest: str) -> str:
+        """The model a path names when it is served (metrics stay bounded), else the first model."""
+        name = rest.split("/", 1)[0].split(":", 1)[0]
+        return name if name in server.models else server.model_name
 
     def parse(rest: str) -> tuple[str, int | str | None, str | None, bool]:
         """(model name, version number or label or None, verb, metadata?) of a /v1/models/... path."""
@@ -98,17 +104,18 @@ def make_app(server: Any) -> Any:
         except RecursionError:
             raise DataError("the request body nests JSON too deeply to parse; send flat lists of values.") from None
 
-    def error(e: Exception, api: str, rid: str | None) -> Any:
+    def error(e: Exception, api: str, rid: str | None, name: str | None = None) -> Any:
+        name = name or server.model_name
         if isinstance(e, _Disconnected):  # the client went away mid-body: nobody to answer, not a 5xx
-            m["requests"].labels(server.model_name, api, "499").inc()
+            m["requests"].labels(name, api, "499").inc()
             return _json({"error": "the client closed the connection before sending the whole body."}, 499, rid)
         code, msg = error_status(e, server.draining)
-        m["requests"].labels(server.model_name, api, str(code)).inc()
+        m["requests"].labels(name, api, str(code)).inc()
         return _json({"error": msg}, code, rid)
 
-    def ok(api: str, obj: Any, rid: str | None = None) -> Any:
-        m["requests"].labels(server.model_name, api, "200").inc()
-        return _json(obj, 200, rid)
+    def ok(api: str, obj: Any, name: str) -> Any:
+        m["requests"].labels(name, api, "200").inc()
+        return _json(obj, 200)
 
     async def status(request: Request) -> Any:
         rest = request.path_params["rest"]
@@ -123,10 +130,10 @@ def make_app(server: Any) -> Any:
                 defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True,
                                                  **_ALL_FIELDS)
                 return ok(api, {"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
-                                "metadata": {"signature_def": defs}})
-            return ok(api, {"model_version_status": server.status(version, name=name)})
+                                "metadata": {"signature_def": defs}}, name)
+            return ok(api, {"model_version_status": server.status(version, name=name)}, name)
         except Exception as e:  # noqa: BLE001
-            return error(e, api, None)
+            return error(e, api, None, metric_name(rest))
 
     async def infer(request: Request) -> Any:
         t0 = time.perf_counter()
@@ -163,24 +170,26 @@ def make_app(server: Any) -> Any:
                 result = {"results": codec.classify_result(sig, outputs)}
             else:
                 result = {"results": codec.regress_result(sig, outputs)}
-            ok_count[api].inc()
-            latency[api].observe(time.perf_counter() - t0)
+            ok_count[name, api].inc()
+            latency[name, api].observe(time.perf_counter() - t0)
             return _json(result, 200, rid)
         except Exception as e:  # noqa: BLE001
-            return error(e, api, rid)
+            return error(e, api, rid, metric_name(rest))
 
     async def feedback(request: Request) -> Any:
         from mlprod.serving.requestlog import log_feedback
 
         try:
-            if server.request_log is None:
-                raise DataError("this server logs no requests (start it with log_dir=...), so feedback has "
-                                "nothing to join.")
             body = await read_json(request)
             labels = body.get("labels") if isinstance(body, dict) else None
             if not isinstance(labels, dict) or not labels:
-                raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME"}.')
-            log_feedback(server.request_log.log_dir, labels, label=body.get("label", "label"))
+                raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME", '
+                                '"model": "NAME" (when the server serves several)}.')
+            rl = server.model(body.get("model") or server.model_name).request_log
+            if rl is None:
+                raise DataError("this server logs no requests (start it with log_dir=...), so feedback has "
+                                "nothing to join.")
+            log_feedback(rl.log_dir, labels, label=body.get("label", "label"))
             return _json({"recorded": len(labels)})
         except Exception as e:  # noqa: BLE001
             return error(e, "feedback", None)

@@ -30,6 +30,7 @@ import numpy as np
 
 from mlprod.errors import ConfigError, DataError
 from mlprod.serving.batching import Batcher, request_rows, run_unbatched
+from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
 from mlprod.serving.requestlog import RequestLog
 from mlprod.serving.versions import Versions
@@ -67,42 +68,61 @@ def _metrics(model: str) -> Any:
     }
 
 
+class _Model:
+    """One served model: its config, versions and request log."""
+
+    def __init__(self, cfg: ModelConfig, versions: Versions, request_log: RequestLog | None) -> None:
+        self.cfg, self.versions, self.request_log = cfg, versions, request_log
+        self.labels = _check_labels(cfg.version_labels)
+
+
 class Server:
     """A running model server (see :func:`serve`); also usable in-process through :meth:`infer`."""
 
-    def __init__(self, base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
+    def __init__(self, base_path: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1",
                  rest_port: int | None = 8501, grpc_port: int | None = 8500,
                  batching: bool | Batching = False, log_dir: str | None = None, log_sample_rate: float = 1.0,
                  log_flush_interval_s: float = 1.0, log_max_file_bytes: int = 64 << 20,
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
                  versions: list[int] | None = None, poll_s: float = 1.0,
-                 version_labels: dict[str, int] | None = None) -> None:
-        if not model_name or "/" in model_name or ":" in model_name:
-            raise ConfigError(f"model_name {model_name!r} must be a non-empty name without '/' or ':'.")
+                 version_labels: dict[str, int] | None = None,
+                 model_config_file: str | None = None) -> None:
+        if (base_path is None) == (model_config_file is None):
+            raise ConfigError("pass base_path (one model) or model_config_file (TF Serving's config of one or more "
+                              "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
-        self.model_name, self.host = model_name, host
-        self.version_labels = _check_labels(version_labels)
+        configs = read_model_config(model_config_file) if model_config_file else [
+            ModelConfig(model_name, str(base_path), version_policy, num_latest, versions, dict(version_labels or {}))]
+        self.host = host
         self._want_rest, self._want_grpc = rest_port, grpc_port
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
-        self.m = _metrics(model_name)
-        self._batch_size = self.m["batch"].labels(model_name)
-        self.versions = Versions(str(base_path), policy=version_policy, num_latest=num_latest, specific=versions,
-                                 poll_s=poll_s, on_change=self._version_changed,
-                                 keep=list(self.version_labels.values()))
-        cfg = Batching() if batching is True else (batching or None)
-        self.batching = cfg
-        self.batcher = (Batcher(self._run, max_batch_size=cfg.max_batch_size, batch_timeout_s=cfg.batch_timeout_s,
-                                num_batch_threads=cfg.num_batch_threads,
-                                on_run=self._ran) if cfg else None)
-        self.request_log = (RequestLog(log_dir, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
-                                       max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
-                            if log_dir else None)
-        if self.request_log is not None:
-            rl = self.request_log
-            self.m["logged"].labels(model_name).set_function(lambda: rl.written)
-            self.m["dropped"].labels(model_name).set_function(lambda: rl.dropped)
+        self.m = _metrics(configs[0].name)
+        self._batch_size = self.m["batch"].labels(configs[0].name)
+        self.models: dict[str, _Model] = {}
+        for cfg in configs:
+            labels = _check_labels(cfg.version_labels)
+            vs = Versions(cfg.base_path, policy=cfg.version_policy, num_latest=cfg.num_latest, specific=cfg.versions,
+                          poll_s=poll_s, on_change=self._on_change(cfg.name), keep=list(labels.values()),
+                          name=cfg.name)
+            folder = None if not log_dir else (log_dir if len(configs) == 1 else f"{log_dir}/{cfg.name}")
+            rl = (RequestLog(folder, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
+                             max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
+                  if folder else None)
+            if rl is not None:
+                self.m["logged"].labels(cfg.name).set_function(lambda rl=rl: rl.written)
+                self.m["dropped"].labels(cfg.name).set_function(lambda rl=rl: rl.dropped)
+            self.models[cfg.name] = _Model(cfg, vs, rl)
+        first = self.models[configs[0].name]
+        # the first (often only) model, as attributes: what single-model callers use
+        self.model_name, self.versions, self.request_log = configs[0].name, first.versions, first.request_log
+        self.version_labels = first.labels
+        cfg_b = Batching() if batching is True else (batching or None)
+        self.batching = cfg_b
+        self.batcher = (Batcher(self._run, max_batch_size=cfg_b.max_batch_size, batch_timeout_s=cfg_b.batch_timeout_s,
+                                num_batch_threads=cfg_b.num_batch_threads,
+                                on_run=self._ran) if cfg_b else None)
         self.draining = False
         self._rest: Any = None
         self._rest_thread: threading.Thread | None = None
@@ -110,10 +130,12 @@ class Server:
         self._stopped = threading.Event()
 
     # -- the one inference path both APIs use ---------------------------------------------
-    def _version_changed(self, version: int | None) -> None:
-        if version is not None:
-            self.m["version"].labels(self.model_name).set(version)
-            log.info("%s now serves version %s", self.model_name, version)
+    def _on_change(self, name: str) -> Any:
+        def changed(version: int | None) -> None:
+            if version is not None:
+                self.m["version"].labels(name).set(version)
+                log.info("%s now serves version %s", name, version)
+        return changed
 
     def _run(self, key: Hashable, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sv, sig_name = key[0], key[1]  # type: ignore[index]
@@ -123,34 +145,43 @@ class Server:
              outputs: dict[str, np.ndarray]) -> None:
         """After a model call answered: the batch-size metric, and the log (one call per batch)."""
         self._batch_size.observe(sum(n for _, n in items))
-        if self.request_log is None:
-            return
         sv, sig_name = key
+        model = self.models.get(sv.model_name)
+        rl = model.request_log if model is not None else self.request_log
+        if rl is None:
+            return
         ids: list[str] = []
         for rid, n in items:
             rid = rid or new_request_id()
             ids.extend([rid] if n == 1 else [f"{rid}-{i}" for i in range(n)])
-        self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids,
-                             takes_examples=sv.signatures[sig_name].takes_examples)
+        rl.log(inputs, outputs, version=sv.version, request_ids=ids,
+               takes_examples=sv.signatures[sig_name].takes_examples)
 
-    def label_version(self, label: str) -> int:
+    def model(self, name: str) -> _Model:
+        """The served model called ``name`` (NotFound when this server does not serve it)."""
+        m = self.models.get(name)
+        if m is None:
+            raise NotFound(f"model {name!r} is not served here (this server serves {sorted(self.models)}).")
+        return m
+
+    def label_version(self, label: str, name: str | None = None) -> int:
         """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
-        if label not in self.version_labels:
-            raise NotFound(f"version label {label!r} is not defined for model {self.model_name!r} "
-                           f"(labels: {self.version_labels or 'none'}); define it with version_labels={{...}} "
-                           "or --version_label NAME=VERSION.")
-        return self.version_labels[label]
+        m = self.model(name or self.model_name)
+        if label not in m.labels:
+            raise NotFound(f"version label {label!r} is not defined for model {m.cfg.name!r} "
+                           f"(labels: {m.labels or 'none'}); define it with version_labels={{...}} "
+                           "or version_labels in a model config file.")
+        return m.labels[label]
 
     def resolve(self, name: str, version: int | str | None,
                 signature_name: str | None) -> tuple[Servable, Signature]:
         """The servable and signature a request addresses: ``version`` is a number, a version label
         or None (the default). NotFound for another model, version or label."""
-        if name != self.model_name:
-            raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+        m = self.model(name)
         if isinstance(version, str):
-            version = self.label_version(version)
+            version = self.label_version(version, name)
         try:
-            sv = self.versions.get(version)
+            sv = m.versions.get(version)
         except DataError as e:
             raise NotFound(str(e)) from None
         return sv, sv.signature(signature_name)
@@ -185,7 +216,7 @@ class Server:
         return fut
 
     def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
-              request_id: str | None = None) -> dict[str, np.ndarray]:
+              request_id: str | None = None, model_name: str | None = None) -> dict[str, np.ndarray]:
         """Run one batch in-process through batching and logging, as a request would.
 
         Example:
@@ -193,13 +224,14 @@ class Server:
             >>> srv.infer({"examples": np.array(serialized_examples, dtype=object)})["outputs"].shape  # doctest: +SKIP
             (10, 3)
         """
-        sv, sig = self.resolve(self.model_name, version, signature_name)
+        sv, sig = self.resolve(model_name or self.model_name, version, signature_name)
         return self.submit(sv, sig, inputs, request_id or new_request_id()).result()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Server:
-        """Load the servable versions, then open the REST and gRPC ports."""
-        self.versions.start()
+        """Load the servable versions (of every model), then open the REST and gRPC ports."""
+        for m in self.models.values():
+            m.versions.start()
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 
@@ -249,9 +281,10 @@ class Server:
                 self._rest_thread.join(grace_s + 5)
         if self.batcher is not None:
             self.batcher.close(grace_s)
-        if self.request_log is not None:
-            self.request_log.close(grace_s)
-        self.versions.stop()
+        for m in self.models.values():
+            if m.request_log is not None:
+                m.request_log.close(grace_s)
+            m.versions.stop()
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -265,13 +298,13 @@ class Server:
         self.stop()
 
     # -- versions -------------------------------------------------------------------------
-    def rollback(self, version: int) -> None:
+    def rollback(self, version: int, model_name: str | None = None) -> None:
         """Serve ``version`` alone from now on (a pin file beside the models, seen by every replica)."""
-        self.versions.pin(int(version))
+        self.model(model_name or self.model_name).versions.pin(int(version))
 
-    def unpin(self) -> None:
+    def unpin(self, model_name: str | None = None) -> None:
         """Back to the version policy (the newest version serves again)."""
-        self.versions.unpin()
+        self.model(model_name or self.model_name).versions.unpin()
 
     def status(self, version: int | str | None = None, *, name: str | None = None) -> list[dict[str, Any]]:
         """TF Serving's ``model_version_status`` list (of one version or label when given).
@@ -279,24 +312,24 @@ class Server:
         Raises:
             NotFound: another model's name, or a version (label) this server has never seen.
         """
-        if name is not None and name != self.model_name:
-            raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+        m = self.model(name or self.model_name)
         if isinstance(version, str):
-            version = self.label_version(version)
+            version = self.label_version(version, m.cfg.name)
         try:
-            return self.versions.status(version)
+            return m.versions.status(version)
         except DataError as e:
-            raise NotFound(f"model {self.model_name!r}: {e}") from None
+            raise NotFound(f"model {m.cfg.name!r}: {e}") from None
 
     def health_problems(self) -> list[str]:
         """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin file."""
         out = []
         if self.draining:
             out.append("the server is shutting down")
-        if self.versions.default is None:
-            out.append("no model version is loaded")
-        if self.versions.pin_error:
-            out.append(self.versions.pin_error)
+        for name, m in self.models.items():
+            if m.versions.default is None:
+                out.append(f"no version of model {name!r} is loaded")
+            if m.versions.pin_error:
+                out.append(m.versions.pin_error)
         return out
 
 
@@ -357,13 +390,15 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
-def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
+def serve(base_path: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
           grpc_port: int | None = 8500, batching: bool | Batching = False, log_dir: str | None = None,
           **kwargs: Any) -> Server:
     """Serve the numbered versions under ``base_path`` with TF Serving's REST and gRPC APIs.
 
     Args:
-        base_path: the Pusher's push destination (``<base>/<version>/saved_model.pb`` or ``model.tflite``).
+        base_path: the Pusher's push destination (``<base>/<version>/saved_model.pb`` or ``model.tflite``;
+            ``00000123`` is version 123). Or, instead, ``model_config_file=`` (in ``**kwargs``):
+            TF Serving's model-config file of one or more models (:mod:`mlprod.serving.config`).
         model_name: the name in ``/v1/models/NAME`` and in gRPC ``model_spec.name``.
         host: interface to listen on (``0.0.0.0`` for every interface).
         rest_port, grpc_port: ports (TF Serving's 8501, 8500); ``0`` picks a free one; ``None`` disables.
@@ -390,7 +425,7 @@ def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
         >>> requests.get(f"{srv.rest_url}/v1/models/penguin").json()          # doctest: +SKIP
         {'model_version_status': [{'version': '1', 'state': 'AVAILABLE', ...}]}
     """
-    srv = Server(str(base_path), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
+    srv = Server(None if base_path is None else str(base_path), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
                  batching=batching, log_dir=log_dir, **kwargs)
     try:
         return srv.start()

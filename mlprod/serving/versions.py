@@ -124,7 +124,8 @@ class Versions:
 
     def __init__(self, base_path: str, *, policy: str = "latest", num_latest: int = 1,
                  specific: list[int] | None = None, poll_s: float = 1.0,
-                 on_change: Callable[[int | None], None] | None = None, keep: list[int] | None = None) -> None:
+                 on_change: Callable[[int | None], None] | None = None, keep: list[int] | None = None,
+                 name: str = "") -> None:
         if policy not in POLICIES:
             raise ConfigError(f"version policy {policy!r} is not one of {POLICIES}.")
         if policy == "specific" and not specific:
@@ -134,6 +135,7 @@ class Versions:
         self.base_path, self.policy, self.num_latest = str(base_path), policy, num_latest
         self.specific = sorted(int(v) for v in specific or [])
         self.poll_s, self._on_change = poll_s, on_change
+        self.name = name  # the served model's name, given to each loaded Servable
         self.keep = sorted(set(keep or []))  # versions kept loaded besides the policy's (labelled ones)
         self._loaded: dict[int, Servable] = {}
         self._failed: dict[int, tuple[tuple[int, float], str]] = {}
@@ -174,6 +176,7 @@ class Versions:
                 log.warning("model version %s at %s failed to load: %s", v, folder, e)
                 continue
             self._failed.pop(v, None)
+            sv.model_name = self.name
             with self._lock:
                 self._loaded[v] = sv
                 self._ended.discard(v)

@@ -416,3 +416,72 @@ def test_request_received_before_sigterm_is_answered(models):
     stopper.join()
     sock.close()
     assert data.startswith(b"HTTP/1.1 200"), data[:200]
+
+
+def test_model_config_file_serves_several_models_with_policies_and_labels(models, tmp_path):
+    cfg = tmp_path / "models.config"
+    cfg.write_text(f"""
+model_config_list {{
+  config {{
+    name: "half_plus_two"
+    base_path: "{models['hpt']}"
+    model_platform: "tensorflow"
+    model_version_policy {{ specific {{ versions: 123 }} }}
+    version_labels {{ key: "stable" value: 123 }}
+  }}
+  config {{
+    name: "hpt_all"
+    base_path: "{models['hpt']}"
+    model_version_policy {{ all {{}} }}
+  }}
+  config {{ name: "multi" base_path: "{models['multi']}" }}
+}}
+""")
+    with mlprod.serve(model_config_file=str(cfg), rest_port=0, grpc_port=0) as srv:
+        u = f"{srv.rest_url}/v1/models"
+        # specific {123}: the older version alone, even though 124 is newer
+        assert [s["version"] for s in requests.get(f"{u}/half_plus_two").json()["model_version_status"]] == ["123"]
+        assert requests.post(f"{u}/half_plus_two:predict", json={"instances": [2.0]}).json() == {"predictions": [3.0]}
+        assert requests.post(f"{u}/half_plus_two/labels/stable:predict", json={"instances": [2.0]}).json() == \
+            {"predictions": [3.0]}
+        assert [s["version"] for s in requests.get(f"{u}/hpt_all").json()["model_version_status"]] == ["124", "123"]
+        r = requests.post(f"{u}/multi:predict", json={"instances": [{"dense": [1.0, 2.0, 3.0], "count": 1}]})
+        assert r.status_code == 200 and "score" in r.json()["predictions"][0]
+        assert requests.get(f"{u}/nope").status_code == 404
+        req = predict_pb2.PredictRequest()
+        req.model_spec.name = "hpt_all"
+        req.model_spec.version.value = 124
+        req.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([2.0], np.float32)))
+        resp = stub(srv).Predict(req)
+        assert tf.make_ndarray(resp.outputs["y"]).tolist() == [4.0] and resp.model_spec.name == "hpt_all"
+    bad = tmp_path / "bad.config"
+    bad.write_text("model_config_list { config { name: 'a' } }")
+    with pytest.raises(mlprod.ConfigError, match="base_path"):
+        mlprod.serve(model_config_file=str(bad), rest_port=0, grpc_port=None)
+    bad.write_text("not a proto {")
+    with pytest.raises(mlprod.ConfigError, match="ModelServerConfig"):
+        mlprod.serve(model_config_file=str(bad), rest_port=0, grpc_port=None)
+
+
+def _count(metrics_text: str, api: str, code: str, model: str = "half_plus_two") -> float:
+    import re
+
+    m = re.search(rf'mlprod_serving_requests_total\{{api="{api}",code="{code}",model="{model}"\}} (\S+)', metrics_text)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_metrics_count_gets_unrouted_and_disconnects_honestly(hpt):
+    murl = f"{hpt.rest_url}/monitoring/prometheus/metrics"
+    before = requests.get(murl).text
+    requests.get(f"{hpt.rest_url}/v1/models/half_plus_two")
+    requests.get(f"{hpt.rest_url}/v1/models/half_plus_two/versions/123/metadata")
+    requests.get(f"{hpt.rest_url}/nowhere")
+    sock = socket.create_connection(("127.0.0.1", hpt.rest_port))  # a client that leaves mid-body
+    sock.sendall(b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n[1,")
+    sock.close()
+    time.sleep(0.5)
+    after = requests.get(murl).text
+    assert _count(after, "status", "200") == _count(before, "status", "200") + 1
+    assert _count(after, "metadata", "200") == _count(before, "metadata", "200") + 1
+    assert _count(after, "unrouted", "404") == _count(before, "unrouted", "404") + 1
+    assert _count(after, "predict", "500") == _count(before, "predict", "500") == 0
