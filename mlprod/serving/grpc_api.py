@@ -42,7 +42,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
     )
 
     from mlprod.serving import codec
-    from mlprod.serving.server import error_status, new_request_id
+    from mlprod.serving.status import error_status, new_request_id
 
     m = server.m
 

@@ -68,7 +68,8 @@ def make_app(server: Any) -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from mlprod.serving.server import NotFound, error_status, new_request_id
+    from mlprod.errors import NotFound
+    from mlprod.serving.status import error_status, new_request_id
 
     _ALL_FIELDS.update(_print_all_fields())
     m = server.m

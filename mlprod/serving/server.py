@@ -17,22 +17,21 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mlprod.errors import ConfigError, DataError
+from mlprod.errors import ConfigError, DataError, NotFound
 from mlprod.serving.batching import Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
 from mlprod.serving.requestlog import RequestLog
+from mlprod.serving.status import error_status, new_request_id  # noqa: F401 - re-exported (older imports)
 from mlprod.serving.versions import Versions
 
 log = logging.getLogger("mlprod.serving")
@@ -45,10 +44,6 @@ class Batching:
     max_batch_size: int = 32
     batch_timeout_s: float = 0.002
     num_batch_threads: int = 2
-
-
-class NotFound(DataError):
-    """Unknown model name or version (HTTP 404 / gRPC NOT_FOUND)."""
 
 
 def _metrics(model: str) -> Any:
@@ -342,52 +337,6 @@ def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
             raise ConfigError(f"version label {k!r} must name a version number >= 0, got {v!r}.")
         out[k] = v
     return out
-
-
-def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
-    """(HTTP status, one-line message) of a request error, as TF Serving maps its status codes."""
-    msg = str(e)
-    try:
-        import tensorflow as tf
-
-        if isinstance(e, tf.errors.OpError):
-            lines = [ln.strip() for ln in e.message.splitlines()]
-            # parse errors name the feature after "Name: <unknown>, " (the example has no name):
-            # "Key: x, Index: 0.  Data types don't match..." or "Feature: x (data type: float) is required..."
-            named = [" ".join(ln.split("Name: <unknown>, ", 1)[-1].split()) for ln in lines
-                     if "Feature:" in ln or "Key:" in ln]
-            useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error", "Detected at node",
-                                                                      "<stack", "[["))]
-            msg = (named or useful or [type(e).__name__])[0]
-            return (400 if isinstance(e, (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)) else 500), msg
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(e, NotFound):
-        return 404, msg
-    if isinstance(e, RuntimeError) and draining:
-        return 503, msg
-    if isinstance(e, KeyError):  # str() of a KeyError is the repr of its key
-        return 400, str(e.args[0]) if e.args else msg
-    if isinstance(e, (DataError, ConfigError, ValueError, TypeError)):
-        return 400, msg
-    return 500, f"{type(e).__name__}: {msg}"
-
-
-_ID_PREFIX = uuid.uuid4().hex[:20]  # random per process: ids stay unique across servers and restarts
-_ID_COUNTER = itertools.count()
-
-
-def new_request_id() -> str:
-    """A 32-hex-digit id unique to this request: a random per-process prefix and a counter.
-
-    (``uuid4`` per request reads the OS's random source each time: ~14 us under load.)
-
-    Example:
-        >>> a, b = new_request_id(), new_request_id()
-        >>> len(a), a != b, a[:20] == b[:20]
-        (32, True, True)
-    """
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 def serve(base_path: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
