@@ -125,7 +125,8 @@ def hand_tft(folder: str, beam_args: list[str], out: str) -> int:
     from tfx_bsl.coders import example_coder
     from tfx_bsl.public import tfxio
 
-    from mlprod._data import csv_header, list_files, read_sample
+    from mlprod.io.files import list_files
+    from mlprod.io.frames import csv_header, read_sample
     from mlprod.preprocessing.analyze import raw_feature_spec
 
     files = list_files(folder)

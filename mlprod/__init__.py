@@ -68,7 +68,7 @@ _LAZY: dict[str, str] = {
     "log_feedback": "mlprod.serving",
     "monitor": "mlprod.monitoring",
     "MonitorResult": "mlprod.monitoring",
-    "retrain_if": "mlprod.monitoring",
+    "retrain_if": "mlprod.pipelines.retrain",
     "RetrainPolicy": "mlprod.monitoring",
     "registry": "mlprod.pipelines.metadata",
     # pipelines

@@ -214,7 +214,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
 def _cmd_retrain_if(args: argparse.Namespace) -> int:
     from mlprod._fs import join_uri
-    from mlprod.monitoring import RetrainPolicy, retrain_if
+    from mlprod.monitoring import RetrainPolicy
+    from mlprod.pipelines.retrain import retrain_if
     from mlprod.pipelines.tabular import PipelineConfig
 
     features = _split(args.drift_features)

@@ -27,6 +27,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from mlprod.io.files import version_folders
+
 
 def _digest(folder: str) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder`` (any filesystem TFX supports)."""
@@ -41,10 +43,8 @@ def _digest(folder: str) -> dict[str, str]:
 
 def latest_version(base_directory: str) -> str | None:
     """The newest numbered version folder under ``base_directory`` (None when there is none)."""
-    if not fileio.exists(base_directory):
-        return None
-    versions = [v.rstrip("/") for v in fileio.listdir(base_directory) if v.rstrip("/").isdigit()]
-    return max(versions, key=int) if versions else None
+    folders = version_folders(base_directory)
+    return folders[max(folders)] if folders else None
 
 
 class DedupPusherExecutor(tfx_pusher.Executor):

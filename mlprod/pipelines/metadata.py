@@ -284,7 +284,6 @@ def registry(store: "str | Path | Any", serving_dir: "str | Path | None" = None)
 
     import pandas as pd
 
-    from mlprod.pipelines.runner import evaluation_accuracy
 
     s = open_store(store)
     blessing: dict[int, Any] = {}
@@ -320,3 +319,28 @@ def registry(store: "str | Path | Any", serving_dir: "str | Path | None" = None)
                      "spans": _spans(s, m.id), "uri": m.uri})
     cols = ["model_id", "created", "stage", "version", "blessed", "baseline_model_id", "accuracy", "spans", "uri"]
     return pd.DataFrame(rows, columns=cols).sort_values("model_id", ascending=False, ignore_index=True)
+
+
+def evaluation_accuracy(eval_uri: str) -> float | None:
+    """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
+
+    Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
+        >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
+        0.971
+    """
+    import tensorflow_model_analysis as tfma
+
+    try:
+        result = tfma.load_eval_result(eval_uri)
+    except Exception:  # an evaluation that never wrote metrics
+        return None
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for per_output in metrics.values():
+            for per_sub in per_output.values():
+                for name, value in per_sub.items():
+                    if "accuracy" in name.lower() and "diff" not in name.lower():
+                        return float(value.get("doubleValue", value) if isinstance(value, dict) else value)
+    return None

@@ -251,7 +251,7 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     cfg = pipeline.metadata_connection_config
     summary = RunSummary(name, pipeline.pipeline_info.pipeline_root,
                          getattr(getattr(cfg, "sqlite", None), "filename_uri", "") or str(cfg))
-    from mlprod.pipelines.metadata import node_of_executions, open_store
+    from mlprod.pipelines.metadata import evaluation_accuracy, node_of_executions, open_store
 
     store = open_store(cfg)
     ctx = store.get_context_by_type_and_name("pipeline", name)
@@ -322,26 +322,15 @@ def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
     return {k: v for k, (_, v) in out.items()}
 
 
-def evaluation_accuracy(eval_uri: str) -> float | None:
-    """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
+def __getattr__(name: str) -> object:
+    """``evaluation_accuracy`` lives in :mod:`mlprod.pipelines.metadata` now (it reads what the
+    metadata store points at); the old import keeps working for one release."""
+    if name == "evaluation_accuracy":
+        import warnings
 
-    Example:
-        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
-        >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
-        0.971
-    """
-    import tensorflow_model_analysis as tfma
+        from mlprod.pipelines import metadata
 
-    try:
-        result = tfma.load_eval_result(eval_uri)
-    except Exception:  # an evaluation that never wrote metrics
-        return None
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key != ():
-            continue
-        for per_output in metrics.values():
-            for per_sub in per_output.values():
-                for name, value in per_sub.items():
-                    if "accuracy" in name.lower() and "diff" not in name.lower():
-                        return float(value.get("doubleValue", value) if isinstance(value, dict) else value)
-    return None
+        warnings.warn("mlprod.pipelines.runner.evaluation_accuracy moved to mlprod.pipelines.metadata.",
+                      DeprecationWarning, stacklevel=2)
+        return metadata.evaluation_accuracy
+    raise AttributeError(f"module 'mlprod.pipelines.runner' has no attribute {name!r}")

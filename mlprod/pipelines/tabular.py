@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mlprod._fs import check_writable, join_uri
 from mlprod.beam import direct_args, worker_args
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import span_files  # noqa: F401 - re-exported (older imports)
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
@@ -206,39 +207,6 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
                         "fix the spec.")
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
             "feature_spec": spec}
-
-
-def span_files(root: str | Path, pattern: str) -> tuple[int, list[Path]]:
-    """The newest span under ``root`` for a TFX span pattern, and its files.
-
-    Raises:
-        ConfigError: the pattern has no ``{SPAN}``.
-        DataError: no file under ``root`` matches it.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> root = pathlib.Path(tempfile.mkdtemp())
-        >>> for n in (1, 2):
-        ...     (root / f"span-{n}").mkdir(); _ = (root / f"span-{n}" / "data.csv").write_text("a\\n1\\n")
-        >>> span, files = span_files(root, "span-{SPAN}/*.csv")
-        >>> span, [f.parent.name for f in files]
-        (2, ['span-2'])
-    """
-    import re
-
-    if "{SPAN}" not in pattern:
-        raise ConfigError(f"span_pattern={pattern!r} has no {{SPAN}}; write e.g. 'span-{{SPAN}}/*.csv'.")
-    rx = re.compile("^" + re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*") + "$")
-    found: dict[int, list[Path]] = {}
-    for f in Path(root).rglob("*"):
-        m = rx.match(f.relative_to(root).as_posix()) if f.is_file() else None
-        if m:
-            found.setdefault(int(m.group(1)), []).append(f)
-    if not found:
-        raise DataError(f"no file under {str(root)!r} matches span_pattern {pattern!r}; write the first span "
-                        f"as e.g. {pattern.replace('{SPAN}', '1').replace('*', 'data.csv')!r}.")
-    span = max(found)
-    return span, sorted(found[span])
 
 
 def _check_tune(tune: dict[str, Any] | None) -> None:

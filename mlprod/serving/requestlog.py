@@ -394,7 +394,7 @@ def log_feedback(log_dir: str, labels: "dict[str, Any] | list[tuple[str, Any]]",
         ex.features.feature[label].CopyFrom(_feature(y))
         ex.features.feature["_feedback_ms"].int64_list.value.append(now)
         records.append(ex.SerializeToString())
-    from mlprod._fs import atomic_file
+    from mlprod.io.files import atomic_file
 
     path = os.path.join(str(log_dir), FEEDBACK_DIR,
                         f"feedback-{now}-{os.getpid()}-{threading.get_ident() % 100000}.tfrecord")
@@ -413,7 +413,7 @@ def read_requests(log_dir: str, *, with_feedback: bool = True, label: str = "lab
     """
     import pandas as pd
 
-    from mlprod._data import read_tfrecord
+    from mlprod.io.frames import read_tfrecord
 
     files = request_files(log_dir)
     if not files:

@@ -31,30 +31,12 @@ from collections.abc import Callable
 from typing import Any
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import version_folders
 from mlprod.serving.model import Servable, load_version
 
 PIN_FILE = ".mlprod-serving.json"
 POLICIES = ("latest", "all", "specific")
 log = logging.getLogger("mlprod.serving")
-
-
-def version_folders(base_path: str) -> dict[int, str]:
-    """Version number -> folder name of the numbered folders under ``base_path`` (``00000123`` is
-    version 123, the layout of TF Serving's own test models). Of two folders naming one version
-    (``7`` and ``007``) the shorter name wins, with a warning."""
-    try:
-        names = os.listdir(base_path)
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    out: dict[int, str] = {}
-    for n in sorted((n for n in names if n.isdigit() and os.path.isdir(os.path.join(base_path, n))),
-                    key=lambda n: (len(n), n)):
-        v = int(n)
-        if v in out:
-            log.warning("folders %s and %s under %s both hold version %s; serving %s", out[v], n, base_path, v, out[v])
-            continue
-        out[v] = n
-    return dict(sorted(out.items()))
 
 
 def list_versions(base_path: str) -> list[int]:
@@ -109,7 +91,7 @@ def serving_version(base_path: str) -> int | None:
 
 def write_pin(base_path: str, version: int | None) -> None:
     """Pin ``base_path`` to ``version`` (None unpins). Checks the version exists."""
-    from mlprod._fs import atomic_write_text
+    from mlprod.io.files import atomic_write_text
 
     if version is not None and int(version) not in list_versions(base_path):
         raise ConfigError(f"version {version} is not under {base_path} (it has {list_versions(base_path)}); "

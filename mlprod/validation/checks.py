@@ -275,7 +275,8 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
 
     import pandas as pd
 
-    from mlprod._data import list_files, read_csv
+    from mlprod.io.files import list_files
+    from mlprod.io.frames import read_csv
     from mlprod.validation.stats import IN_PROCESS_MAX_BYTES
 
     if isinstance(data, pd.DataFrame):

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 import mlprod
-from mlprod._data import check_tfrecords
+from mlprod.io.frames import check_tfrecords
 from mlprod.serving import RequestLog, log_feedback, read_requests, request_files
 
 from .conftest import penguin_rows
