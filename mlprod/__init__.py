@@ -70,7 +70,7 @@ _LAZY: dict[str, str] = {
     "MonitorResult": "mlprod.monitoring",
     "retrain_if": "mlprod.pipelines.retrain",
     "RetrainPolicy": "mlprod.monitoring",
-    "registry": "mlprod.pipelines.metadata",
+    "registry": "mlprod.pipelines.registry",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",

@@ -179,7 +179,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_registry(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mlprod.pipelines.metadata import registry
+    from mlprod.pipelines.registry import registry
 
     table = registry(args.metadata, args.serving_dir)
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):

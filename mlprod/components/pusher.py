@@ -27,6 +27,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from mlprod._compat import renamed
 from mlprod.io.files import version_folders
 
 
@@ -67,10 +68,12 @@ class DedupPusherExecutor(tfx_pusher.Executor):
         super().Do(input_dict, output_dict, exec_properties)
 
 
-def pusher_component(model: Any, blessing: Any, serving_dir: str) -> Any:
-    """``tfx.components.Pusher`` to ``serving_dir`` that skips byte-identical re-pushes (see module doc)."""
+@renamed(serving_dir="model_dir")
+def pusher_component(model: Any, blessing: Any, model_dir: str) -> Any:
+    """``tfx.components.Pusher`` to ``model_dir`` (the folder servers watch; ``serving_dir=``: the old
+    name, for one release) that skips byte-identical re-pushes (see module doc)."""
     return tfx.components.Pusher(
         model=model, model_blessing=blessing,
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(serving_dir))),
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(model_dir))),
         custom_executor_spec=executor_spec.ExecutorClassSpec(DedupPusherExecutor))

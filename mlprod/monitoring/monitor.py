@@ -217,12 +217,12 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
             cur_stats = None
             if skew and base is not None:
                 r = compare(base[features], cur, schema, kind="skew", label=label, environment="SERVING",
-                            baseline_statistics=base_stats)
-                base_stats, cur_stats = r.baseline_statistics, r.current_statistics
+                            reference_statistics=base_stats)
+                base_stats, cur_stats = r.reference_statistics, r.current_statistics
                 block += _check_rows(r.table, name, "skew")
             if drift and prev is not None:
                 r = compare(prev, cur, schema, kind="drift", label=label, environment="SERVING",
-                            baseline_statistics=prev_stats, current_statistics=cur_stats)
+                            reference_statistics=prev_stats, current_statistics=cur_stats)
                 cur_stats = r.current_statistics
                 block += _check_rows(r.table, name, "drift")
             prev, prev_stats = cur, cur_stats

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError, NotFound
 from mlprod.serving.batching import Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
@@ -74,7 +75,8 @@ class _Model:
 class Server:
     """A running model server (see :func:`serve`); also usable in-process through :meth:`infer`."""
 
-    def __init__(self, base_path: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1",
+    @renamed(base_path="model_dir")
+    def __init__(self, model_dir: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1",
                  rest_port: int | None = 8501, grpc_port: int | None = 8500,
                  batching: bool | Batching = False, log_dir: str | None = None, log_sample_rate: float = 1.0,
                  log_flush_interval_s: float = 1.0, log_max_file_bytes: int = 64 << 20,
@@ -82,13 +84,13 @@ class Server:
                  versions: list[int] | None = None, poll_s: float = 1.0,
                  version_labels: dict[str, int] | None = None,
                  model_config_file: str | None = None) -> None:
-        if (base_path is None) == (model_config_file is None):
-            raise ConfigError("pass base_path (one model) or model_config_file (TF Serving's config of one or more "
+        if (model_dir is None) == (model_config_file is None):
+            raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
                               "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
         configs = read_model_config(model_config_file) if model_config_file else [
-            ModelConfig(model_name, str(base_path), version_policy, num_latest, versions, dict(version_labels or {}))]
+            ModelConfig(model_name, str(model_dir), version_policy, num_latest, versions, dict(version_labels or {}))]
         self.host = host
         self._want_rest, self._want_grpc = rest_port, grpc_port
         self.rest_port: int | None = None
@@ -339,13 +341,15 @@ def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
     return out
 
 
-def serve(base_path: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
+@renamed(base_path="model_dir")
+def serve(model_dir: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
           grpc_port: int | None = 8500, batching: bool | Batching = False, log_dir: str | None = None,
           **kwargs: Any) -> Server:
-    """Serve the numbered versions under ``base_path`` with TF Serving's REST and gRPC APIs.
+    """Serve the numbered versions under ``model_dir`` with TF Serving's REST and gRPC APIs.
 
     Args:
-        base_path: the Pusher's push destination (``<base>/<version>/saved_model.pb`` or ``model.tflite``;
+        model_dir: the Pusher's push destination (TF Serving's ``--model_base_path``; ``base_path=``
+            is the old name, for one release) (``<base>/<version>/saved_model.pb`` or ``model.tflite``;
             ``00000123`` is version 123). Or, instead, ``model_config_file=`` (in ``**kwargs``):
             TF Serving's model-config file of one or more models (:mod:`mlprod.serving.config`).
         model_name: the name in ``/v1/models/NAME`` and in gRPC ``model_spec.name``.
@@ -364,7 +368,7 @@ def serve(base_path: str | None = None, *, model_name: str = "model", host: str 
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
 
     Raises:
-        DataError: ``base_path`` is missing or holds no loadable version.
+        DataError: ``model_dir`` is missing or holds no loadable version.
         ConfigError: a bad option or a port that cannot be opened.
 
     Example:
@@ -374,7 +378,7 @@ def serve(base_path: str | None = None, *, model_name: str = "model", host: str 
         >>> requests.get(f"{srv.rest_url}/v1/models/penguin").json()          # doctest: +SKIP
         {'model_version_status': [{'version': '1', 'state': 'AVAILABLE', ...}]}
     """
-    srv = Server(None if base_path is None else str(base_path), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
+    srv = Server(None if model_dir is None else str(model_dir), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
                  batching=batching, log_dir=log_dir, **kwargs)
     try:
         return srv.start()

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import version_folders
 from mlprod.serving.model import Servable, load_version
@@ -39,9 +40,10 @@ POLICIES = ("latest", "all", "specific")
 log = logging.getLogger("mlprod.serving")
 
 
-def list_versions(base_path: str) -> list[int]:
-    """Numbered version folders under ``base_path``, ascending (``00000123`` is version 123)."""
-    return list(version_folders(base_path))
+@renamed(base_path="model_dir")
+def list_versions(model_dir: str) -> list[int]:
+    """Numbered version folders under ``model_dir``, ascending (``00000123`` is version 123)."""
+    return list(version_folders(model_dir))
 
 
 def _stamp(folder: str) -> tuple[int, float]:
@@ -53,14 +55,15 @@ def _stamp(folder: str) -> tuple[int, float]:
     return n, newest
 
 
-def read_pin(base_path: str) -> int | None:
-    """The pinned version of ``base_path`` (None when nothing is pinned).
+@renamed(base_path="model_dir")
+def read_pin(model_dir: str) -> int | None:
+    """The pinned version of ``model_dir`` (None when nothing is pinned).
 
     Raises:
         ConfigError: the pin file is not ``{"pinned_version": N or null}`` (the message names the
             file and the fix: ``mlprod rollback BASE N`` rewrites it, ``--unpin`` clears it).
     """
-    file = os.path.join(base_path, PIN_FILE)
+    file = os.path.join(model_dir, PIN_FILE)
     try:
         with open(file) as f:
             text = f.read()
@@ -75,28 +78,30 @@ def read_pin(base_path: str) -> int | None:
             raise ValueError(v)
     except (json.JSONDecodeError, KeyError, ValueError):
         raise ConfigError(f"the pin file {file} does not hold {{\"pinned_version\": N}} (it holds {text[:80]!r}); "
-                          f"pin a version with `mlprod rollback {base_path} N` or clear it with "
-                          f"`mlprod rollback {base_path} --unpin`.") from None
+                          f"pin a version with `mlprod rollback {model_dir} N` or clear it with "
+                          f"`mlprod rollback {model_dir} --unpin`.") from None
     return v
 
 
-def serving_version(base_path: str) -> int | None:
-    """The version servers of ``base_path`` serve now: the pinned one, else the newest (None: no version)."""
-    versions = list_versions(base_path)
+@renamed(base_path="model_dir")
+def serving_version(model_dir: str) -> int | None:
+    """The version servers of ``model_dir`` serve now: the pinned one, else the newest (None: no version)."""
+    versions = list_versions(model_dir)
     if not versions:
         return None
-    pin = read_pin(base_path)
+    pin = read_pin(model_dir)
     return pin if pin is not None else versions[-1]
 
 
-def write_pin(base_path: str, version: int | None) -> None:
-    """Pin ``base_path`` to ``version`` (None unpins). Checks the version exists."""
+@renamed(base_path="model_dir")
+def write_pin(model_dir: str, version: int | None) -> None:
+    """Pin ``model_dir`` to ``version`` (None unpins). Checks the version exists."""
     from mlprod.io.files import atomic_write_text
 
-    if version is not None and int(version) not in list_versions(base_path):
-        raise ConfigError(f"version {version} is not under {base_path} (it has {list_versions(base_path)}); "
+    if version is not None and int(version) not in list_versions(model_dir):
+        raise ConfigError(f"version {version} is not under {model_dir} (it has {list_versions(model_dir)}); "
                           "roll back to one of those.")
-    atomic_write_text(os.path.join(base_path, PIN_FILE),
+    atomic_write_text(os.path.join(model_dir, PIN_FILE),
                       json.dumps({"pinned_version": None if version is None else int(version),
                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
 
