@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 PRED, BASE_PRED = "__prediction", "__baseline_prediction"
+log = logging.getLogger("mlprod.evaluation")
 
 
 def _add_buckets(df: "pd.DataFrame", spec: EvalSpec) -> "pd.DataFrame":
@@ -56,6 +58,37 @@ def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
     if missing:
         raise DataError(f"slice feature(s) {missing} are not in the data (columns: {list(df.columns)}); "
                         "fix EvalSpec(slices=..., fairness=...).")
+    _check_label(df[spec.label].dropna(), spec)
+
+
+def _check_label(y: "pd.Series", spec: EvalSpec) -> None:
+    """Labels TFMA can compare with the model's output: numbers; class ids 0..K-1; 0/1 for binary."""
+    import pandas as pd
+
+    name = f"label {spec.label!r}"
+    if not pd.api.types.is_numeric_dtype(y):
+        try:
+            y = pd.to_numeric(y)
+        except (TypeError, ValueError):
+            examples = ", ".join(repr(v) for v in list(dict.fromkeys(y.astype(str)))[:3])
+            kind = "numbers" if spec.model_type == "regression" else "integer class ids 0..K-1"
+            fix = ("" if spec.model_type == "regression" else
+                   f" in the order of the model's outputs, e.g. df[{spec.label!r}] = "
+                   f"df[{spec.label!r}].map({{name: id, ...}})")
+            raise DataError(f"{name} holds text ({examples}); a {spec.model_type} evaluation needs {kind}: map the "
+                            f"labels to them first{fix}. The model's inputs are not the problem.") from None
+    if spec.model_type == "regression":
+        return
+    values = y.to_numpy(dtype=float)
+    if ((values != np.round(values)) | (values < 0)).any():
+        bad = sorted({float(v) for v in values[(values != np.round(values)) | (values < 0)]})[:3]
+        raise DataError(f"{name} holds {bad}, not class ids 0..K-1; a {spec.model_type} evaluation needs integer "
+                        "labels (use model_type='regression' for continuous targets).")
+    classes = sorted({int(v) for v in values})
+    if spec.model_type == "binary" and classes and classes[-1] > 1:
+        shown = classes if len(classes) <= 10 else [*classes[:10], "..."]
+        raise DataError(f"{name} has {len(classes)} classes ({shown}), but model_type='binary' needs 0/1 labels; "
+                        "use EvalSpec(model_type='classification') for a model with one output per class.")
 
 
 def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> tuple[str, list[str]] | None:
@@ -103,6 +136,10 @@ def _inputs(df: "pd.DataFrame", names: list[str], feature_columns: list[str] | N
             raise DataError(f"the model's inputs {missing} are not columns of the data; rename them.")
         return {n: df[n].to_numpy(np.float32).reshape(-1, 1) for n in names}
     cols = feature_columns or [c for c in df.columns if c != label and np.issubdtype(df[c].dtype, np.number)]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"feature_columns {missing} are not columns of the data (columns: {list(df.columns)}); "
+                        "fix feature_columns=[...] (the model's input columns, in order).")
     if not cols:
         raise DataError("no numeric feature columns to feed the model; pass feature_columns=[...].")
     return np.stack([np.stack(df[c].to_numpy()) if df[c].dtype == object else df[c].to_numpy(np.float32)
@@ -147,7 +184,7 @@ def _check_signature(path: str, spec: EvalSpec) -> None:
 
 def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
-             output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
+             output_dir: str | Path | None = None, trusted_model: bool = False, _quiet: bool = False) -> EvalResult:
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
 
     Args:
@@ -211,12 +248,14 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         # merge the separately evaluated baseline and apply them here (no baseline: rubber stamp).
         no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
         cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
-                        output_dir=output_dir)
+                        output_dir=output_dir, _quiet=True)
         if baseline is None:  # change thresholds cannot be judged without a baseline: shown, not applied
-            return replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
-        base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
-                        beam_args=beam_args)
-        return replace(cand, spec=spec).with_baseline(base.table)
+            done = replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
+            return done if _quiet else _noted(done)
+        base = evaluate(baseline, df, replace(spec, thresholds={}, beat_trivial=False), feature_columns=feature_columns,
+                        beam_args=beam_args, _quiet=True)
+        done = replace(cand, spec=spec).with_baseline(base.table)
+        return done if _quiet else _noted(done)
     eval_config = spec.to_eval_config()
     shared = None
     if kind == "saved_model":
@@ -262,4 +301,16 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             msg = str(e).splitlines()[0][:300]
             raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "
                             "Check that the model's inputs match the data's columns and types.") from e
-        return parse_results(out, spec, has_baseline=baseline is not None)
+        result = parse_results(out, spec, has_baseline=baseline is not None)
+    return result if _quiet else _noted(result)
+
+
+def _noted(result: EvalResult) -> EvalResult:
+    """Log the trivial baseline (always) and the result's warnings: the decision said out loud."""
+    t = result.trivial()
+    if t["trivial"] == t["trivial"]:
+        log.info("trivial baseline on %s: %s; the model: %.4g%s", t["metric"], t["predictor"], t["model"],
+                 " (judged: it must beat it)" if result.spec.beat_trivial else "")
+    for w in result.warnings:
+        log.warning("%s", w)
+    return result
