@@ -106,6 +106,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     model = load_keras(args.model, trusted=args.trust_model)
     result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
     print(result.table.drop(columns=["note"]).to_string(index=False))
+    for _, row in result.table[result.table["status"] != "ok"].iterrows():
+        print(f"{row['technique']}: {row['status']}: {row['note']}")
     paths = result.save(args.output, report=True)
     print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
     return 0 if result.best() else 3
