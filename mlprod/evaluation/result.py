@@ -363,10 +363,10 @@ class EvalResult(HtmlResult):
         else:
             status = f"<p class='mlprod-bad'>Thresholds broken: {html.escape(str(self.failures))}</p>"
         if len(judged):
-            scope = ("every slice" if self.spec.threshold_slices == "all" else
+            scope = ("every slice (the trivial baseline: Overall only)" if self.spec.threshold_slices == "all" else
                      "the Overall slice (other slices show meets_threshold but are not judged)")
-            items = "; ".join(sorted({f"{m} {th}" for m, th in zip(judged["metric"], judged["threshold"],
-                                                                   strict=True)}))
+            items = "; ".join(sorted({f"{m} {th}" for m, th in zip(judged["metric"], judged["threshold"], strict=True)},
+                                     key=lambda text: (text.startswith(GAIN), text)))  # the user's thresholds first
             status += f"<p>Judged: {html.escape(items)} on {scope}.</p>"
         t = self.trivial()
         if t["trivial"] == t["trivial"]:
