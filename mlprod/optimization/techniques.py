@@ -187,7 +187,7 @@ def input_levels(x: np.ndarray, rows: int = 300) -> np.ndarray | None:
 
     Example:
         >>> input_levels(np.array([[0.0, 2700.0], [1.0, 6300.0]])).round(2).tolist()
-        [0.04, 109.29]
+        [0.04, 145.71]
     """
     x = np.asarray(x, dtype=np.float64)[:rows]
     if x.ndim != 2 or not len(x):
@@ -203,7 +203,7 @@ def unscaled_input_note(x: np.ndarray, rows: int = 300) -> str | None:
     input scale and the narrow ones round to a few levels. None when the columns are comparable.
 
     Example:
-        >>> unscaled_input_note(np.array([[13.1, 2700.0], [21.5, 6300.0]]))[:60]
+        >>> unscaled_input_note(np.array([[13.1, 2700.0], [21.5, 6300.0]]))[:61]
         'inputs are unscaled: int8 quantizes the input tensor with one'
     """
     levels = input_levels(x, rows)
