@@ -36,7 +36,7 @@ def test_penguin_per_slice_accuracy_matches_numpy(penguin_model):
     assert (worst["ci_low"] <= worst["value"] + 1e-9).all() and (worst["value"] <= worst["ci_high"] + 1e-9).all()
     # no thresholds: only the default check (beat the trivial baseline, on Overall) is judged
     judged = r.table[r.table["passed"].notna()]
-    assert r.passed and list(zip(judged["slice"], judged["metric"])) == [("Overall", "gain_over_trivial")]
+    assert r.passed and list(zip(judged["slice"], judged["metric"], strict=True)) == [("Overall", "gain_over_trivial")]
     assert "<img" in r._repr_html_()
 
 
