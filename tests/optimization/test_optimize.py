@@ -42,7 +42,11 @@ def _row(result, name):
 
 
 def test_sizes_and_accuracy_relations(result):
-    assert (result.table["status"] == "ok").all(), result.table[["technique", "note"]]
+    t = result.table
+    # measured models within max_drop=3 points are ok, the others too_lossy (prune_int8 at 80% sparsity after
+    # 2 epochs loses ~12 points here: it said "ok" before issue 25); digits are scaled, so no word on scaling
+    assert (t["status"] == np.where(t["accuracy_drop"] <= 3.0, "ok", "too_lossy")).all(), t[["technique", "note"]]
+    assert not t["note"].fillna("").str.contains("unscaled").any()
     fl, i8 = _row(result, "float"), _row(result, "int8")
     assert i8["size_bytes"] * 2 < fl["size_bytes"]  # int8 weights (~4x on weights; fixed overhead on this tiny model)
     assert abs(fl["accuracy"] - _row(result, "keras")["accuracy"]) < 1e-9  # float TFLite == Keras
