@@ -330,7 +330,7 @@ def trivial_warnings(accuracy: float | None, trivial: float | None, gain: float 
         return []
     acc = "n/a" if accuracy is None else f"{accuracy:.4f}"
     return [f"the model does not beat the trivial baseline: accuracy {acc} vs {trivial:.4f} for always predicting "
-            "the most common class; it learned nothing usable from its features (the Evaluator did not bless it)."]
+            "the most common class; it learned nothing usable from its features."]
 
 
 def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
