@@ -184,7 +184,7 @@ def _check_signature(path: str, spec: EvalSpec) -> None:
 
 def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
-             output_dir: str | Path | None = None, trusted_model: bool = False, _quiet: bool = False) -> EvalResult:
+             output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
 
     Args:
@@ -202,8 +202,15 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         trusted_model: load a Keras ``.h5``/``.keras`` file even when it holds Lambda layers
             (their Python code runs); off by default.
 
+    The result also holds the trivial baseline (always predicting the most common class, or the
+    mean label, on the same labels: :meth:`EvalResult.trivial`); by default the model must beat it
+    (``EvalSpec(beat_trivial=...)``). Both are logged to ``mlprod.evaluation``, with a warning
+    (also in :attr:`EvalResult.warnings`) when the model does not beat it.
+
     Raises:
-        DataError: empty data, label or slice feature missing, model rejects the data.
+        DataError: empty data, label or slice feature missing, a text label or labels that are not
+            class ids (more than 0/1 for ``model_type="binary"``), ``feature_columns`` not in the
+            data, model rejects the data.
         ConfigError: unknown model kind, signature that does not take examples.
 
     Example:
@@ -214,6 +221,14 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         >>> r.passed, list(r.worst_slices()["slice"].str.startswith("species="))
         (True, [True, True, True])
     """
+    return _noted(_evaluate(model, data, spec, baseline=baseline, feature_columns=feature_columns,
+                            beam_args=beam_args, output_dir=output_dir, trusted_model=trusted_model))
+
+
+def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
+              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
+              output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
+    """:func:`evaluate` without the notes it logs (it calls itself for candidate and baseline)."""
     import tensorflow_model_analysis as tfma
 
     from mlprod._examples import write_tfrecord
@@ -247,15 +262,13 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         # TFMA compares only models it runs itself: evaluate without change thresholds, then
         # merge the separately evaluated baseline and apply them here (no baseline: rubber stamp).
         no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
-        cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
-                        output_dir=output_dir, _quiet=True)
+        cand = _evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
+                         output_dir=output_dir)
         if baseline is None:  # change thresholds cannot be judged without a baseline: shown, not applied
-            done = replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
-            return done if _quiet else _noted(done)
-        base = evaluate(baseline, df, replace(spec, thresholds={}, beat_trivial=False), feature_columns=feature_columns,
-                        beam_args=beam_args, _quiet=True)
-        done = replace(cand, spec=spec).with_baseline(base.table)
-        return done if _quiet else _noted(done)
+            return replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
+        base = _evaluate(baseline, df, replace(spec, thresholds={}, beat_trivial=False),
+                         feature_columns=feature_columns, beam_args=beam_args)
+        return replace(cand, spec=spec).with_baseline(base.table)
     eval_config = spec.to_eval_config()
     shared = None
     if kind == "saved_model":
@@ -301,8 +314,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             msg = str(e).splitlines()[0][:300]
             raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "
                             "Check that the model's inputs match the data's columns and types.") from e
-        result = parse_results(out, spec, has_baseline=baseline is not None)
-    return result if _quiet else _noted(result)
+        return parse_results(out, spec, has_baseline=baseline is not None)
 
 
 def _noted(result: EvalResult) -> EvalResult:

@@ -247,7 +247,6 @@ class EvalSpec:
         return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slicing,
                                metrics_specs=[tfma.MetricsSpec(metrics=configs)])
 
-
     def _trivial_config(self) -> Any:
         """TFMA config of :class:`mlprod.evaluation.metrics.TrivialBaseline` (judged on Overall with beat_trivial)."""
         import json
