@@ -79,11 +79,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise ConfigError(f"--threshold {item!r}: write METRIC>=VALUE, e.g. sparse_categorical_accuracy>=0.9.")
         thresholds[name.strip()] = Threshold(lower=float(value))
     spec = EvalSpec(label=args.label, model_type=args.model_type,
-                    slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds)
+                    slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds,
+                    beat_trivial=not args.no_beat_trivial)
     cols = [c for c in (args.feature_columns or "").split(",") if c] or None
     result = evaluate(args.model, args.data, spec, feature_columns=cols, trusted_model=args.trust_model)
     with pd.option_context("display.width", 200):
         print(result.overall().to_string())
+        t = result.trivial()
+        if t["trivial"] == t["trivial"]:
+            verdict = "beats it" if t["beaten"] else "does NOT beat it"
+            judged = "" if spec.beat_trivial else " (not judged)"
+            print(f"\ntrivial baseline: {t['metric']} {t['trivial']:.4f} for {t['predictor'].rsplit(':', 1)[0]} "
+                  f"(from the data's labels); the model: {t['model']:.4f}, {verdict}{judged}")
+        for w in result.warnings:
+            print(f"warning: {w}")
         print("\nworst slices:")
         print(result.worst_slices().head(10).to_string(index=False))
     if args.report:
@@ -106,6 +115,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     model = load_keras(args.model, trusted=args.trust_model)
     result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
     print(result.table.drop(columns=["note"]).to_string(index=False))
+    for _, row in result.table[result.table["status"] != "ok"].iterrows():
+        print(f"{row['technique']}: {row['status']}: {row['note']}")
     paths = result.save(args.output, report=True)
     print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
     return 0 if result.best() else 3
@@ -291,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--slices", help="comma-separated slice features")
     ev.add_argument("--feature-columns", help="comma-separated input columns for .tflite/Keras models")
     ev.add_argument("--threshold", action="append", help="METRIC>=VALUE (repeatable); exit 3 when broken")
+    ev.add_argument("--no-beat-trivial", action="store_true",
+                    help="still report the trivial baseline (most common class / mean label), but do not exit 3 "
+                         "when the model does not beat it")
     ev.add_argument("--report", help="write the HTML report here")
     ev.add_argument("--trust-model", action="store_true",
                     help="load a Keras file even if it holds Lambda layers (their Python code runs)")
@@ -365,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--output", required=True, help="pipeline root and metadata store (as for `mlprod run`)")
     rt.add_argument("--serving-dir", help="the Pusher folder servers watch (default: OUTPUT/serving_model)")
     rt.add_argument("--pipeline-name", default="mlprod-tabular")
-    rt.add_argument("--min-accuracy", type=float, default=0.8)
+    rt.add_argument("--min-accuracy", type=float, default=None,
+                    help="absolute accuracy bound for blessing (default: none; the model must beat the most "
+                         "common class and stay within 1 point of the serving model)")
     rt.add_argument("--drift-features", help="comma-separated features whose drift fires (default: any)")
     rt.add_argument("--no-decay", action="store_true", help="measured/estimated accuracy alerts do not fire")
     rt.add_argument("--max-age", help="retrain a serving model older than this (e.g. 30D)")

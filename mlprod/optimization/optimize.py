@@ -76,7 +76,9 @@ class OptimizeResult(HtmlResult):
     Attributes:
         table: technique, accuracy, accuracy_drop (points vs Keras), size_bytes, gzip_bytes,
             smaller_than_float (x), gzip_smaller_than_float (x), latency_ms_mean/p95, sparsity,
-            status (``ok``/``failed``), note (why it failed, fallbacks).
+            status (``ok``; ``too_lossy``: measured, but it lost more than ``max_drop`` points;
+            ``failed``), note (why it failed or lost accuracy, e.g. unscaled inputs under int8;
+            fallbacks).
         models: technique -> ``.tflite`` bytes.
         max_drop: the accuracy drop (points) allowed by :meth:`best` and the blessing.
     """
@@ -127,7 +129,7 @@ class OptimizeResult(HtmlResult):
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        t = self.table[self.table["status"] == "ok"]
+        t = self.table[self.table["accuracy"].notna()] if "accuracy" in self.table else self.table.iloc[:0]
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
         ax.scatter(t["size_bytes"] / 1024, t["accuracy"], label="on disk")
         ax.scatter(t["gzip_bytes"] / 1024, t["accuracy"], marker="x", label="gzip")
@@ -145,6 +147,20 @@ class OptimizeResult(HtmlResult):
             ("Size vs accuracy (TFLite interpreter)", self._plot()),
             ("All models", table_html(self.table[cols], row_class=[
                 "mlprod-bad" if s != "ok" else "" for s in self.table["status"]]))], full=full)
+
+
+def _judge_drops(table: "pd.DataFrame", max_drop: float, x_calibration: np.ndarray) -> None:
+    """Mark measured models that lost more than ``max_drop`` points ``too_lossy``, saying by how much and,
+    for quantized inputs on unscaled features, why (:func:`techniques.unscaled_input_note`)."""
+    cause = tq.unscaled_input_note(x_calibration)
+    for i, row in table.iterrows():
+        if row["technique"] == "keras" or row["status"] != "ok" or not row["accuracy_drop"] > max_drop:
+            continue
+        why = f"accuracy fell {row['accuracy_drop']:.1f} points vs Keras, more than max_drop={max_drop:g}"
+        if cause and row["technique"] in tq.QUANTIZED_INPUT:
+            why += f"; {cause}"
+        table.loc[i, "status"] = "too_lossy"
+        table.loc[i, "note"] = "; ".join(n for n in (why, row["note"]) if isinstance(n, str) and n)
 
 
 def _split(data: Any) -> tuple[np.ndarray, ...]:
@@ -187,7 +203,9 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
         ConfigError: not a tf_keras model, unknown technique, sparsity outside (0, 1).
         DataError: data of the wrong shape/dtype, empty data.
 
-    A technique that fails does not stop the others: its row says ``failed`` and why.
+    A technique that fails does not stop the others: its row says ``failed`` and why. One that
+    loses more than ``max_drop`` points says ``too_lossy``, by how much and, where the inputs are
+    unscaled and the technique quantizes them (int8, QAT), that this is the likely cause.
 
     Example:
         >>> r = optimize(model, (x_train, y_train), techniques=["float", "int8"], progress=False)
@@ -250,6 +268,7 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
     table = pd.DataFrame(rows)
     base = table.loc[table["technique"] == "keras", "accuracy"].iloc[0]
     table["accuracy_drop"] = (base - table["accuracy"]) * 100
+    _judge_drops(table, max_drop, x_tr)
     if "float" in models:
         fl = table.set_index("technique").loc["float"]
         table["smaller_than_float"] = fl["size_bytes"] / table["size_bytes"]

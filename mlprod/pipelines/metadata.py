@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,6 +256,40 @@ def _producer_reads_examples(s: Store, artifact_id: int) -> bool:
     return any(a.type_id in examples for a in s.get_artifacts_by_id(inputs))
 
 
+def evaluation_metrics(eval_uri: str) -> dict[str, float]:
+    """Overall-slice metrics of the candidate model stored by TFX's Evaluator in ``eval_uri``
+    (name -> value; changes against the baseline model left out; empty if absent).
+
+    Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
+        >>> evaluation_metrics("/path/to/Evaluator/evaluation/7")["trivial_baseline"]  # doctest: +SKIP
+        0.437
+    """
+    import tensorflow_model_analysis as tfma
+
+    try:
+        result = tfma.load_eval_result(eval_uri)
+    except Exception:  # an evaluation that never wrote metrics
+        return {}
+    out: dict[str, float] = {}
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for per_output in metrics.values():
+            for per_sub in per_output.values():
+                for name, value in per_sub.items():
+                    if "diff" in name.lower():
+                        continue
+                    with contextlib.suppress(TypeError, ValueError):
+                        out.setdefault(name, float(value.get("doubleValue", value) if isinstance(value, dict)
+                                                   else value))
+    return out
+
+
+def _accuracy_of(metrics: dict[str, float]) -> float | None:
+    return next((v for k, v in metrics.items() if "accuracy" in k.lower()), None)
+
+
 def evaluation_accuracy(eval_uri: str) -> float | None:
     """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
 
@@ -263,21 +298,7 @@ def evaluation_accuracy(eval_uri: str) -> float | None:
         >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
         0.971
     """
-    import tensorflow_model_analysis as tfma
-
-    try:
-        result = tfma.load_eval_result(eval_uri)
-    except Exception:  # an evaluation that never wrote metrics
-        return None
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key != ():
-            continue
-        for per_output in metrics.values():
-            for per_sub in per_output.values():
-                for name, value in per_sub.items():
-                    if "accuracy" in name.lower() and "diff" not in name.lower():
-                        return float(value.get("doubleValue", value) if isinstance(value, dict) else value)
-    return None
+    return _accuracy_of(evaluation_metrics(eval_uri))
 
 
 def __getattr__(name: str) -> object:

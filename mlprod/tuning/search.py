@@ -295,6 +295,28 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _trial_error(message: str) -> str:
+    """The error a failed keras-tuner trial raised, from the traceback it stores: the exception's
+    line and the lines of its message (TensorFlow's "Received a label value of 5 which is outside
+    the valid range of [0, 3)" sits below the node trace), without the stack.
+
+    Example:
+        >>> _trial_error('Traceback (most recent call last):\\n  File "x.py", line 1\\nValueError: bad width')
+        'ValueError: bad width'
+    """
+    import re
+
+    lines = message.splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1)
+                  if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", lines[i])), 0)
+    head = lines[start].strip()
+    rest = [ln.strip() for ln in lines[start + 1:] if ln.strip() and not ln.startswith("  File ")
+            and not ln.strip().startswith(("[[", "Detected at node", "Stack trace"))]
+    # the innermost message line is the one that says what was wrong
+    text = head if not rest else f"{head} {rest[-1]}"
+    return text[:500]
+
+
 def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str | None:
     """A note when the best accuracy is no better than the majority class and features are unscaled."""
     if "accuracy" not in objective or not isinstance(x_tr, np.ndarray) or x_tr.ndim != 2:
@@ -372,7 +394,9 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
     trials = pd.DataFrame(rows)
     done = trials[(trials["status"] == "COMPLETED") & trials["score"].notna()]
     if done.empty:
-        raise DataError("no trial completed; see the trials' errors (e.g. the data does not fit the model).")
+        first = next((t for t in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id) if t.message), None)
+        why = f" The first failed trial ({first.trial_id}) raised: {_trial_error(first.message)}" if first else ""
+        raise DataError(f"no trial completed.{why}")
     # size of every completed architecture, in tf_keras (what goes to the device)
     tfk_build = (lambda hp: space.build(hp, backend="tf_keras")) if hasattr(space, "build") else None
     params, sizes = {}, {}

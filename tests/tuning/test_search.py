@@ -117,3 +117,12 @@ def test_a_search_on_unscaled_features_says_why_it_scores_chance(tmp_path):
     with pytest.raises(DataError):
         mlprod.search(DenseSpace((3,), 2), (x, y[:10]), max_trials=1, epochs=1, verbose=False)
     assert set(glob.glob(f"{tempfile.gettempdir()}/mlprod-search-*")) == before
+
+
+def test_labels_outside_num_classes_name_the_first_trials_error(penguins):
+    """Issue 25: labels >= num_classes ended with a bare 'no trial completed' and, verbose=False, no trace of why."""
+    x, y = penguins
+    space = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 1), width=(8, 8, 8), optimizers=("adam",))
+    with pytest.raises(DataError, match=r"no trial completed\. The first failed trial \(0\) raised: .*InvalidArgument"
+                                        r".*label value of 5 which is outside the valid range of \[0, 3\)"):
+        mlprod.search(space, (x, y + 3), max_trials=1, epochs=1, verbose=False)
