@@ -28,7 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: old parameter names no public function takes any more -> the table's name for the idea
 RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
                            "training": "reference", "serving": "current", "previous": "reference",
-                           "baseline_statistics": "reference_statistics"}
+                           "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
+                           "baseline_model (a model)"}
 
 
 def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F], F]:

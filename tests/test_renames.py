@@ -26,6 +26,7 @@ KEYWORDS = [
     ("mlprod.serving.versions:write_pin", "base_path", "model_dir"),
     ("mlprod.pipelines.registry:registry", "serving_dir", "model_dir"),
     ("mlprod.components.pusher:pusher_component", "serving_dir", "model_dir"),
+    ("mlprod.evaluation.evaluate:evaluate", "baseline", "baseline_model"),
 ]
 
 

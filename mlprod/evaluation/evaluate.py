@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlprod._compat import renamed
 from mlprod._data import check_tfrecords, file_pattern, files_kind, list_files, load_frame, read_sample
 from mlprod._fs import join_uri
 from mlprod.errors import ConfigError, DataError
@@ -182,7 +183,8 @@ def _check_signature(path: str, spec: EvalSpec) -> None:
                           "tf.Examples; export a raw-example serving signature (as TFX's Trainer does).")
 
 
-def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
+@renamed(baseline="baseline_model")
+def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline_model: Any = None,
              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
              output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
@@ -195,7 +197,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             1,000-row sample) when the model is a SavedModel, or with ``model=None`` (predictions
             stored in the files) without a baseline; everything else goes through pandas.
         spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
-        baseline: optional model of the same kind to compare with (change thresholds).
+        baseline_model: optional model of the same kind to compare with (change thresholds;
+            ``baseline=`` is its old name, for one release).
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
         beam_args: Beam pipeline args (DirectRunner by default; any runner).
         output_dir: keep TFMA's output here (default: a temporary folder).
@@ -221,7 +224,7 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         >>> r.passed, list(r.worst_slices()["slice"].str.startswith("species="))
         (True, [True, True, True])
     """
-    return _noted(_evaluate(model, data, spec, baseline=baseline, feature_columns=feature_columns,
+    return _noted(_evaluate(model, data, spec, baseline=baseline_model, feature_columns=feature_columns,
                             beam_args=beam_args, output_dir=output_dir, trusted_model=trusted_model))
 
 

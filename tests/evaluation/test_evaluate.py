@@ -75,12 +75,12 @@ def test_saved_model_route_thresholds_block_a_worse_model(penguin_model, tmp_pat
     keras_r = mlprod.evaluate(penguin_model, penguin_float_df, spec, feature_columns=PENGUIN_FEATURES)
     assert _value(r_good, "Overall", "sparse_categorical_accuracy") == pytest.approx(
         _value(keras_r, "Overall", "sparse_categorical_accuracy"), abs=1e-6)
-    r = mlprod.evaluate(bad, penguin_float_df, spec, baseline=good)
+    r = mlprod.evaluate(bad, penguin_float_df, spec, baseline_model=good)
     assert not r.passed  # much worse than the baseline: change threshold breaks
     assert ("Overall", "sparse_categorical_accuracy") in r.failures
     row = r.table[(r.table.slice == "Overall") & (r.table.metric == "sparse_categorical_accuracy")].iloc[0]
     assert row["change"] == pytest.approx(row["value"] - row["baseline"], abs=1e-6) and row["change"] < -0.01
-    assert mlprod.evaluate(good, penguin_float_df, spec, baseline=good).passed
+    assert mlprod.evaluate(good, penguin_float_df, spec, baseline_model=good).passed
 
 
 def test_tflite_model_is_evaluated_on_the_interpreter(penguin_model, tmp_path):
@@ -127,7 +127,7 @@ def test_tflite_candidate_against_its_keras_baseline_and_what_was_judged(penguin
     overall = np_accuracy(penguin_model.predict(df[PENGUIN_FEATURES].to_numpy("float32"), verbose=0), df.species)
     spec = EvalSpec(label="species", slices=["species"], thresholds={
         "sparse_categorical_accuracy": Threshold(lower=overall - 0.05, max_drop=0.02)})
-    r = mlprod.evaluate(str(path), df, spec, baseline=penguin_model, feature_columns=PENGUIN_FEATURES)
+    r = mlprod.evaluate(str(path), df, spec, baseline_model=penguin_model, feature_columns=PENGUIN_FEATURES)
     assert r.passed
     acc = r.table[r.table.metric == "sparse_categorical_accuracy"].set_index("slice")
     assert acc.loc["Overall", "judged"] and acc.loc["Overall", "passed"]
