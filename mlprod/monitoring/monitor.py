@@ -387,15 +387,12 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         meta = {"start": start, "end": end, "rows": len(w),
                 "model_version": int(w["_model_version"].mode().iloc[0]) if "_model_version" in w.columns else None}
         block: list[dict[str, Any]] = []
-
-        def skip(check: str, reason: str) -> None:
-            skipped.append({"window": name, "start": start, "end": end, "rows": len(w), "check": check,
-                            "reason": reason})
-
+        at = {"window": name, **meta}  # where a check left uncompared is listed
         if len(w) < min_window_rows:
             block.append({"window": name, "metric": "too_few_rows", "feature": "", "value": len(w),
                           "threshold": min_window_rows, "alert": False, "reference": ""})
-            skip("all", f"{len(w)} rows < min_window_rows={min_window_rows}; lower min_window_rows to compare it")
+            skipped.append({**at, "check": "all", "reason": f"{len(w)} rows < min_window_rows={min_window_rows}; "
+                                                             "lower min_window_rows to compare it"})
             rows += [{**meta, **b} for b in block]
             continue
         cur = w[features].reset_index(drop=True)
@@ -416,8 +413,8 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
                 if len(got) >= min_window_rows:
                     ref_frame = got[features].reset_index(drop=True)
                 else:
-                    skip("skew", f"{len(got)} rows one cycle ({period}) earlier ({_span(lo, hi)}) "
-                                 f"< min_window_rows={min_window_rows}")
+                    skipped.append({**at, "check": "skew", "reason": f"{len(got)} rows one cycle ({period}) earlier "
+                                    f"({_span(lo, hi)}) < min_window_rows={min_window_rows}"})
         else:  # rolling
             last = history[-reference_windows:]
             if last:
@@ -427,7 +424,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
             else:
                 ref_acc, why_none = None, "the first compared window: no earlier window to roll over"
                 if skew:
-                    skip("skew", why_none)
+                    skipped.append({**at, "check": "skew", "reason": why_none})
         if skew and ref_frame is not None:
             r = compare(ref_frame, cur, schema, kind="skew", label=label, environment="SERVING",
                         baseline_statistics=base_stats if reference == "training" else None)
@@ -446,7 +443,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
                                                reference_accuracy, max_accuracy_drop, why_none)
         block += acc_rows
         for check, reason in acc_skipped:
-            skip(check, reason)
+            skipped.append({**at, "check": check, "reason": reason})
         rows += [{**meta, **b} for b in block]
     table = pd.DataFrame(rows, columns=COLUMNS)
     skipped_table = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
