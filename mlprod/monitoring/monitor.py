@@ -5,7 +5,9 @@ time column) into windows, by time (``window="1D"``, ``"6h"``) or by count (``wi
 and for each window computes, with the semantics of :func:`mlprod.detect_skew` and
 :func:`mlprod.detect_drift` (same distances, same noise-aware thresholds):
 
-- **skew**: each feature against the training data (``baseline``);
+- **skew**: each feature against the reference: the training data (``baseline``), or for
+  seasonal data the same span one cycle earlier (``reference="previous_cycle"``), or the
+  previous windows (``reference="rolling"``);
 - **drift**: each feature against the previous window;
 - **decay**: accuracy where ground truth has arrived (``label`` joined from feedback);
 - **estimated accuracy** before labels arrive: the mean top-class probability (confidence-based
@@ -13,10 +15,13 @@ and for each window computes, with the semantics of :func:`mlprod.detect_skew` a
   model whose inputs moved is seen before the labels come back. It cannot see concept drift
   (same inputs, new labels): that needs labels, and the measured accuracy sees it.
 
-Accuracy alerts compare with a reference: ``reference_accuracy`` or, by default, the first
-``reference_windows`` windows (measured where labelled, else estimated); a window alerts when
-it is more than ``max_accuracy_drop`` below it and outside its binomial noise (3 standard
-errors at its row count), so small windows do not raise false alarms.
+Accuracy alerts compare with the same reference: measured accuracy with ``reference_accuracy``
+or the reference rows' measured accuracy (by default the first ``reference_windows`` windows),
+estimated accuracy with the reference rows' *estimated* accuracy (an over-confident model's
+fall in confidence is a fall). A window alerts when it is more than ``max_accuracy_drop`` below
+and outside the binomial noise of the difference (3 standard errors), so small windows do not
+raise false alarms. Every row names its reference; whatever was not compared (a window under
+``min_window_rows``, a window with no data one cycle earlier) is listed in ``skipped``.
 
 Example:
     (tests/monitoring/test_monitor.py runs this.)
@@ -360,10 +365,10 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         elif base is not None:
             notes.append(f"the baseline has no {time_column!r} column: the previous cycle comes from the requests "
                          "only, so windows of the first cycle are not compared (see skipped)")
-    big = [(f"{i:03d}", w) for i, (_, _, w) in enumerate(wins) if len(w) >= min_window_rows]
-    first = [(n, _accuracy_of(w, label, prediction)) for n, w in big[:reference_windows]]
     fixed_ref = None  # "training": one accuracy reference for every window
     if reference == "training":
+        big = [(f"{i:03d}", w) for i, (_, _, w) in enumerate(wins) if len(w) >= min_window_rows]
+        first = [(n, _accuracy_of(w, label, prediction)) for n, w in big[:reference_windows]]
         est = [(n, a) for n, a in first if a.estimated is not None]
         lab = [(n, a) for n, a in first if a.accuracy is not None]
         fixed_ref = _Accuracy(
@@ -438,7 +443,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
             cur_stats = r.current_statistics
             block += _check_rows(r.table, name, "drift", f"previous window {prev_name}")
         prev, prev_stats, prev_name = cur, cur_stats, name
-        history.append((name, cur, w))
+        history = [*history, (name, cur, w)][-reference_windows:]  # rolling keeps only what it rolls over
         acc_rows, acc_skipped = _accuracy_rows(_accuracy_of(w, label, prediction), name, ref_acc,
                                                reference_accuracy, max_accuracy_drop, why_none)
         block += acc_rows
