@@ -224,7 +224,9 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
             patience 2).
         early_termination: stop a trial whose learning curve, extrapolated to ``epochs``, cannot
             beat the best finished trial (:mod:`mlprod.tuning.estimation`); ``trials`` then shows
-            each trial's ``epochs`` and, for a stopped one, why (``stopped``).
+            each trial's ``epochs`` and, for a stopped one, why (``stopped``). The rule allows for
+            the validation set's noise (an accuracy on n rows is uncertain by
+            ``sqrt(p(1-p)/n)``), so a small validation set stops fewer trials.
         fidelity: what Hyperband and ASHA give their low rungs less of: ``"epochs"`` (a promoted trial
             continues training) or ``"data"`` (every trial trains ``epochs`` on 1/9, 1/3 or all of
             the training data; a promoted trial continues from its weights on more rows).
@@ -336,6 +338,17 @@ def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str
             "first, e.g. with mlprod.analyze_and_transform z-scores or a Normalization layer in the space")
 
 
+def _validation_rows(val: Any) -> int | None:
+    """Rows in the validation labels (an array) or a finite ``tf.data`` validation set (one pass), else None."""
+    if isinstance(val, np.ndarray):
+        return len(val)
+    import tensorflow as tf
+
+    if int(val.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        return None
+    return int(val.reduce(np.int64(0), lambda n, batch: n + tf.cast(tf.shape(batch[1])[0], tf.int64)))
+
+
 def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
                 early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
@@ -359,7 +372,8 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
     tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
                         overwrite=True, max_model_size=None, fidelity=strategy_kwargs.get("fidelity", "epochs"),
                         inherited_epochs=child_epochs, record=budget, seed=seed)
-    callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination)]
+    rows = _validation_rows(y_val if isinstance(x_tr, np.ndarray) else y_tr) if early_termination else None
+    callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination, rows)]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=objective, patience=2,
                                                        mode="min" if "loss" in objective else "max"))
@@ -380,7 +394,7 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
             raise ConfigError(f"objective {objective!r} is not reported by the model ({e}).") from e
         raise
 
-    rows = []
+    table_rows: list[dict[str, Any]] = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         spent = budget.get(str(trial.trial_id), {})
         fraction = spent.get("fraction", 1.0)
@@ -390,8 +404,8 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
                "warm_start": spent.get("warm_start"), "inherited_layers": spent.get("inherited_layers"),
                "stopped": spent.get("stopped"),
                **{f"hp.{k}": v for k, v in trial.hyperparameters.values.items()}}
-        rows.append(row)
-    trials = pd.DataFrame(rows)
+        table_rows.append(row)
+    trials = pd.DataFrame(table_rows)
     done = trials[(trials["status"] == "COMPLETED") & trials["score"].notna()]
     if done.empty:
         first = next((t for t in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id) if t.message), None)

@@ -62,6 +62,12 @@ def test_rest_status_metadata_and_predict_forms(server, model_store):
     r = requests.post(f"{u}:predict", json={"instances": rows}, headers={"X-Request-Id": "abc"})
     assert r.status_code == 200 and r.headers["x-request-id"] == "abc"
     np.testing.assert_allclose(r.json()["predictions"], want, rtol=1e-5)
+    # JSON integers for float features (a JavaScript client sends 3750 for 3750.0): the parse spec decides
+    whole = [{k: float(round(v)) if k == "body_mass_g" else v for k, v in row.items()} for row in rows]
+    ints = [{k: int(v) if k == "body_mass_g" else v for k, v in row.items()} for row in whole]
+    r = requests.post(f"{u}:predict", json={"instances": ints})
+    assert r.status_code == 200, r.text
+    np.testing.assert_allclose(r.json()["predictions"], direct(model_store["good"], whole), rtol=1e-5)
     # TF Serving's b64 form of serialized examples, row and columnar
     b64 = [{"b64": base64.b64encode(example(x).SerializeToString()).decode()} for x in rows]
     np.testing.assert_allclose(requests.post(f"{u}:predict", json={"instances": b64}).json()["predictions"], want,
