@@ -211,7 +211,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
     from mlprod.monitoring import monitor
 
-    r = monitor(args.log_dir, args.baseline, label=args.label, window=_window(args.window),
+    r = monitor(args.log_dir, args.reference, label=args.label, window=_window(args.window), against=args.against,
+                period=args.period,
                 features=_split(args.features), time_column=args.time_column, time_unit=args.time_unit,
                 max_accuracy_drop=args.max_accuracy_drop)
     with pd.option_context("display.width", 200):
@@ -365,7 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("monitor", help="skew, drift, measured and estimated accuracy per window of a request log")
     monitoring_args(mo)
-    mo.add_argument("--baseline", help="training data (CSV) for skew")
+    mo.add_argument("--reference", "--baseline", dest="reference",
+                    help="training data (CSV) for skew (--baseline: the old name)")
+    mo.add_argument("--against", choices=("training", "previous_cycle", "rolling"), default="training",
+                    help="what each window is held to: the training data (default), the same span one "
+                         "--period earlier (seasonal data), or the previous windows")
+    mo.add_argument("--period", default=None, help="the cycle for --against previous_cycle (default 1Y)")
     mo.add_argument("--max-accuracy-drop", type=float, default=0.05)
     mo.add_argument("--html", help="write the report here")
     mo.add_argument("--fail-on-alert", action="store_true", help="exit 3 when any window alerts")

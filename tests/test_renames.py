@@ -27,6 +27,9 @@ KEYWORDS = [
     ("mlprod.pipelines.registry:registry", "serving_dir", "model_dir"),
     ("mlprod.components.pusher:pusher_component", "serving_dir", "model_dir"),
     ("mlprod.evaluation.evaluate:evaluate", "baseline", "baseline_model"),
+    ("mlprod.monitoring.monitor:monitor", "baseline", "reference"),
+    ("mlprod.monitoring.retrain:plan_retrain", "baseline", "reference"),
+    ("mlprod.pipelines.retrain:retrain_if", "baseline", "reference"),
 ]
 
 

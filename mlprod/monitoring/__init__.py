@@ -5,7 +5,7 @@ the loop that runs a pipeline is :func:`mlprod.retrain_if`, in :mod:`mlprod.pipe
 Example:
     (tests/monitoring/test_monitor.py runs this.)
     >>> import mlprod
-    >>> r = mlprod.monitor("/srv/logs/penguin", baseline=train_df, label="species", window=500)  # doctest: +SKIP
+    >>> r = mlprod.monitor("/srv/logs/penguin", reference=train_df, label="species", window=500)  # doctest: +SKIP
 """
 from mlprod.monitoring.monitor import monitor
 from mlprod.monitoring.result import MonitorResult

@@ -5,9 +5,9 @@ time column) into windows, by time (``window="1D"``, ``"6h"``) or by count (``wi
 and for each window computes, with the semantics of :func:`mlprod.detect_skew` and
 :func:`mlprod.detect_drift` (same distances, same noise-aware thresholds):
 
-- **skew**: each feature against the reference: the training data (``baseline``), or for
-  seasonal data the same span one cycle earlier (``reference="previous_cycle"``), or the
-  previous windows (``reference="rolling"``);
+- **skew**: each feature against the reference: the training data (``reference``), or for
+  seasonal data the same span one cycle earlier (``against="previous_cycle"``), or the
+  previous windows (``against="rolling"``);
 - **drift**: each feature against the previous window;
 - **decay**: accuracy where ground truth has arrived (``label`` joined from feedback);
 - **estimated accuracy** before labels arrive: the mean top-class probability (confidence-based
@@ -26,7 +26,7 @@ raise false alarms. Every row names its reference; whatever was not compared (a 
 Example:
     (tests/monitoring/test_monitor.py runs this.)
     >>> import mlprod
-    >>> r = mlprod.monitor("/srv/logs/taxi", baseline=train_df, label="tips", window="7D")  # doctest: +SKIP
+    >>> r = mlprod.monitor("/srv/logs/taxi", reference=train_df, label="tips", window="7D")  # doctest: +SKIP
     >>> r.alerts[["window", "metric", "feature", "value", "threshold"]]                # doctest: +SKIP
     >>> r.save_html("monitor.html")                                                     # doctest: +SKIP
 """
@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.monitoring.result import COLUMNS, SKIPPED_COLUMNS, MonitorResult
 
@@ -237,17 +238,19 @@ def _names(names: list[str]) -> str:
     return f"window {names[0]}" if len(names) == 1 else f"windows {names[0]}-{names[-1]}"
 
 
-def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window: int | str = "1D",
+@renamed(baseline="reference")
+def monitor(requests: Any, reference: Any = None, *, label: str = "label", window: int | str = "1D",
             features: list[str] | None = None, schema: Any = None, prediction: str = PREDICTION,
             time_column: str = TIME, time_unit: str = "ms", skew: bool = True, drift: bool | None = None,
-            reference: str = "training", period: Any = None,
+            against: str = "training", period: Any = None,
             reference_accuracy: float | None = None, reference_windows: int = 1, max_accuracy_drop: float = 0.05,
             min_window_rows: int = 30) -> MonitorResult:
     """Skew, drift, measured and estimated accuracy of the served model, window by window.
 
     Args:
         requests: a request-log folder (``serve(log_dir=...)``) or a DataFrame with ``time_column``.
-        baseline: the training data (DataFrame or path) for skew; None skips skew against it.
+        reference: the training data (DataFrame or path) for skew; None skips skew against it
+            (``baseline=``: its old name, for one release).
         label: ground-truth column (joined from feedback for a log folder).
         window: rows per window (int) or a pandas frequency (``"1D"``, ``"6h"``, ``"MS"``).
         features: features to check (default: the baseline's columns present in the requests).
@@ -259,21 +262,21 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         time_unit: unit of a numeric ``time_column`` (``"ms"``, ``"s"``).
         skew: compare each window's features with the reference (``skew:*`` rows).
         drift: compare each window's features with the previous window (``drift:*`` rows).
-            Default: on, except with ``reference="previous_cycle"``, where consecutive windows
+            Default: on, except with ``against="previous_cycle"``, where consecutive windows
             of seasonal data differ by design (a note says so; pass ``drift=True`` to keep it).
-        reference: what each window is held to, for skew and for accuracy:
+        against: what each window is held to, for skew and for accuracy:
 
-            - ``"training"`` (default): features against ``baseline``; accuracy against the first
+            - ``"training"`` (default): features against ``reference`` (the training data); accuracy against the first
               ``reference_windows`` windows (or ``reference_accuracy``).
             - ``"previous_cycle"``: the same span one ``period`` earlier, for seasonal data (the
-              requests of that span, and the baseline's rows there when it has ``time_column``).
+              requests of that span, and the training data's rows there when it has ``time_column``).
               Windows with no such data (the first cycle) are listed in ``skipped``.
             - ``"rolling"``: the ``reference_windows`` compared windows before this one.
 
             Every row names what it was compared with (``reference`` column).
-        period: the cycle for ``reference="previous_cycle"``: ``"1Y"`` (default; calendar
+        period: the cycle for ``against="previous_cycle"``: ``"1Y"`` (default; calendar
             years, so ``"MS"`` windows map onto the same month), ``"12M"``, ``"365D"``, ``"7D"``.
-        reference_accuracy: a fixed accuracy to hold measured accuracy to (any ``reference``).
+        reference_accuracy: a fixed accuracy to hold measured accuracy to (any ``against``).
         reference_windows: windows that make the reference: the first ones (``"training"``) or
             the previous ones (``"rolling"``).
         max_accuracy_drop: allowed fall below the reference before an alert (0.05 = 5 points);
@@ -292,10 +295,10 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
 
     Example:
         (tests/monitoring/test_monitor.py runs this.)
-        >>> r = monitor(logged_df, baseline=train_df, label="species", window=200)    # doctest: +SKIP
+        >>> r = monitor(logged_df, reference=train_df, label="species", window=200)   # doctest: +SKIP
         >>> r.first_alert("drift:jsd")                                                 # doctest: +SKIP
-        >>> r = monitor(daily_df, baseline=train_df, window="MS", time_column="date",
-        ...             reference="previous_cycle", period="1Y")                       # doctest: +SKIP
+        >>> r = monitor(daily_df, reference=train_df, window="MS", time_column="date",
+        ...             against="previous_cycle", period="1Y")                       # doctest: +SKIP
         >>> r.alerts[["window", "metric", "feature", "reference"]]; r.skipped          # doctest: +SKIP
     """
     import pandas as pd
@@ -305,23 +308,23 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
 
     if not 0 <= max_accuracy_drop < 1:
         raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {max_accuracy_drop}.")
-    if reference not in REFERENCES:
-        raise ConfigError(f"reference={reference!r}; choose one of {REFERENCES} ('previous_cycle' with period='1Y' "
+    if against not in REFERENCES:
+        raise ConfigError(f"against={against!r}; choose one of {REFERENCES} ('previous_cycle' with period='1Y' "
                           "for seasonal data, 'rolling' with reference_windows=N).")
-    if period is not None and reference != "previous_cycle":
-        raise ConfigError(f"period={period!r} is the cycle of reference='previous_cycle'; got reference={reference!r}.")
+    if period is not None and against != "previous_cycle":
+        raise ConfigError(f"period={period!r} is the cycle of against='previous_cycle'; got against={against!r}.")
     if reference_windows < 1:
         raise ConfigError(f"reference_windows={reference_windows} must be >= 1.")
     notes: list[str] = []
     offset = None
-    if reference == "previous_cycle":
+    if against == "previous_cycle":
         if period is None:
             period = DEFAULT_PERIOD
-            notes.append(f"reference='previous_cycle' with period={DEFAULT_PERIOD!r} (a yearly cycle); "
+            notes.append(f"against='previous_cycle' with period={DEFAULT_PERIOD!r} (a yearly cycle); "
                          "pass period=... for another (e.g. '7D' for a weekly one)")
         offset = cycle_offset(period)
     if drift is None:
-        drift = reference != "previous_cycle"
+        drift = against != "previous_cycle"
         if not drift:
             notes.append("drift against the previous window is off: consecutive windows of seasonal data differ by "
                          "design; skew:* compares each window with the previous cycle (drift=True keeps it)")
@@ -334,10 +337,10 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
     if len(df) == 0:
         raise DataError("no requests to monitor; serve with log_dir=... and send requests first.")
     base = None
-    if baseline is not None:
-        from mlprod._data import load_frame
+    if reference is not None:
+        from mlprod.io.frames import load_frame
 
-        base = baseline if isinstance(baseline, pd.DataFrame) else load_frame(baseline, "baseline data")
+        base = reference if isinstance(reference, pd.DataFrame) else load_frame(reference, "reference data")
     if features is None:
         pool = base.columns if base is not None else df.columns
         features = [c for c in pool if c in df.columns and c != label and not str(c).startswith("_")
@@ -367,7 +370,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
             notes.append(f"the baseline has no {time_column!r} column: the previous cycle comes from the requests "
                          "only, so windows of the first cycle are not compared (see skipped)")
     fixed_ref = None  # "training": one accuracy reference for every window
-    if reference == "training":
+    if against == "training":
         big = [(f"{i:03d}", w) for i, (_, _, w) in enumerate(wins) if len(w) >= min_window_rows]
         first = [(n, _accuracy_of(w, label, prediction)) for n, w in big[:reference_windows]]
         est = [(n, a) for n, a in first if a.estimated is not None]
@@ -405,9 +408,9 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
         cur_stats = None
         # what this window is held to: features (ref_frame) and accuracy (ref_acc)
         ref_frame, ref_name, ref_acc, why_none = None, "", fixed_ref, ""
-        if reference == "training":
+        if against == "training":
             ref_frame, ref_name = base, "training data"
-        elif reference == "previous_cycle":
+        elif against == "previous_cycle":
             got, lo, hi = span_of(timed, start, end)
             ref_acc = _accuracy_of(got, label, prediction, f"previous cycle ({period}): {_span(lo, hi, len(got))}")
             if len(got) < min_window_rows:
@@ -433,8 +436,8 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
                     skipped.append({**at, "check": "skew", "reason": why_none})
         if skew and ref_frame is not None:
             r = compare(ref_frame, cur, schema, kind="skew", label=label, environment="SERVING",
-                        reference_statistics=base_stats if reference == "training" else None)
-            if reference == "training":
+                        reference_statistics=base_stats if against == "training" else None)
+            if against == "training":
                 base_stats = r.reference_statistics
             cur_stats = r.current_statistics
             block += _check_rows(r.table, name, "skew", ref_name)
@@ -463,7 +466,7 @@ def monitor(requests: Any, baseline: Any = None, *, label: str = "label", window
     ref_value = reference_accuracy if reference_accuracy is not None else (
         fixed_ref.accuracy if fixed_ref is not None else None)
     return MonitorResult(table, reference_accuracy=ref_value, window=window, features=list(features),
-                         reference=reference if offset is None else f"previous_cycle ({period})",
+                         against=against if offset is None else f"previous_cycle ({period})",
                          reference_estimated_accuracy=None if fixed_ref is None else fixed_ref.estimated,
                          skipped=skipped_table, notes=notes)
 

@@ -26,11 +26,11 @@ class MonitorResult(HtmlResult):
             reference: what the row was compared with (``training data``, ``previous window 004``,
             ``previous cycle (1Y): 2014-03-01 to 2014-04-01, 31 rows``, ``rolling: windows
             003-005, 92 rows``, ``estimated 0.9120 (windows 000-002)``, ...).
-        reference_accuracy: what measured accuracy alerts compare with (``reference="training"``;
+        reference_accuracy: what measured accuracy alerts compare with (``against="training"``;
             None where each window has its own reference).
-        reference: the reference kind (``training``, ``previous_cycle (1Y)``, ``rolling``).
+        against: what windows were held to (``training``, ``previous_cycle (1Y)``, ``rolling``).
         reference_estimated_accuracy: what estimated accuracy alerts compare with
-            (``reference="training"``): the reference windows' own estimate.
+            (``against="training"``): the reference windows' own estimate.
         skipped: what was not compared and why: window, start, end, rows, check (``all`` for a
             window with too few rows, ``skew``, ``accuracy``, ...), reason.
         notes: what the defaults decided (also logged on ``mlprod.monitoring``).
@@ -44,7 +44,7 @@ class MonitorResult(HtmlResult):
     reference_accuracy: float | None = None
     window: Any = None
     features: list[str] = field(default_factory=list)
-    reference: str = "training"
+    against: str = "training"
     reference_estimated_accuracy: float | None = None
     skipped: "pd.DataFrame" = None
     notes: list[str] = field(default_factory=list)
@@ -179,7 +179,7 @@ class MonitorResult(HtmlResult):
     def to_html(self, full: bool = True) -> str:
         ref = "—" if self.reference_accuracy is None else f"{self.reference_accuracy:.3f}"
         summary = (f"<p>{self.table['window'].nunique()} windows ({html.escape(str(self.window))}), "
-                   f"{len(self.alerts)} alerts; reference {html.escape(self.reference)}, reference accuracy "
+                   f"{len(self.alerts)} alerts; against {html.escape(self.against)}, reference accuracy "
                    f"{ref}.</p>" + "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes))
         sections = [("Summary", summary + table_html(self.windows)),
                     ("Alerts", table_html(self.alerts) if len(self.alerts) else "<p>none</p>"),

@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.monitoring.result import MonitorResult
 
@@ -249,7 +250,8 @@ class RetrainOutcome:
         return bool(self.run is not None and self.run.blessed and self.run.pushed_model)
 
 
-def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
+@renamed(baseline="reference")
+def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, reference: Any = None,
                  label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
                  time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
                  now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
@@ -273,7 +275,7 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
 
     label = label or config.label
     requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
-    result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
+    result = monitor(requests, reference, label=label, window=window, features=features, time_column=time_column,
                      time_unit=time_unit, **monitor_kwargs)
     decision = decide_for(result, policy, config.serving_dir, now)
     outcome = RetrainOutcome(decision, result)

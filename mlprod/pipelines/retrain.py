@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlprod._compat import renamed
 from mlprod.monitoring.retrain import RetrainOutcome, RetrainPolicy, plan_retrain
 
 
-def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
+@renamed(baseline="reference")
+def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, reference: Any = None,
                label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
                time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
                now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
@@ -27,7 +29,7 @@ def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, b
         config: the :class:`~mlprod.pipelines.tabular.PipelineConfig` that trained the serving model,
             with ``span_pattern`` and the same ``serving_model_dir`` the server watches.
         policy: when to retrain (default: any drift, measured or estimated decay).
-        baseline: training data for skew (optional); label: the label column (default the config's).
+        reference: training data for skew (optional; ``baseline=``: its old name); label: the label column (default the config's).
         window, features, time_column, time_unit, **monitor_kwargs: as for :func:`mlprod.monitor`.
         dry_run: decide and report, never write a span or run the pipeline.
 
@@ -43,7 +45,7 @@ def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, b
         >>> out.pushed                                                                         # doctest: +SKIP
         True
     """
-    outcome = plan_retrain(logs, config, policy, baseline=baseline, label=label, window=window, features=features,
+    outcome = plan_retrain(logs, config, policy, reference=reference, label=label, window=window, features=features,
                            time_column=time_column, time_unit=time_unit, dry_run=dry_run, now=now, **monitor_kwargs)
     if outcome.span is None:
         return outcome

@@ -75,7 +75,7 @@ def replayed(tmp_path_factory):
 
 def test_shift_is_found_and_stable_months_raise_no_alarm(replayed):
     train, logs = replayed
-    r = mlprod.monitor(str(logs), baseline=train[[*NUM, CAT, "label"]], label="label", window="MS",
+    r = mlprod.monitor(str(logs), reference=train[[*NUM, CAT, "label"]], label="label", window="MS",
                        time_column="trip_start_timestamp", time_unit="s", features=[*NUM, CAT],
                        reference_windows=3, max_accuracy_drop=0.08, skew=False)
     w = r.windows
@@ -148,7 +148,7 @@ def seasonal():
 
 def test_seasonal_data_against_the_training_year_alarms_every_month(seasonal):
     train, served = seasonal
-    r = mlprod.monitor(served, baseline=train, label="label", window="MS", time_column="date", features=WEATHER)
+    r = mlprod.monitor(served, reference=train, label="label", window="MS", time_column="date", features=WEATHER)
     skew = r.alerts[r.alerts["metric"].str.startswith("skew")]
     for feature in ("temp_max", "temp_min"):  # the symptom: every compared month alerts
         assert skew[skew["feature"] == feature]["window"].nunique() == 22
@@ -162,8 +162,8 @@ def test_seasonal_data_against_the_training_year_alarms_every_month(seasonal):
 
 def test_previous_cycle_reference_raises_no_seasonal_alarm_and_catches_a_real_shift(seasonal):
     train, served = seasonal
-    r = mlprod.monitor(served, baseline=train, label="label", window="MS", time_column="date", features=WEATHER,
-                       reference="previous_cycle", period="1Y")
+    r = mlprod.monitor(served, reference=train, label="label", window="MS", time_column="date", features=WEATHER,
+                       against="previous_cycle", period="1Y")
     start = pd.to_datetime(r.windows["start"])
     shift = f"{int(np.flatnonzero(start.dt.strftime('%Y-%m') == '2015-07')[0]):03d}"
     assert r.alerts[r.alerts["window"] < shift].empty, r.alerts  # no alarm of any kind before the shift
@@ -177,22 +177,22 @@ def test_previous_cycle_reference_raises_no_seasonal_alarm_and_catches_a_real_sh
     first_year = r.skipped[(r.skipped["window"] < "012") & (r.skipped["check"] == "accuracy")]
     assert len(first_year) == 11 and first_year["reason"].str.contains("0 requests one cycle").all()
     assert r.table["metric"].str.startswith("drift").sum() == 0 and any("drift" in n for n in r.notes)
-    assert r.reference == "previous_cycle (1Y)"
+    assert r.against == "previous_cycle (1Y)"
 
 
 def test_rolling_reference_names_the_windows_it_rolls_over(seasonal):
     train, served = seasonal
     r = mlprod.monitor(served, label="label", window="MS", time_column="date", features=WEATHER,
-                       reference="rolling", reference_windows=2, drift=False)
+                       against="rolling", reference_windows=2, drift=False)
     refs = r.table[(r.table["window"] == "003") & (r.table["metric"] == "skew:jsd")]["reference"]
     assert set(refs) == {"rolling: windows 000-002, 62 rows"}  # 001 (February) was not compared
     assert r.skipped[r.skipped["window"] == "000"]["reason"].str.contains("no earlier window").all()
-    with pytest.raises(mlprod.ConfigError, match="reference="):
-        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, reference="last_year")
+    with pytest.raises(mlprod.ConfigError, match="against="):
+        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, against="last_year")
     with pytest.raises(mlprod.ConfigError, match="period"):
-        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, reference="rolling", period="1Y")
+        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, against="rolling", period="1Y")
     with pytest.raises(mlprod.ConfigError, match="calendar period"):
-        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, reference="previous_cycle",
+        mlprod.monitor(served, window="MS", time_column="date", features=WEATHER, against="previous_cycle",
                        period="yearly")
 
 
