@@ -142,10 +142,9 @@ def test_transform_from_files_and_frames_on_isolated_workers(remote, shared):
     assert files.num_rows == 15002 and len(files.transformed) == 200
     assert files.transformed_files and all(f.startswith(str(shared / "graph")) for f in files.transformed_files)
     # one analysis over all rows on the workers: the files' graph maps raw rows as the frame's does
-    from mlprod._examples import serialized
-    from mlprod.preprocessing import serving_fn
+    from mlprod.preprocessing import serialized_examples, serving_fn
 
-    out = serving_fn(files.transform_output, label="tips")(tf.constant(serialized(taxi.head(50))))
+    out = serving_fn(files.transform_output, label="tips")(tf.constant(serialized_examples(taxi.head(50))))
     for c in ("fare", "trip_start_hour", "payment_type"):
         np.testing.assert_allclose(out[c].numpy().ravel(), direct.transformed[c].head(50), atol=1e-5)
 
@@ -214,7 +213,7 @@ def test_runner_args_carry_the_worker_environment():
     lists = [beam.direct_args(2), beam.prism_args(prism="/bin/true"), beam.flink_args("f:8081", image="i"),
              beam.spark_args("spark://m:7077", image="i"),
              dataflow_beam_args("p", "r", "gs://b/t", image="i"), dataflow_beam_args("p", "r", "gs://b/t",
-                                                                                    setup_file="./setup.py")]
+                                                                                    setup_file="./pyproject.toml")]
     for args in lists:
         assert args.count("--beam_plugins=mlprod") == 1, args
     assert beam.worker_args(["--beam_plugins=mlprod,other"]) == ["--beam_plugins=mlprod,other"]
