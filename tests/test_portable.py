@@ -35,7 +35,11 @@ def pool():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """mlprod as a wheel, built from this checkout: the only way the pool's workers get mlprod."""
-    return beam.build_wheel(tmp_path_factory.mktemp("dist"))
+    checkout = beam.source_checkout()
+    before = sorted(p.name for p in checkout.iterdir())
+    built = beam.build_wheel(tmp_path_factory.mktemp("dist"))
+    assert sorted(p.name for p in checkout.iterdir()) == before  # no build/ or egg-info left in the checkout
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,14 @@ def _on_shared(shared: Path, name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(datasets.path(name), target)
     return target
+
+
+def test_the_wheel_holds_the_package_and_its_data(wheel):
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"mlprod/beam.py", "mlprod/py.typed", "mlprod/datasets/data/chicago_taxi/data.csv"} <= names
+    assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
 
 
 def test_remote_runner_without_shared_location_is_refused_before_running():
