@@ -294,10 +294,10 @@ def build_wheel(dest: str | Path) -> str:
     return str(target)
 
 
-def _pool_env(hidden: Sequence[Path] = ()) -> dict[str, str]:
+def _pool_env(isolated: bool, hidden: Sequence[Path] = ()) -> dict[str, str]:
     env = {**os.environ, **WORKER_ENV}
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if hidden:
+    if isolated:
         # remote workers: no import path into the driver's checkout; mlprod comes from the staged
         # package, which Beam's boot program installs into the (private) worker environment
         env["RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"] = "1"
@@ -385,7 +385,7 @@ def worker_pool(*, isolated: bool = True, port: int | None = None, log: str | Pa
         cmd = ["unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c", _ISOLATE, "sh",
                sys.prefix, sys.executable, *map(str, hidden), "--", *cmd, f"--container_executable={boot}"]
     out = open(log, "ab") if log else tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, env=_pool_env(hidden), cwd="/" if isolated else None, stdout=out,
+    proc = subprocess.Popen(cmd, env=_pool_env(isolated, hidden), cwd="/" if isolated else None, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + start_timeout
