@@ -13,9 +13,10 @@ Runners:
 - :func:`direct_args` -- DirectRunner, in-process or multi-processing (the default).
 - :func:`prism_args` -- Beam's Prism, a real portable runner (the Fn API that Flink and Dataflow
   Runner v2 speak), with workers in this process (``LOOPBACK``) or in a worker pool
-  (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``: such workers share only
-  what a cluster's workers share (the output location), which is how the tests prove that no
-  step depends on a driver-local file.
+  (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``, the checkout hidden and no
+  mlprod but the wheel staged with the job (:func:`build_wheel`, ``--extra_package``): such
+  workers share only what a cluster's workers share (the storage), which is how the tests prove
+  that no step depends on a driver-local file and that the package workers install is complete.
 - :func:`flink_args`, :func:`spark_args` and :func:`mlprod.pipelines.cloud.dataflow_beam_args`
   -- clusters (see docs/pipelines.md).
 
