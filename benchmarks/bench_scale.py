@@ -185,8 +185,9 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
     stack = contextlib.ExitStack()
     on_pool = beam_args == "prism"
     if on_pool:  # the driver only submits; Prism and the pool's workers hold the data
-        pool = stack.enter_context(beam.worker_pool())
-        beam_args = beam.prism_args(pool, extra=[f"--temp_location={out}"])
+        pool = stack.enter_context(beam.worker_pool())  # its workers install mlprod from the staged wheel
+        wheel = beam.build_wheel(os.path.join(out, "dist"))
+        beam_args = beam.prism_args(pool, packages=[wheel], extra=[f"--temp_location={out}"])
     # the libraries are imported before the clock starts, in every case alike: a notebook or a
     # worker pays that once per process (recorded apart as import_s), not per call
     t_import = time.perf_counter()

@@ -10,9 +10,14 @@ Example:
     >>> result.transformed["payment_type"].iloc[0].shape   # one-hot: top_k + 1 out-of-vocabulary slot
     (6,)
 """
-from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
+from mlprod.preprocessing.analyze import (
+    TransformResult,
+    analyze_and_transform,
+    serialized_examples,
+    serving_fn,
+)
 from mlprod.preprocessing.compile import build_preprocessing_fn
 from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
 
 __all__ = ["PCA", "Categorical", "Cross", "DateParts", "Distance", "FeatureSpec", "Numeric", "TransformResult",
-           "analyze_and_transform", "build_preprocessing_fn", "serving_fn"]
+           "analyze_and_transform", "build_preprocessing_fn", "serialized_examples", "serving_fn"]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod._data import files_kind, list_files, load_frame, read_on_workers, read_sample, tfxio_sources
-from mlprod._examples import write_example_batches
+from mlprod._examples import serialized, write_example_batches
 from mlprod._fs import atomic_output, join_uri
 from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
@@ -158,17 +158,37 @@ class TransformResult(HtmlResult):
                          full=full)
 
 
+def serialized_examples(df: "pd.DataFrame") -> list[bytes]:
+    """Rows of ``df`` as serialized raw ``tf.Example``s, the input of :func:`serving_fn`.
+
+    Models exported with the Transform graph inside (raw-example serving signatures, as the
+    pipelines push) take the same.
+    Integer and boolean columns become ``int64_list``, float columns (and columns of vectors)
+    ``float_list``, any other column UTF-8 ``bytes_list``; a missing value (NaN, None) is left out
+    of its example, as ExampleGen leaves it.
+
+    Example:
+        >>> import pandas as pd
+        >>> from tensorflow.core.example import example_pb2
+        >>> data = serialized_examples(pd.DataFrame({"fare": [7.5, float("nan")], "payment_type": ["Cash", "Card"]}))
+        >>> sorted(example_pb2.Example.FromString(data[1]).features.feature)   # the NaN fare is missing
+        ['payment_type']
+    """
+    return serialized(df)
+
+
 def serving_fn(transform_output: Any, label: str | None = None) -> Any:
     """Serving-time preprocessing: serialized raw examples -> transformed features (same graph).
 
+    Build the examples of a DataFrame's rows with :func:`serialized_examples`.
+
     Example:
         >>> import tensorflow as tf
-        >>> from mlprod._examples import serialized
-        >>> from mlprod.preprocessing import FeatureSpec, Numeric
+        >>> from mlprod.preprocessing import FeatureSpec, Numeric, serialized_examples
         >>> taxi = datasets.chicago_taxi().head(200)
         >>> result = analyze_and_transform(taxi, FeatureSpec(features=(Numeric("fare"),)), progress=False)
         >>> fn = serving_fn(result.transform_output, label="tips")
-        >>> out = fn(tf.constant(serialized(taxi.head(3))))["fare"].numpy().ravel()
+        >>> out = fn(tf.constant(serialized_examples(taxi.head(3))))["fare"].numpy().ravel()
         >>> bool(np.allclose(out, result.transformed["fare"].head(3), atol=1e-5))   # the same graph
         True
     """
