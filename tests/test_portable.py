@@ -183,7 +183,7 @@ def test_evaluate_on_isolated_workers(remote, shared):
     assert list((shared / "tmp").iterdir()) == []  # scratch folders removed
 
     # TFRecord files + a SavedModel: TFMA's workers read the files themselves
-    from mlprod._examples import write_tfrecord
+    from mlprod.io.examples import write_tfrecord
 
     write_tfrecord(df.iloc[:150], shared / "data" / "part-0.tfrecord")
     write_tfrecord(df.iloc[150:], shared / "data" / "part-1.tfrecord")

@@ -48,7 +48,10 @@ def test_private_data_modules_moved_to_the_public_io_layer():
     from mlprod import _data, _examples, _fs, io
 
     assert _data.load_frame is io.load_frame and _data.list_files is io.list_files
-    assert _fs.atomic_dir is io.atomic_dir and _examples.serialized is io.serialized
+    assert _fs.atomic_dir is io.atomic_dir and _examples.serialized is io.serialized_examples
+    from mlprod.preprocessing import serialized_examples
+
+    assert serialized_examples is io.serialized_examples
 
 
 @pytest.mark.parametrize("where, old, new", KEYWORDS)

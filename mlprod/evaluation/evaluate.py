@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod._compat import renamed
-from mlprod._data import check_tfrecords, file_pattern, files_kind, list_files, load_frame, read_sample
-from mlprod._fs import join_uri
 from mlprod.errors import ConfigError, DataError
 from mlprod.evaluation.result import EvalResult, judge_table, parse_results
 from mlprod.evaluation.spec import Buckets, EvalSpec
+from mlprod.io.files import file_pattern, files_kind, join_uri, list_files
+from mlprod.io.frames import check_tfrecords, load_frame, read_sample
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -234,8 +234,8 @@ def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     """:func:`evaluate` without the notes it logs (it calls itself for candidate and baseline)."""
     import tensorflow_model_analysis as tfma
 
-    from mlprod._examples import write_tfrecord
     from mlprod.beam import pipeline_options, scratch_location
+    from mlprod.io.examples import write_tfrecord
 
     if not isinstance(spec, EvalSpec):
         raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "

@@ -73,9 +73,26 @@ def write_tfrecord(df: "pd.DataFrame", path: "str | Path") -> str:
     return path
 
 
-def serialized(df: "pd.DataFrame") -> list[bytes]:
-    """Serialized examples of ``df`` (what a raw-example serving signature takes)."""
+def serialized_examples(df: "pd.DataFrame") -> list[bytes]:
+    """Rows of ``df`` as serialized raw ``tf.Example``s, the input of :func:`mlprod.preprocessing.serving_fn`.
+
+    Models exported with the Transform graph inside (raw-example serving signatures, as the
+    pipelines push) take the same.
+    Integer and boolean columns become ``int64_list``, float columns (and columns of vectors)
+    ``float_list``, any other column UTF-8 ``bytes_list``; a missing value (NaN, None) is left out
+    of its example, as ExampleGen leaves it.
+
+    Example:
+        >>> import pandas as pd
+        >>> from tensorflow.core.example import example_pb2
+        >>> data = serialized_examples(pd.DataFrame({"fare": [7.5, float("nan")], "payment_type": ["Cash", "Card"]}))
+        >>> sorted(example_pb2.Example.FromString(data[1]).features.feature)   # the NaN fare is missing
+        ['payment_type']
+    """
     return [ex.SerializeToString() for ex in to_examples(df)]
+
+
+serialized = serialized_examples  # the private name mlprod._examples had (one release)
 
 
 def write_example_batches(prefix: str, counter: str | None = None) -> Any:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._fs import atomic_dir
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import atomic_dir
 from mlprod.optimization import techniques as tq
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlprod._fs import check_writable
 from mlprod._runtime import after_tft_run
 from mlprod.errors import ConfigError, PipelineError
 from mlprod.evaluation.trivial import GAIN, TRIVIAL
+from mlprod.io.files import check_writable
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx

@@ -10,12 +10,8 @@ Example:
     >>> result.transformed["payment_type"].iloc[0].shape   # one-hot: top_k + 1 out-of-vocabulary slot
     (6,)
 """
-from mlprod.preprocessing.analyze import (
-    TransformResult,
-    analyze_and_transform,
-    serialized_examples,
-    serving_fn,
-)
+from mlprod.io.examples import serialized_examples  # the platform layer's, offered beside serving_fn
+from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
 from mlprod.preprocessing.compile import build_preprocessing_fn
 from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
 

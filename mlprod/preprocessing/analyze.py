@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._data import files_kind, list_files, load_frame, read_on_workers, read_sample, tfxio_sources
-from mlprod._examples import serialized, write_example_batches
-from mlprod._fs import atomic_output, join_uri
 from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
+from mlprod.io.examples import write_example_batches  # serialized_examples: re-exported
+from mlprod.io.files import atomic_output, files_kind, join_uri, list_files
+from mlprod.io.frames import load_frame, read_sample
+from mlprod.io.sources import read_on_workers, tfxio_sources
 from mlprod.preprocessing.arrow import (
     arrow_schema,
     read_files,
@@ -156,25 +157,6 @@ class TransformResult(HtmlResult):
         return html_page("mlprod transform", [("Before / after", table_html(self.summary())),
                                               ("First rows", table_html(self.transformed.head(5).astype(str)))],
                          full=full)
-
-
-def serialized_examples(df: "pd.DataFrame") -> list[bytes]:
-    """Rows of ``df`` as serialized raw ``tf.Example``s, the input of :func:`serving_fn`.
-
-    Models exported with the Transform graph inside (raw-example serving signatures, as the
-    pipelines push) take the same.
-    Integer and boolean columns become ``int64_list``, float columns (and columns of vectors)
-    ``float_list``, any other column UTF-8 ``bytes_list``; a missing value (NaN, None) is left out
-    of its example, as ExampleGen leaves it.
-
-    Example:
-        >>> import pandas as pd
-        >>> from tensorflow.core.example import example_pb2
-        >>> data = serialized_examples(pd.DataFrame({"fare": [7.5, float("nan")], "payment_type": ["Cash", "Card"]}))
-        >>> sorted(example_pb2.Example.FromString(data[1]).features.feature)   # the NaN fare is missing
-        ['payment_type']
-    """
-    return serialized(df)
 
 
 def serving_fn(transform_output: Any, label: str | None = None) -> Any:

@@ -174,7 +174,7 @@ def test_report_escapes_slice_values(penguin_model):
 
 def test_stored_predictions_in_tfrecord_files_are_read_by_the_workers(taxi_data, tmp_path):
     """model=None on tf.Example files: TFMA reads the files (no pandas copy); same numbers as a frame."""
-    from mlprod._examples import write_tfrecord
+    from mlprod.io.examples import write_tfrecord
 
     df = taxi_data[["big_tipper", "payment_type"]].copy()
     df["score"] = (np.log1p(taxi_data["fare"]) / 5).clip(0, 1).astype("float32")
