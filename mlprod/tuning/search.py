@@ -22,57 +22,13 @@ import numpy as np
 
 from mlprod.errors import ConfigError, DataError
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
+from mlprod.tuning.strategies import DATA_LEVELS, capabilities, check_strategy, make_oracle  # noqa: F401 - re-exported
+from mlprod.tuning.strategies import STRATEGIES as _REGISTRY
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-STRATEGIES = ("random", "grid", "bayesian", "hyperband", "asha", "evolution")
-DATA_LEVELS = 9  # data fidelity: the smallest share of the training data is 1/9 (eta=3: 1/9, 1/3, 1)
-
-
-def _objective(name: str) -> Any:
-    import keras_tuner as kt
-
-    return kt.Objective(name, "min" if "loss" in name else "max")
-
-
-def make_oracle(strategy: str, objective: str, max_trials: int, epochs: int, seed: int, **kw: Any) -> Any:
-    """The Keras Tuner ``Oracle`` for a strategy name.
-
-    Keyword options: ``initial_points`` (bayesian), ``population_size``, ``sample_size``,
-    ``weight_inheritance`` (evolution), ``fidelity`` (``"epochs"``/``"data"``), ``eta``,
-    ``max_resource`` (hyperband, asha).
-
-    Example:
-        >>> type(make_oracle("asha", "val_accuracy", 20, 9, seed=0)).__name__
-        'ASHAOracle'
-    """
-    import keras_tuner as kt
-
-    from mlprod.tuning.evolution import RegularizedEvolutionOracle
-    from mlprod.tuning.fidelity import ASHAOracle
-
-    obj = _objective(objective)
-    resource = kw.get("max_resource") or (DATA_LEVELS if kw.get("fidelity") == "data" else epochs)
-    if strategy == "random":
-        return kt.oracles.RandomSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
-    if strategy == "grid":
-        return kt.oracles.GridSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
-    if strategy == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(objective=obj, max_trials=max_trials, seed=seed,
-                                                     num_initial_points=kw.get("initial_points", 2))
-    if strategy == "hyperband":
-        return kt.oracles.HyperbandOracle(objective=obj, max_epochs=resource, factor=kw.get("eta", 3), seed=seed,
-                                          hyperband_iterations=1)
-    if strategy == "asha":
-        return ASHAOracle(objective=obj, max_trials=max_trials, max_resource=resource, eta=kw.get("eta", 3),
-                          seed=seed)
-    if strategy == "evolution":
-        pop = kw.get("population_size", max(2, min(10, max_trials // 2)))
-        return RegularizedEvolutionOracle(objective=obj, max_trials=max_trials, population_size=pop,
-                                          sample_size=kw.get("sample_size", max(1, min(3, pop - 1))), seed=seed,
-                                          weight_inheritance=bool(kw.get("weight_inheritance", False)))
-    raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+STRATEGIES = tuple(_REGISTRY)  # the registered strategy names (mlprod.tuning.strategies)
 
 
 def _split(data: Any, validation_split: float, subsample: float | None, seed: int) -> tuple:
@@ -198,7 +154,7 @@ def _tflite_bytes(model: Any) -> int:
     return len(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
-def search(space: Any, data: Any, *, strategy: str = "random", objective: str = "val_accuracy",
+def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = "val_accuracy",
            max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
            early_stopping: bool = True, early_termination: bool = False, fidelity: str = "epochs",
            weight_inheritance: bool = False, inherited_epochs: int | None = None, max_params: int | None = None,
@@ -214,7 +170,8 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         strategy: ``random``, ``grid``, ``bayesian``, ``hyperband`` (successive halving in brackets,
             promoted trials continue from their weights), ``asha`` (asynchronous successive
             halving, :class:`~mlprod.tuning.ASHAOracle`) or ``evolution`` (regularized aging
-            evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`).
+            evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`): the names registered in
+            :mod:`mlprod.tuning.strategies`; or a Keras Tuner ``Oracle`` instance, used as given.
         objective: a metric the model reports, e.g. ``val_accuracy`` or ``val_loss``.
         max_trials, epochs: budget per search and per trial (Hyperband, ASHA: the most epochs a
             trial reaches; Hyperband's brackets set its own number of trials).
@@ -250,20 +207,9 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     import keras
     import keras_tuner as kt
 
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
     if max_trials < 1 or epochs < 1 or (max_seconds is not None and max_seconds <= 0):
         raise ConfigError("the budget is too small to run one trial: max_trials >= 1, epochs >= 1, max_seconds > 0.")
-    if strategy in ("hyperband", "asha") and fidelity == "epochs" and epochs < 2:
-        raise ConfigError(f"{strategy} needs epochs >= 2 (its largest per-trial budget), or fidelity='data'.")
-    if fidelity not in ("epochs", "data"):
-        raise ConfigError(f"fidelity={fidelity!r}; choose 'epochs' or 'data'.")
-    if fidelity == "data" and strategy not in ("hyperband", "asha"):
-        raise ConfigError(f"fidelity='data' needs a multi-fidelity strategy ('hyperband' or 'asha'), not {strategy!r}; "
-                          "for one fixed share of the data use subsample=.")
-    if weight_inheritance and strategy != "evolution":
-        raise ConfigError(f"weight_inheritance needs strategy='evolution' (a child inherits from its parent); "
-                          f"got {strategy!r}.")
+    check_strategy(strategy, fidelity=fidelity, weight_inheritance=weight_inheritance, epochs=epochs)
     if inherited_epochs is not None and inherited_epochs < 1:
         raise ConfigError(f"inherited_epochs={inherited_epochs} must be >= 1.")
     strategy_kwargs = {**strategy_kwargs, "fidelity": fidelity, "weight_inheritance": weight_inheritance}
@@ -349,7 +295,7 @@ def _validation_rows(val: Any) -> int | None:
     return int(val.reduce(np.int64(0), lambda n, batch: n + tf.cast(tf.shape(batch[1])[0], tf.int64)))
 
 
-def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
+def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
                 early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
                 strategy_kwargs: dict[str, Any], child_epochs: int | None = None) -> "SearchResult":
@@ -369,7 +315,8 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
                 tuner.oracle.max_trials = len(tuner.oracle.trials)  # no new trial after this one
 
     budget: dict[str, dict[str, Any]] = {}  # per trial: epochs trained, data share, warm start, why stopped
-    tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
+    name = capabilities(strategy)[0]
+    tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{name}_{seed}",
                         overwrite=True, max_model_size=None, fidelity=strategy_kwargs.get("fidelity", "epochs"),
                         inherited_epochs=child_epochs, record=budget, seed=seed)
     rows = _validation_rows(y_val if isinstance(x_tr, np.ndarray) else y_tr) if early_termination else None
@@ -384,7 +331,7 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
         fit.update(x=x_tr, validation_data=y_tr)
         fit.pop("batch_size")
     if verbose:
-        print(f"search: {strategy}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
+        print(f"search: {name}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
     try:
         tuner.search(**fit)
     except kt.errors.FatalError as e:
@@ -451,4 +398,4 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
     seconds = time.perf_counter() - started
     if verbose:
         print(f"search: done in {seconds:.1f} s; best trial {best_id}", flush=True)
-    return SearchResult(dict(best_hp.values), best, trials, objective, strategy, seconds, notes)
+    return SearchResult(dict(best_hp.values), best, trials, objective, name, seconds, notes)

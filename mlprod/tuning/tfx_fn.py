@@ -79,7 +79,7 @@ def tuner_fn(fn_args: Any) -> Any:
     from tfx_bsl.public import tfxio
 
     from mlprod.tuning.estimation import tuner_callback
-    from mlprod.tuning.search import make_oracle
+    from mlprod.tuning.strategies import make_oracle
     from mlprod.tuning.tuner import BudgetTuner
 
     cfg = fn_args.custom_config
