@@ -13,6 +13,8 @@ from typing import Any
 
 from tfx import v1 as tfx
 
+from mlprod.params import Interval, check_params
+from mlprod.tuning.search import SEARCH_PARAMS
 from mlprod.tuning.strategies import check_strategy
 
 
@@ -33,6 +35,8 @@ def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_clas
     Raises:
         ConfigError: an unknown strategy or fidelity, or weight inheritance without evolution.
     """
+    check_params("Tuner component", locals(), SEARCH_PARAMS)
+    check_params("Tuner component", locals(), {"steps": Interval(int, 1), "eval_steps": Interval(int, 1)})
     check_strategy(strategy, fidelity=fidelity, weight_inheritance=weight_inheritance, epochs=epochs)
     cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
            "label": label, "num_classes": num_classes, "strategy": strategy, "max_trials": max_trials,

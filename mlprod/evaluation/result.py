@@ -192,6 +192,7 @@ class EvalResult(HtmlResult):
         ``predictor`` (in words) and ``beaten`` (gain > 0).
 
         Example:
+            (tests/evaluation/test_evaluate.py runs this.)
             >>> r.trivial()["predictor"]                    # doctest: +SKIP
             'always predicting the most common class: 0.4371'
         """

@@ -43,6 +43,7 @@ import numpy as np
 from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.monitoring.result import COLUMNS, SKIPPED_COLUMNS, MonitorResult
+from mlprod.params import Interval, Kind, OneOf, check_params
 
 TIME = "_timestamp_ms"
 PREDICTION = "_prediction"
@@ -238,6 +239,12 @@ def _names(names: list[str]) -> str:
     return f"window {names[0]}" if len(names) == 1 else f"windows {names[0]}-{names[-1]}"
 
 
+#: the constraints on monitor's arguments (also RetrainTrigger's and the CLI's; mlprod.params)
+MONITOR_PARAMS = {"max_accuracy_drop": Interval(float, 0, 1, closed="left"), "reference_windows": Interval(int, 1),
+                  "min_window_rows": Interval(int, 1), "skew": Kind(bool), "drift": Kind(bool, optional=True),
+                  "reference_accuracy": Interval(float, 0, 1, optional=True), "time_unit": OneOf("ms", "s", "us", "ns")}
+
+
 @renamed(baseline="reference")
 def monitor(requests: Any, reference: Any = None, *, label: str = "label", window: int | str = "1D",
             features: list[str] | None = None, schema: Any = None, prediction: str = PREDICTION,
@@ -306,15 +313,12 @@ def monitor(requests: Any, reference: Any = None, *, label: str = "label", windo
     from mlprod.validation.checks import compare
     from mlprod.validation.schema import infer_schema
 
-    if not 0 <= max_accuracy_drop < 1:
-        raise ConfigError(f"max_accuracy_drop must be in [0, 1), got {max_accuracy_drop}.")
+    check_params("monitor", locals(), MONITOR_PARAMS)
     if against not in REFERENCES:
         raise ConfigError(f"against={against!r}; choose one of {REFERENCES} ('previous_cycle' with period='1Y' "
                           "for seasonal data, 'rolling' with reference_windows=N).")
     if period is not None and against != "previous_cycle":
         raise ConfigError(f"period={period!r} is the cycle of against='previous_cycle'; got against={against!r}.")
-    if reference_windows < 1:
-        raise ConfigError(f"reference_windows={reference_windows} must be >= 1.")
     notes: list[str] = []
     offset = None
     if against == "previous_cycle":

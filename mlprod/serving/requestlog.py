@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from mlprod.errors import ConfigError, DataError
+from mlprod.errors import DataError
+from mlprod.params import Interval, check_params
 
 log = logging.getLogger("mlprod.serving")
 FEEDBACK_DIR = "feedback"
@@ -188,16 +189,19 @@ def _groups(requests: list[tuple[Any, Any, dict[str, Any]]]) -> list[list[tuple[
     return list(groups.values())
 
 
+#: the request log's options (serve(log_*=...), mlprod serve --log_*; mlprod.params)
+LOG_PARAMS = {"sample_rate": Interval(float, 0, 1, closed="right"),
+              "flush_interval_s": Interval(float, 0, closed="neither"), "max_file_bytes": Interval(int, 1),
+              "max_total_bytes": Interval(int, 1, optional=True), "max_queue": Interval(int, 1)}
+
+
 class RequestLog:
     """Appends request records to rotating TFRecord files from a background thread (module doc)."""
 
     def __init__(self, log_dir: str, *, sample_rate: float = 1.0, flush_interval_s: float = 1.0,
                  max_file_bytes: int = 64 << 20, max_total_bytes: int | None = None,
                  max_queue: int = 1_000_000, seed: int | None = None) -> None:
-        if not 0.0 < sample_rate <= 1.0:
-            raise ConfigError(f"sample_rate must be in (0, 1], got {sample_rate}.")
-        if flush_interval_s <= 0 or max_file_bytes <= 0 or (max_total_bytes is not None and max_total_bytes <= 0):
-            raise ConfigError("flush_interval_s, max_file_bytes and max_total_bytes must be positive.")
+        check_params("request log", locals(), LOG_PARAMS)
         self.log_dir, self.sample_rate, self.flush_interval_s = str(log_dir), sample_rate, flush_interval_s
         self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
         os.makedirs(self.log_dir, exist_ok=True)

@@ -28,7 +28,8 @@ import numpy as np
 
 from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError, NotFound
-from mlprod.serving.batching import Batcher, request_rows, run_unbatched
+from mlprod.params import Interval, OneOf, check_params
+from mlprod.serving.batching import BATCHING_PARAMS, Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
 from mlprod.serving.requestlog import RequestLog
@@ -38,6 +39,13 @@ from mlprod.serving.versions import Versions
 log = logging.getLogger("mlprod.serving")
 
 
+#: serve()'s own options (the batching and log ones are checked by their tables; mlprod.params)
+SERVE_PARAMS = {"rest_port": Interval(int, 0, 65535, optional=True), "grpc_port": Interval(int, 0, 65535, optional=True),
+                "poll_s": Interval(float, 0, closed="neither"), "version_policy": OneOf("latest", "all", "specific"),
+                "num_latest": Interval(int, 1), "log_sample_rate": Interval(float, 0, 1, closed="right"),
+                "log_flush_interval_s": Interval(float, 0, closed="neither")}
+
+
 @dataclass(frozen=True)
 class Batching:
     """TF Serving's batching parameters (``--enable_batching`` with a batching config)."""
@@ -45,6 +53,9 @@ class Batching:
     max_batch_size: int = 32
     batch_timeout_s: float = 0.002
     num_batch_threads: int = 2
+
+    def __post_init__(self) -> None:
+        check_params("Batching", vars(self), BATCHING_PARAMS)
 
 
 def _metrics(model: str) -> Any:
@@ -89,6 +100,7 @@ class Server:
                               "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
+        check_params("serve", {**locals(), "log_sample_rate": log_sample_rate}, SERVE_PARAMS)
         configs = read_model_config(model_config_file) if model_config_file else [
             ModelConfig(model_name, str(model_dir), version_policy, num_latest, versions, dict(version_labels or {}))]
         self.host = host

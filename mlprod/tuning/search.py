@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.params import Interval, Kind, check_params
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 from mlprod.tuning.strategies import DATA_LEVELS, capabilities, check_strategy, make_oracle  # noqa: F401 - re-exported
 from mlprod.tuning.strategies import STRATEGIES as _REGISTRY
@@ -28,6 +29,14 @@ from mlprod.tuning.strategies import STRATEGIES as _REGISTRY
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+#: the constraints on search's budget and split (shared with the Tuner component; mlprod.params)
+SEARCH_PARAMS = {"max_trials": Interval(int, 1), "epochs": Interval(int, 1),
+                 "max_seconds": Interval(float, 0, closed="neither", optional=True),
+                 "subsample": Interval(float, 0, 1, closed="right", optional=True),
+                 "validation_split": Interval(float, 0, 1, closed="neither"), "batch_size": Interval(int, 1),
+                 "seed": Interval(int, 0), "inherited_epochs": Interval(int, 1, optional=True),
+                 "max_params": Interval(int, 1, optional=True), "early_stopping": Kind(bool),
+                 "early_termination": Kind(bool), "weight_inheritance": Kind(bool)}
 STRATEGIES = tuple(_REGISTRY)  # the registered strategy names (mlprod.tuning.strategies)
 
 
@@ -207,8 +216,9 @@ def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = 
     import keras
     import keras_tuner as kt
 
-    if max_trials < 1 or epochs < 1 or (max_seconds is not None and max_seconds <= 0):
+    if isinstance(max_trials, int) and isinstance(epochs, int) and (max_trials < 1 or epochs < 1):
         raise ConfigError("the budget is too small to run one trial: max_trials >= 1, epochs >= 1, max_seconds > 0.")
+    check_params("search", locals(), SEARCH_PARAMS)
     check_strategy(strategy, fidelity=fidelity, weight_inheritance=weight_inheritance, epochs=epochs)
     if inherited_epochs is not None and inherited_epochs < 1:
         raise ConfigError(f"inherited_epochs={inherited_epochs} must be >= 1.")
