@@ -6,6 +6,7 @@ model format or metric has an obvious home):
 - :mod:`mlprod.io.frames`: pandas readers (:func:`load_frame`, :func:`read_csv`,
   :func:`read_tfrecord`, :func:`csv_header`) and the checks a frame must pass.
 - :mod:`mlprod.io.sources`: the same files read on Beam workers as Arrow batches.
+- :mod:`mlprod.io.splits`: the one train/holdout rule (a seeded random 20%).
 - :mod:`mlprod.io.examples`: DataFrames <-> ``tf.Example`` (:func:`to_examples`,
   :func:`serialized_examples`, :func:`write_tfrecord`).
 

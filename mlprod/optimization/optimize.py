@@ -176,9 +176,11 @@ def _split(data: Any) -> tuple[np.ndarray, ...]:
         if y.size and not np.issubdtype(y.dtype, np.number):
             raise DataError(f"y has dtype {y.dtype}; pass integer class labels.")
     if len(arrays) == 2:
+        from mlprod.io.splits import holdout_indices
+
         x, y = arrays
-        n = max(1, int(len(x) * 0.2))
-        return x[n:], y[n:], x[:n], y[:n]
+        tr, te = holdout_indices(len(x))  # the project's one rule: a seeded random 20% held out
+        return x[tr], y[tr], x[te], y[te]
     return tuple(arrays)
 
 
@@ -189,7 +191,8 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
 
     Args:
         model: a trained tf_keras model (cloned; never modified).
-        data: ``(x, y)`` (the first 20% of rows is held out for testing, the rest trains) or
+        data: ``(x, y)`` (a seeded random 20% of rows is held out for testing, the rest trains:
+            :mod:`mlprod.io.splits`) or
             ``(x_train, y_train, x_test, y_test)``. ``y`` holds integer class labels.
             Training data feeds fine-tuning and int8 calibration; test data the measurements.
         techniques: any of :data:`TECHNIQUES`: ``float``, PTQ ``dynamic``/``float16``/``int8``

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.splits import holdout_indices
 from mlprod.params import Interval, Kind, check_params
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 from mlprod.tuning.strategies import DATA_LEVELS, capabilities, check_strategy, make_oracle  # noqa: F401 - re-exported
@@ -44,7 +45,7 @@ def _split(data: Any, validation_split: float, subsample: float | None, seed: in
     import tensorflow as tf
 
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], tf.data.Dataset):
-        return data  # (train_ds, val_ds)
+        return data[0], data[1], None, None  # (train_ds, val_ds): the caller's tf.data convention
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
         raise DataError("data must be (x, y), (x, y, x_val, y_val) numpy arrays, or (train_ds, val_ds) "
                         "tf.data datasets of (features, label).")
@@ -56,9 +57,9 @@ def _split(data: Any, validation_split: float, subsample: float | None, seed: in
         x, y = arrays
         if len(x) != len(y):
             raise DataError(f"x has {len(x)} rows but y has {len(y)}.")
-        idx = rng.permutation(len(x))
-        n_val = max(1, int(len(x) * validation_split))
-        x_tr, y_tr, x_val, y_val = x[idx[n_val:]], y[idx[n_val:]], x[idx[:n_val]], y[idx[:n_val]]
+        tr, val = holdout_indices(len(x), validation_split, seed)  # the one rule (mlprod.io.splits)
+        rng.permutation(len(x))  # the draw holdout_indices made: subsample= picks the same rows as before
+        x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
     else:
         x_tr, y_tr, x_val, y_val = arrays
     if subsample is not None:

@@ -153,3 +153,14 @@ def test_strategies_come_from_one_registry_and_an_oracle_instance_is_taken_as_is
             check_strategy("random_rungs", weight_inheritance=True)
     finally:
         del REGISTRY["random_rungs"]
+
+
+def test_tf_data_datasets_are_searched(penguins):
+    """``data=(train_ds, val_ds)``, as documented (it failed to unpack before)."""
+    import tensorflow as tf
+
+    x, y = penguins
+    train = tf.data.Dataset.from_tensor_slices((x[:200], y[:200])).batch(32)
+    val = tf.data.Dataset.from_tensor_slices((x[200:], y[200:])).batch(32)
+    r = mlprod.search(SPACE, (train, val), max_trials=1, epochs=1, verbose=False, early_termination=True)
+    assert len(r.trials) == 1 and r.trials["status"].iloc[0] == "COMPLETED"
