@@ -190,13 +190,14 @@ def write_span(requests: "pd.DataFrame", result: MonitorResult, config: Any, pol
     import pandas as pd
 
     from mlprod.io.files import atomic_file, span_files
+    from mlprod.io.frames import csv_header
 
     pattern = config.span_pattern
     if not pattern or "/" not in pattern or "{SPAN}" not in pattern.split("/")[0]:
         raise ConfigError("retraining writes a new span: give the pipeline a span_pattern whose folder holds "
                           "{SPAN}, e.g. span_pattern='span-{SPAN}/*.csv', and put the training CSV in span-1/.")
     span, files = span_files(config.data_root, pattern)
-    columns = list(pd.read_csv(files[0], nrows=0).columns)
+    columns = csv_header(str(files[0]))
     missing = [c for c in columns if c not in requests.columns]
     if missing:
         raise DataError(f"the request log has no column(s) {missing} of the training data; log the raw "
