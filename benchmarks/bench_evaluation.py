@@ -47,7 +47,7 @@ def run(tool: str, df: Any, slices: list[str]) -> int:
         import tensorflow_model_analysis as tfma
         from tensorflow_model_analysis.proto import config_pb2 as c
 
-        from mlprod._examples import write_tfrecord
+        from mlprod.io.examples import write_tfrecord
 
         cfg = c.EvalConfig(model_specs=[c.ModelSpec(label_key="big_tipper", prediction_key="score")],
                            slicing_specs=[c.SlicingSpec()] + [c.SlicingSpec(feature_keys=[s]) for s in slices],

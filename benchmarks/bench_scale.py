@@ -125,7 +125,8 @@ def hand_tft(folder: str, beam_args: list[str], out: str) -> int:
     from tfx_bsl.coders import example_coder
     from tfx_bsl.public import tfxio
 
-    from mlprod._data import csv_header, list_files, read_sample
+    from mlprod.io.files import list_files
+    from mlprod.io.frames import csv_header, read_sample
     from mlprod.preprocessing.analyze import raw_feature_spec
 
     files = list_files(folder)
@@ -184,8 +185,9 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
     stack = contextlib.ExitStack()
     on_pool = beam_args == "prism"
     if on_pool:  # the driver only submits; Prism and the pool's workers hold the data
-        pool = stack.enter_context(beam.worker_pool())
-        beam_args = beam.prism_args(pool, extra=[f"--temp_location={out}"])
+        pool = stack.enter_context(beam.worker_pool())  # its workers install mlprod from the staged wheel
+        wheel = beam.build_wheel(os.path.join(out, "dist"))
+        beam_args = beam.prism_args(pool, packages=[wheel], extra=[f"--temp_location={out}"])
     # the libraries are imported before the clock starts, in every case alike: a notebook or a
     # worker pays that once per process (recorded apart as import_s), not per call
     t_import = time.perf_counter()

@@ -186,7 +186,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(60)
             if "request log" in name:
-                from mlprod._data import read_tfrecord
+                from mlprod.io.frames import read_tfrecord
                 from mlprod.serving import request_files
 
                 row["logged"] = len(read_tfrecord(request_files(str(work / "logs"))))

@@ -68,9 +68,9 @@ _LAZY: dict[str, str] = {
     "log_feedback": "mlprod.serving",
     "monitor": "mlprod.monitoring",
     "MonitorResult": "mlprod.monitoring",
-    "retrain_if": "mlprod.monitoring",
+    "retrain_if": "mlprod.pipelines.retrain",
     "RetrainPolicy": "mlprod.monitoring",
-    "registry": "mlprod.pipelines.metadata",
+    "registry": "mlprod.pipelines.registry",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",

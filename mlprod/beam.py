@@ -13,9 +13,10 @@ Runners:
 - :func:`direct_args` -- DirectRunner, in-process or multi-processing (the default).
 - :func:`prism_args` -- Beam's Prism, a real portable runner (the Fn API that Flink and Dataflow
   Runner v2 speak), with workers in this process (``LOOPBACK``) or in a worker pool
-  (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``: such workers share only
-  what a cluster's workers share (the output location), which is how the tests prove that no
-  step depends on a driver-local file.
+  (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``, the checkout hidden and no
+  mlprod but the wheel staged with the job (:func:`build_wheel`, ``--extra_package``): such
+  workers share only what a cluster's workers share (the storage), which is how the tests prove
+  that no step depends on a driver-local file and that the package workers install is complete.
 - :func:`flink_args`, :func:`spark_args` and :func:`mlprod.pipelines.cloud.dataflow_beam_args`
   -- clusters (see docs/pipelines.md).
 
@@ -146,7 +147,7 @@ def prism_location() -> str | None:
     return loc if loc and os.access(loc, os.X_OK) else None
 
 
-def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
+def prism_args(worker_pool: str | None = None, *, prism: str | None = None, packages: Sequence[str | Path] = (),
                extra: Sequence[str] = ()) -> list[str]:
     """Beam args for the Prism portable runner.
 
@@ -154,6 +155,8 @@ def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
         worker_pool: ``HOST:PORT`` of a Python SDK worker pool (see :func:`worker_pool`); None runs
             the workers in this process (``LOOPBACK``).
         prism: the Prism binary (default :func:`prism_location`).
+        packages: wheels or sdists the workers install before running any step (``--extra_package``),
+            e.g. mlprod's own from :func:`build_wheel`: an isolated pool's workers have no mlprod.
         extra: more Beam args.
 
     Raises:
@@ -174,7 +177,8 @@ def prism_args(worker_pool: str | None = None, *, prism: str | None = None,
     # fails it leaves a broken job server in Prism's process-wide singleton, which a later
     # PrismRunner would reuse: each of our Prism pipelines gets its own server instead.
     return worker_args(["--runner=PrismRunner", f"--prism_location={loc}", *env,
-                        "--experiments=disable_prism_server_singleton", *extra])
+                        "--experiments=disable_prism_server_singleton",
+                        *[f"--extra_package={p}" for p in packages], *extra])
 
 
 def flink_args(flink_master: str, *, image: str, parallelism: int | None = None,
@@ -213,45 +217,177 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pool_env() -> dict[str, str]:
+def boot_location() -> str | None:
+    """Path of Beam's Python SDK boot program: ``$MLPROD_BEAM_BOOT``, else ``beam-python-boot`` on PATH.
+
+    It is the entrypoint of Beam's Python SDK container images (Dataflow's, Flink's and Spark's
+    workers run it): it fetches the job's staged files (``--extra_package``, ``--setup_file``,
+    ``--requirements_file``), installs them with pip, then starts the SDK worker. The mlprod
+    environment builds it with Go, pinned to the installed Beam version, as it builds Prism.
+
+    Example:
+        >>> loc = boot_location()
+        >>> loc is None or os.access(loc, os.X_OK)
+        True
+    """
+    loc = os.environ.get("MLPROD_BEAM_BOOT") or shutil.which("beam-python-boot")
+    return loc if loc and os.access(loc, os.X_OK) else None
+
+
+def source_checkout() -> Path | None:
+    """The source checkout this process imports mlprod from (the folder with ``pyproject.toml``), or None.
+
+    None when mlprod is installed from a wheel (site-packages), as on workers and in the image.
+
+    Example:
+        >>> root = source_checkout()
+        >>> root is None or (root / "pyproject.toml").is_file()
+        True
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "mlprod" / "beam.py").is_file() else None
+
+
+def build_wheel(dest: str | Path) -> str:
+    """Build a wheel of the mlprod checkout this process imports into ``dest``; return its path.
+
+    Pass it to workers that do not have mlprod (stock Beam workers, :func:`worker_pool`'s) as
+    ``--extra_package=WHEEL`` (``prism_args(pool, packages=[wheel])``): Beam stages the file with
+    the job and each worker's boot program pip-installs it before it runs any step. The checkout
+    is copied first, so the build leaves nothing in it; nothing is downloaded (no dependencies,
+    no build isolation: setuptools comes from this environment).
+
+    Raises:
+        ConfigError: mlprod is not imported from a source checkout (then pass the wheel or sdist
+            it was installed from, or run workers from the image built by the Dockerfile), or
+            the build failed.
+
+    Example:
+        (Takes seconds; tests/test_portable.py runs this path.)
+        >>> wheel = build_wheel("/var/tmp/mlprod-dist")                      # doctest: +SKIP
+        >>> Path(wheel).name                                                 # doctest: +SKIP
+        'mlprod-0.1.0-py3-none-any.whl'
+    """
+    root = source_checkout()
+    if root is None:
+        raise ConfigError(f"mlprod is imported from {Path(__file__).resolve().parent}, not from a source checkout, so "
+                          "there is nothing to build: pass the wheel or sdist you installed it from as "
+                          "--extra_package=..., or run the workers in the image built from the repository's Dockerfile.")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlprod-wheel-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(root / "mlprod", src / "mlprod",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        for name in ("pyproject.toml", "setup.cfg", "README.md"):
+            if (root / name).is_file():
+                shutil.copy2(root / name, src / name)
+        out = Path(tmp) / "dist"
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+               "--disable-pip-version-check", "-q", "-w", str(out), str(src)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = sorted(out.glob("mlprod-*.whl"))
+        if done.returncode != 0 or len(wheels) != 1:
+            raise ConfigError(f"building a wheel of {root} failed (exit {done.returncode}): "
+                              f"{(done.stderr or done.stdout)[-2000:]}")
+        target = dest / wheels[0].name
+        shutil.move(str(wheels[0]), target)
+    return str(target)
+
+
+def _pool_env(isolated: bool, hidden: Sequence[Path] = ()) -> dict[str, str]:
     env = {**os.environ, **WORKER_ENV}
-    # the workers import mlprod from where this process does (a checkout or an install)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if isolated:
+        # remote workers: no import path into the driver's checkout; mlprod comes from the staged
+        # package, which Beam's boot program installs into the (private) worker environment
+        env["RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT"] = "1"
+        paths = [p for p in paths if not any(Path(p).resolve().is_relative_to(h) for h in hidden)]
+    else:
+        # a local pool: the workers import mlprod from where this process does (a checkout or an install)
+        paths = [str(Path(__file__).resolve().parent.parent), *paths]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    else:
+        env.pop("PYTHONPATH", None)
     return env
+
+
+# Run in the pool's own mount namespace: "$1" the environment (sys.prefix), "$2" its python, then
+# the folders to hide up to "--", then the pool's command. Workers get an empty /tmp, a private
+# copy-on-write view of the environment with mlprod uninstalled (what Beam's boot program installs
+# there is gone with the pool, as a container's writable layer is), and the checkout hidden.
+_ISOLATE = r"""set -e
+mount -t tmpfs -o mode=1777 mlprod-worker-tmp /tmp
+mkdir /tmp/.mlprod-worker-env /tmp/.mlprod-worker-env/upper /tmp/.mlprod-worker-env/work
+mount -t overlay mlprod-worker-env -o "lowerdir=$1,upperdir=/tmp/.mlprod-worker-env/upper,workdir=/tmp/.mlprod-worker-env/work" "$1"
+env="$1" py="$2"
+shift 2
+while [ "$1" != -- ]; do
+  if [ -d "$1" ]; then mount -t tmpfs -o ro,size=4k,mode=755 mlprod-hidden "$1"; fi
+  shift
+done
+shift
+cd /
+"$py" -m pip uninstall -y -q --disable-pip-version-check mlprod 2>&1 | grep -v "not installed" >&2 || true
+! "$py" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('mlprod') is None)" || {
+  echo "mlprod is still importable in the worker environment ($env)" >&2; exit 3; }
+exec "$@"
+"""
 
 
 @contextlib.contextmanager
 def worker_pool(*, isolated: bool = True, port: int | None = None, log: str | Path | None = None,
-                start_timeout: float = 60.0) -> Iterator[str]:
+                start_timeout: float = 120.0, hide: Sequence[str | Path] = ()) -> Iterator[str]:
     """Run a Python SDK worker pool for the length of a ``with`` block; yields ``"localhost:PORT"``.
 
-    Pass the address to :func:`prism_args`. With ``isolated=True`` the pool runs in its own mount
-    namespace with an empty ``/tmp`` (``unshare -m`` + tmpfs; needs root, as inside the mlprod
-    environment): its workers cannot see the driver's temporary files, exactly like workers on
-    other machines. They share only the rest of the file system, which stands in for a cluster's
-    shared storage (``gs://``, HDFS): put outputs there, not under ``/tmp``.
+    Pass the address to :func:`prism_args`. With ``isolated=True`` (the default) the pool stands
+    in for remote workers: it runs in its own mount namespace (``unshare -m``; needs root, as
+    inside the mlprod environment) where
+
+    - ``/tmp`` is empty, so no worker sees the driver's temporary files;
+    - the Python environment is a private copy-on-write view of this one **without mlprod**, and
+      the driver's checkout (:func:`source_checkout`) and the ``hide`` folders are hidden: the
+      workers get mlprod the way stock remote workers do, from the job's staged package
+      (``prism_args(pool, packages=[build_wheel(DIR)])``, i.e. ``--extra_package``), which Beam's
+      own boot program (:func:`boot_location`) pip-installs on each worker before any step runs.
+
+    The workers share only the rest of the file system, which stands in for a cluster's shared
+    storage (``gs://``, HDFS): put inputs and outputs there, not under ``/tmp`` or in the checkout.
+    With ``isolated=False`` the pool's workers run in this environment and import mlprod as this
+    process does.
 
     Raises:
-        ConfigError: isolation asked for but not possible (not root, no ``unshare``), or the pool
-            did not start.
+        ConfigError: isolation asked for but not possible (not root, no ``unshare``, no boot
+            program), or the pool did not start.
 
     Example:
         (Needs root and Prism; tests/test_portable.py runs this path.)
         >>> with worker_pool() as pool:                                          # doctest: +SKIP
-        ...     stats = mlprod.compute_statistics("data/*.csv", beam_args=prism_args(pool),
+        ...     args = prism_args(pool, packages=[build_wheel("/var/tmp/dist")])
+        ...     stats = mlprod.compute_statistics("/shared/data/*.csv", beam_args=args,
         ...                                       output_dir="/shared/stats")
     """
     port = port or _free_port()
     cmd = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
+    hidden: list[Path] = []
     if isolated:
         if os.geteuid() != 0 or not shutil.which("unshare"):
             raise ConfigError("an isolated worker pool needs root and unshare (util-linux): run it inside the mlprod "
                               "environment (scripts/in-env ...), or pass isolated=False.")
-        cmd = ["unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c",
-               'mount -t tmpfs -o mode=1777 mlprod-worker-tmp /tmp && exec "$@"', "sh", *cmd]
+        boot = boot_location()
+        if boot is None:
+            raise ConfigError("an isolated worker pool runs Beam's Python SDK boot program, which installs the job's "
+                              "staged packages on each worker, and it was not found: run `scripts/mlprod-env ensure` "
+                              "(it builds it with Go), or `go install github.com/apache/beam/sdks/v2/python/"
+                              "container@v<beam version>` and set MLPROD_BEAM_BOOT=/path/to/container.")
+        checkout = source_checkout()
+        hidden = [Path(h).resolve() for h in ([checkout] if checkout else []) + list(hide)]
+        cmd = ["unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c", _ISOLATE, "sh",
+               sys.prefix, sys.executable, *map(str, hidden), "--", *cmd, f"--container_executable={boot}"]
     out = open(log, "ab") if log else tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, env=_pool_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=_pool_env(isolated, hidden), cwd="/" if isolated else None, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + start_timeout
         while True:

@@ -23,7 +23,7 @@ PIPELINES = ("penguin", "chicago_taxi", "mnist_edge")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mlprod._fs import check_writable
+    from mlprod.io.files import check_writable
 
     if (args.pipeline is None) == (args.data is None):
         raise ConfigError("give an example pipeline name (penguin, chicago_taxi, mnist_edge) or --data CSV_OR_FOLDER "
@@ -59,8 +59,8 @@ def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
     """PipelineConfig for ``mlprod run --data``: a CSV file is linked into OUT/data (ExampleGen reads folders)."""
     import re
 
-    from mlprod._fs import join_uri
     from mlprod.errors import DataError
+    from mlprod.io.files import join_uri
     from mlprod.pipelines.tabular import PipelineConfig
 
     data = Path(args.data).expanduser().resolve()
@@ -184,11 +184,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise ConfigError(f"--threshold {item!r}: write METRIC>=VALUE, e.g. sparse_categorical_accuracy>=0.9.")
         thresholds[name.strip()] = Threshold(lower=float(value))
     spec = EvalSpec(label=args.label, model_type=args.model_type,
-                    slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds)
+                    slices=[s for s in (args.slices or "").split(",") if s], thresholds=thresholds,
+                    beat_trivial=not args.no_beat_trivial)
     cols = [c for c in (args.feature_columns or "").split(",") if c] or None
     result = evaluate(args.model, args.data, spec, feature_columns=cols, trusted_model=args.trust_model)
     with pd.option_context("display.width", 200):
         print(result.overall().to_string())
+        t = result.trivial()
+        if t["trivial"] == t["trivial"]:
+            verdict = "beats it" if t["beaten"] else "does NOT beat it"
+            judged = "" if spec.beat_trivial else " (not judged)"
+            print(f"\ntrivial baseline: {t['metric']} {t['trivial']:.4f} for {t['predictor'].rsplit(':', 1)[0]} "
+                  f"(from the data's labels); the model: {t['model']:.4f}, {verdict}{judged}")
+        for w in result.warnings:
+            print(f"warning: {w}")
         print("\nworst slices:")
         print(result.worst_slices().head(10).to_string(index=False))
     if args.report:
@@ -211,6 +220,8 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
     model = load_keras(args.model, trusted=args.trust_model)
     result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
     print(result.table.drop(columns=["note"]).to_string(index=False))
+    for _, row in result.table[result.table["status"] != "ok"].iterrows():
+        print(f"{row['technique']}: {row['status']}: {row['note']}")
     paths = result.save(args.output, report=True)
     print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
     return 0 if result.best() else 3
@@ -246,7 +257,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     batching = Batching(args.max_batch_size, args.batch_timeout_micros / 1e6, args.num_batch_threads) \
         if args.enable_batching else False
-    srv = serve(args.model_base_path, model_name=args.model_name, host=args.host,
+    if (args.model_base_path is None) == (args.model_config_file is None):
+        raise ConfigError("give --model_base_path (one model) or --model_config_file (TF Serving's config of "
+                          "one or more models).")
+    srv = serve(args.model_base_path, model_config_file=args.model_config_file, model_name=args.model_name,
+                host=args.host,
                 rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
@@ -267,8 +282,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"serving {args.model_name!r} version {srv.versions.default} from {args.model_base_path}: "
-          f"REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
+    what = ", ".join(f"{n!r} version {m.versions.default} from {m.cfg.base_path}" for n, m in srv.models.items())
+    print(f"serving {what}: REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
     while not stop.wait(0.5):
         pass
     print("draining: finishing in-flight requests and writing the request log ...", flush=True)
@@ -280,7 +295,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_registry(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mlprod.pipelines.metadata import registry
+    from mlprod.pipelines.registry import registry
 
     table = registry(args.metadata, args.serving_dir)
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
@@ -301,7 +316,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
     from mlprod.monitoring import monitor
 
-    r = monitor(args.log_dir, args.baseline, label=args.label, window=_window(args.window),
+    r = monitor(args.log_dir, args.reference, label=args.label, window=_window(args.window), against=args.against,
+                period=args.period,
                 features=_split(args.features), time_column=args.time_column, time_unit=args.time_unit,
                 max_accuracy_drop=args.max_accuracy_drop)
     with pd.option_context("display.width", 200):
@@ -314,8 +330,9 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrain_if(args: argparse.Namespace) -> int:
-    from mlprod._fs import join_uri
-    from mlprod.monitoring import RetrainPolicy, retrain_if
+    from mlprod.io.files import join_uri
+    from mlprod.monitoring import RetrainPolicy
+    from mlprod.pipelines.retrain import retrain_if
     from mlprod.pipelines.tabular import PipelineConfig
 
     features = _split(args.drift_features)
@@ -400,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--slices", help="comma-separated slice features")
     ev.add_argument("--feature-columns", help="comma-separated input columns for .tflite/Keras models")
     ev.add_argument("--threshold", action="append", help="METRIC>=VALUE (repeatable); exit 3 when broken")
+    ev.add_argument("--no-beat-trivial", action="store_true",
+                    help="still report the trivial baseline (most common class / mean label), but do not exit 3 "
+                         "when the model does not beat it")
     ev.add_argument("--report", help="write the HTML report here")
     ev.add_argument("--trust-model", action="store_true",
                     help="load a Keras file even if it holds Lambda layers (their Python code runs)")
@@ -421,7 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=_cmd_runs)
 
     sv = sub.add_parser("serve", help="serve a Pusher folder with TF Serving's REST and gRPC APIs (drains on SIGTERM)")
-    sv.add_argument("--model_base_path", required=True, help="folder of numbered version folders (Pusher output)")
+    sv.add_argument("--model_base_path", help="folder of numbered version folders (Pusher output)")
+    sv.add_argument("--model_config_file", help="TF Serving's model config (ModelServerConfig text proto): several "
+                                                "models, version policies latest/all/specific, version_labels")
     sv.add_argument("--model_name", default="model", help="name in /v1/models/NAME (default: model)")
     sv.add_argument("--port", type=int, default=8500, help="gRPC port (TF Serving's flag; -1 disables; 0 any free)")
     sv.add_argument("--rest_api_port", type=int, default=8501, help="REST port (-1 disables; 0 any free)")
@@ -458,7 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("monitor", help="skew, drift, measured and estimated accuracy per window of a request log")
     monitoring_args(mo)
-    mo.add_argument("--baseline", help="training data (CSV) for skew")
+    mo.add_argument("--reference", "--baseline", dest="reference",
+                    help="training data (CSV) for skew (--baseline: the old name)")
+    mo.add_argument("--against", choices=("training", "previous_cycle", "rolling"), default="training",
+                    help="what each window is held to: the training data (default), the same span one "
+                         "--period earlier (seasonal data), or the previous windows")
+    mo.add_argument("--period", default=None, help="the cycle for --against previous_cycle (default 1Y)")
     mo.add_argument("--max-accuracy-drop", type=float, default=0.05)
     mo.add_argument("--html", help="write the report here")
     mo.add_argument("--fail-on-alert", action="store_true", help="exit 3 when any window alerts")
@@ -472,7 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--output", required=True, help="pipeline root and metadata store (as for `mlprod run`)")
     rt.add_argument("--serving-dir", help="the Pusher folder servers watch (default: OUTPUT/serving_model)")
     rt.add_argument("--pipeline-name", default="mlprod-tabular")
-    rt.add_argument("--min-accuracy", type=float, default=0.8)
+    rt.add_argument("--min-accuracy", type=float, default=None,
+                    help="absolute accuracy bound for blessing (default: none; the model must beat the most "
+                         "common class and stay within 1 point of the serving model)")
     rt.add_argument("--drift-features", help="comma-separated features whose drift fires (default: any)")
     rt.add_argument("--no-decay", action="store_true", help="measured/estimated accuracy alerts do not fire")
     rt.add_argument("--max-age", help="retrain a serving model older than this (e.g. 30D)")

@@ -27,3 +27,7 @@ class ConfigError(MlprodError, ValueError):
 
 class PipelineError(MlprodError, RuntimeError):
     """A pipeline run failed, or a gate (validation, blessing) stopped it on purpose."""
+
+
+class NotFound(DataError):
+    """An unknown model, version, version label or signature (HTTP 404 / gRPC NOT_FOUND)."""

@@ -91,8 +91,8 @@ NOTEBOOKS = {
         code("taxi = datasets.chicago_taxi().head(1000)\n"
              "result = mlprod.analyze_and_transform(taxi, spec)\nresult"),
         md("## The same graph at serving time, on raw `tf.Example`s"),
-        code("from mlprod._examples import serialized\n\n"
-             "served = result.serving_fn()(tf.constant(serialized(taxi.drop(columns=['tips']).head(3))))\n"
+        code("from mlprod.preprocessing import serialized_examples\n\n"
+             "served = result.serving_fn()(tf.constant(serialized_examples(taxi.drop(columns=['tips']).head(3))))\n"
              "served['trip_km'].numpy(), result.transformed['trip_km'].head(3).to_numpy()"),
     ],
     "tuning": [

@@ -14,14 +14,14 @@ from mlprod.validation import FeatureOverride
 
 
 def _tfrecord(path, n=1000):
-    from mlprod._examples import write_tfrecord
+    from mlprod.io.examples import write_tfrecord
 
     df = pd.DataFrame({"x": np.arange(n, dtype="float64"), "y": np.arange(n) % 2})
     return Path(write_tfrecord(df, str(path)))
 
 
 def test_truncated_and_corrupt_tfrecords_are_errors_not_half_the_rows(tmp_path):
-    from mlprod._data import load_frame
+    from mlprod.io.frames import load_frame
 
     path = _tfrecord(tmp_path / "d.tfrecord")
     assert len(load_frame(str(path))) == 1000

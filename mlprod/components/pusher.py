@@ -27,6 +27,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from mlprod._compat import renamed
+from mlprod.io.files import version_folders
+
 
 def _digest(folder: str) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder`` (any filesystem TFX supports)."""
@@ -41,10 +44,8 @@ def _digest(folder: str) -> dict[str, str]:
 
 def latest_version(base_directory: str) -> str | None:
     """The newest numbered version folder under ``base_directory`` (None when there is none)."""
-    if not fileio.exists(base_directory):
-        return None
-    versions = [v.rstrip("/") for v in fileio.listdir(base_directory) if v.rstrip("/").isdigit()]
-    return max(versions, key=int) if versions else None
+    folders = version_folders(base_directory)
+    return folders[max(folders)] if folders else None
 
 
 class DedupPusherExecutor(tfx_pusher.Executor):
@@ -67,10 +68,12 @@ class DedupPusherExecutor(tfx_pusher.Executor):
         super().Do(input_dict, output_dict, exec_properties)
 
 
-def pusher_component(model: Any, blessing: Any, serving_dir: str) -> Any:
-    """``tfx.components.Pusher`` to ``serving_dir`` that skips byte-identical re-pushes (see module doc)."""
+@renamed(serving_dir="model_dir")
+def pusher_component(model: Any, blessing: Any, model_dir: str) -> Any:
+    """``tfx.components.Pusher`` to ``model_dir`` (the folder servers watch; ``serving_dir=``: the old
+    name, for one release) that skips byte-identical re-pushes (see module doc)."""
     return tfx.components.Pusher(
         model=model, model_blessing=blessing,
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(serving_dir))),
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(model_dir))),
         custom_executor_spec=executor_spec.ExecutorClassSpec(DedupPusherExecutor))

@@ -13,8 +13,9 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from mlprod.errors import ConfigError
-from mlprod.tuning.search import STRATEGIES
+from mlprod.params import Interval, check_params
+from mlprod.tuning.search import SEARCH_PARAMS
+from mlprod.tuning.strategies import check_strategy
 
 
 def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_classes: int,
@@ -34,13 +35,9 @@ def tuner_component(examples: Any, transform_graph: Any, *, label: str, num_clas
     Raises:
         ConfigError: an unknown strategy or fidelity, or weight inheritance without evolution.
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
-    if fidelity not in ("epochs", "data") or (fidelity == "data" and strategy not in ("hyperband", "asha")):
-        raise ConfigError(f"fidelity={fidelity!r} with strategy={strategy!r}: use 'epochs', or 'data' with "
-                          "'hyperband'/'asha'.")
-    if weight_inheritance and strategy != "evolution":
-        raise ConfigError(f"weight_inheritance needs strategy='evolution', got {strategy!r}.")
+    check_params("Tuner component", locals(), SEARCH_PARAMS)
+    check_params("Tuner component", locals(), {"steps": Interval(int, 1), "eval_steps": Interval(int, 1)})
+    check_strategy(strategy, fidelity=fidelity, weight_inheritance=weight_inheritance, epochs=epochs)
     cfg = {**{k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
            "label": label, "num_classes": num_classes, "strategy": strategy, "max_trials": max_trials,
            "epochs": epochs, "early_termination": bool(early_termination), "fidelity": fidelity,

@@ -17,22 +17,25 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._data import check_tfrecords, file_pattern, files_kind, list_files, load_frame, read_sample
-from mlprod._fs import join_uri
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.evaluation.result import EvalResult, judge_table, parse_results
 from mlprod.evaluation.spec import Buckets, EvalSpec
+from mlprod.io.files import file_pattern, files_kind, join_uri, list_files
+from mlprod.io.frames import check_tfrecords, load_frame, read_sample
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 PRED, BASE_PRED = "__prediction", "__baseline_prediction"
+log = logging.getLogger("mlprod.evaluation")
 
 
 def _add_buckets(df: "pd.DataFrame", spec: EvalSpec) -> "pd.DataFrame":
@@ -56,6 +59,37 @@ def _check(df: "pd.DataFrame", spec: EvalSpec) -> None:
     if missing:
         raise DataError(f"slice feature(s) {missing} are not in the data (columns: {list(df.columns)}); "
                         "fix EvalSpec(slices=..., fairness=...).")
+    _check_label(df[spec.label].dropna(), spec)
+
+
+def _check_label(y: "pd.Series", spec: EvalSpec) -> None:
+    """Labels TFMA can compare with the model's output: numbers; class ids 0..K-1; 0/1 for binary."""
+    import pandas as pd
+
+    name = f"label {spec.label!r}"
+    if not pd.api.types.is_numeric_dtype(y):
+        try:
+            y = pd.to_numeric(y)
+        except (TypeError, ValueError):
+            examples = ", ".join(repr(v) for v in list(dict.fromkeys(y.astype(str)))[:3])
+            kind = "numbers" if spec.model_type == "regression" else "integer class ids 0..K-1"
+            fix = ("" if spec.model_type == "regression" else
+                   f" in the order of the model's outputs, e.g. df[{spec.label!r}] = "
+                   f"df[{spec.label!r}].map({{name: id, ...}})")
+            raise DataError(f"{name} holds text ({examples}); a {spec.model_type} evaluation needs {kind}: map the "
+                            f"labels to them first{fix}. The model's inputs are not the problem.") from None
+    if spec.model_type == "regression":
+        return
+    values = y.to_numpy(dtype=float)
+    if ((values != np.round(values)) | (values < 0)).any():
+        bad = sorted({float(v) for v in values[(values != np.round(values)) | (values < 0)]})[:3]
+        raise DataError(f"{name} holds {bad}, not class ids 0..K-1; a {spec.model_type} evaluation needs integer "
+                        "labels (use model_type='regression' for continuous targets).")
+    classes = sorted({int(v) for v in values})
+    if spec.model_type == "binary" and classes and classes[-1] > 1:
+        shown = classes if len(classes) <= 10 else [*classes[:10], "..."]
+        raise DataError(f"{name} has {len(classes)} classes ({shown}), but model_type='binary' needs 0/1 labels; "
+                        "use EvalSpec(model_type='classification') for a model with one output per class.")
 
 
 def _records_location(data: Any, kind: str, spec: EvalSpec, compare: bool) -> tuple[str, list[str]] | None:
@@ -103,6 +137,10 @@ def _inputs(df: "pd.DataFrame", names: list[str], feature_columns: list[str] | N
             raise DataError(f"the model's inputs {missing} are not columns of the data; rename them.")
         return {n: df[n].to_numpy(np.float32).reshape(-1, 1) for n in names}
     cols = feature_columns or [c for c in df.columns if c != label and np.issubdtype(df[c].dtype, np.number)]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"feature_columns {missing} are not columns of the data (columns: {list(df.columns)}); "
+                        "fix feature_columns=[...] (the model's input columns, in order).")
     if not cols:
         raise DataError("no numeric feature columns to feed the model; pass feature_columns=[...].")
     return np.stack([np.stack(df[c].to_numpy()) if df[c].dtype == object else df[c].to_numpy(np.float32)
@@ -145,7 +183,8 @@ def _check_signature(path: str, spec: EvalSpec) -> None:
                           "tf.Examples; export a raw-example serving signature (as TFX's Trainer does).")
 
 
-def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
+@renamed(baseline="baseline_model")
+def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline_model: Any = None,
              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
              output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
     """Evaluate ``model`` on ``data`` per ``spec``: metrics per slice, fairness gaps, thresholds.
@@ -158,15 +197,23 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             1,000-row sample) when the model is a SavedModel, or with ``model=None`` (predictions
             stored in the files) without a baseline; everything else goes through pandas.
         spec: an :class:`EvalSpec`, or a ``tfma.EvalConfig`` for power users.
-        baseline: optional model of the same kind to compare with (change thresholds).
+        baseline_model: optional model of the same kind to compare with (change thresholds;
+            ``baseline=`` is its old name, for one release).
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
         beam_args: Beam pipeline args (DirectRunner by default; any runner).
         output_dir: keep TFMA's output here (default: a temporary folder).
         trusted_model: load a Keras ``.h5``/``.keras`` file even when it holds Lambda layers
             (their Python code runs); off by default.
 
+    The result also holds the trivial baseline (always predicting the most common class, or the
+    mean label, on the same labels: :meth:`EvalResult.trivial`); by default the model must beat it
+    (``EvalSpec(beat_trivial=...)``). Both are logged to ``mlprod.evaluation``, with a warning
+    (also in :attr:`EvalResult.warnings`) when the model does not beat it.
+
     Raises:
-        DataError: empty data, label or slice feature missing, model rejects the data.
+        DataError: empty data, label or slice feature missing, a text label or labels that are not
+            class ids (more than 0/1 for ``model_type="binary"``), ``feature_columns`` not in the
+            data, model rejects the data.
         ConfigError: unknown model kind, signature that does not take examples.
 
     Example:
@@ -177,10 +224,18 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         >>> r.passed, list(r.worst_slices()["slice"].str.startswith("species="))
         (True, [True, True, True])
     """
+    return _noted(_evaluate(model, data, spec, baseline=baseline_model, feature_columns=feature_columns,
+                            beam_args=beam_args, output_dir=output_dir, trusted_model=trusted_model))
+
+
+def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
+              feature_columns: list[str] | None = None, beam_args: list[str] | None = None,
+              output_dir: str | Path | None = None, trusted_model: bool = False) -> EvalResult:
+    """:func:`evaluate` without the notes it logs (it calls itself for candidate and baseline)."""
     import tensorflow_model_analysis as tfma
 
-    from mlprod._examples import write_tfrecord
     from mlprod.beam import pipeline_options, scratch_location
+    from mlprod.io.examples import write_tfrecord
 
     if not isinstance(spec, EvalSpec):
         raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
@@ -210,12 +265,12 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
         # TFMA compares only models it runs itself: evaluate without change thresholds, then
         # merge the separately evaluated baseline and apply them here (no baseline: rubber stamp).
         no_change = replace(spec, thresholds={k: replace(t, max_drop=None) for k, t in spec.thresholds.items()})
-        cand = evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
-                        output_dir=output_dir)
+        cand = _evaluate(model, df, no_change, feature_columns=feature_columns, beam_args=beam_args,
+                         output_dir=output_dir)
         if baseline is None:  # change thresholds cannot be judged without a baseline: shown, not applied
             return replace(cand, spec=spec, table=judge_table(cand.table, spec, set(cand.failures or [])))
-        base = evaluate(baseline, df, replace(spec, thresholds={}), feature_columns=feature_columns,
-                        beam_args=beam_args)
+        base = _evaluate(baseline, df, replace(spec, thresholds={}, beat_trivial=False),
+                         feature_columns=feature_columns, beam_args=beam_args)
         return replace(cand, spec=spec).with_baseline(base.table)
     eval_config = spec.to_eval_config()
     shared = None
@@ -263,3 +318,14 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "
                             "Check that the model's inputs match the data's columns and types.") from e
         return parse_results(out, spec, has_baseline=baseline is not None)
+
+
+def _noted(result: EvalResult) -> EvalResult:
+    """Log the trivial baseline (always) and the result's warnings: the decision said out loud."""
+    t = result.trivial()
+    if t["trivial"] == t["trivial"]:
+        log.info("trivial baseline on %s: %s; the model: %.4g%s", t["metric"], t["predictor"], t["model"],
+                 " (judged: it must beat it)" if result.spec.beat_trivial else "")
+    for w in result.warnings:
+        log.warning("%s", w)
+    return result

@@ -5,6 +5,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlprod.evaluation.trivial import GAIN, TRIVIAL, describe
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,8 +67,11 @@ def parse_results(output_path: str, spec: "EvalSpec", has_baseline: bool = False
                 failures.add((sname, f.metric_key.name))
     except Exception:  # noqa: BLE001 - no validation result when no thresholds were set
         pass
-    if not spec.thresholds:
+    if not spec.judged_thresholds():
         validation_ok = True
+    # the trivial baseline speaks of the whole data: on a slice, that slice's own majority class
+    # is not a predictor anyone has (it would need the slice's labels)
+    rows = {k: r for k, r in rows.items() if k[0] == OVERALL or k[1] not in (TRIVIAL, GAIN)}
     table = pd.DataFrame(list(rows.values()), columns=["slice", "metric", "value", "baseline", "change"])
     table["count"] = table["slice"].map(counts)
     table["too_small"] = table["count"].fillna(0) < spec.min_slice_size
@@ -109,6 +113,8 @@ def threshold_text(th: Any, metric: str) -> str:
     """
     from mlprod.evaluation.spec import LOWER_IS_BETTER
 
+    if metric == GAIN:
+        return "> 0 (beat the trivial baseline)"
     parts = []
     if th.lower is not None:
         parts.append(f">= {th.lower:g}")
@@ -129,9 +135,9 @@ def judge_table(table: "pd.DataFrame", spec: "EvalSpec", failures: set[tuple[str
     (95% Wilson interval for accuracy-type metrics).
     """
     t = table.copy()
-    ths = spec.thresholds
+    ths = spec.judged_thresholds()
     t["threshold"] = [threshold_text(ths[m], m) if m in ths else "" for m in t["metric"]]
-    t["judged"] = [m in ths and (spec.threshold_slices == "all" or s == OVERALL)
+    t["judged"] = [m in ths and (spec.threshold_slices == "all" or s == OVERALL) and (m != GAIN or s == OVERALL)
                    for s, m in zip(t["slice"], t["metric"], strict=True)]
     t["passed"] = [((s, m) not in failures) if j else None
                    for s, m, j in zip(t["slice"], t["metric"], t["judged"], strict=True)]
@@ -154,7 +160,10 @@ class EvalResult(HtmlResult):
     """Sliced metrics, threshold verdicts and fairness, as DataFrames with an offline HTML view.
 
     Attributes:
-        table: slice, metric, value, baseline, change, count, too_small, passed.
+        table: slice, metric, value, baseline, change, count, too_small, passed. The Overall
+            slice also holds ``trivial_baseline`` (what always predicting the most common class,
+            a constant score or the mean label scores on the main metric) and
+            ``gain_over_trivial`` (how much better the model is; judged ``> 0`` by default).
         validation_ok: TFMA's verdict over all thresholds (what blesses a model in TFX).
         failures: (slice, metric) pairs that broke a threshold.
     """
@@ -177,6 +186,42 @@ class EvalResult(HtmlResult):
         names = [n for c, n in METRICS[self.spec.model_type].items() if c != "ExampleCount"]
         present = set(self.table["metric"])
         return next((n for n in [*self.spec.thresholds, *names] if n in present), names[0])
+
+    def trivial(self) -> dict[str, Any]:
+        """The trivial baseline on the Overall slice: ``metric``, ``model``, ``trivial``, ``gain``,
+        ``predictor`` (in words) and ``beaten`` (gain > 0).
+
+        Example:
+            (tests/evaluation/test_evaluate.py runs this.)
+            >>> r.trivial()["predictor"]                    # doctest: +SKIP
+            'always predicting the most common class: 0.4371'
+        """
+        from mlprod.evaluation.trivial import MIN_GAIN
+
+        o = self.overall()
+        metric = self.spec.trivial_metric
+        trivial = o.get(TRIVIAL, float("nan"))
+        gain = o.get(GAIN, float("nan"))
+        trivial, gain = (float("nan") if v is None else float(v) for v in (trivial, gain))
+        model = o.get(metric, float("nan"))
+        return {"metric": metric, "model": float("nan") if model is None else float(model), "trivial": trivial,
+                "gain": gain, "predictor": describe(metric, trivial), "beaten": bool(gain > MIN_GAIN)}
+
+    @property
+    def warnings(self) -> list[str]:
+        """What to worry about although no threshold may have said so: a model no better than the trivial baseline."""
+        t = self.trivial()
+        if t["trivial"] != t["trivial"]:
+            return []
+        if t["gain"] != t["gain"]:
+            return [f"could not compare with the trivial baseline: {t['metric']} is not among the metrics; add it "
+                    "to EvalSpec(metrics=...)."]
+        if t["beaten"]:
+            return []
+        return [f"the model does not beat the trivial baseline: {t['metric']} {t['model']:.4g} vs "
+                f"{t['trivial']:.4g} for {t['predictor'].rsplit(':', 1)[0]} (from the evaluated labels); it learned "
+                "nothing usable from its features. Check the features it gets (scaling, leakage, the right columns) "
+                "and the training."]
 
     def overall(self) -> "pd.Series":
         """Metric -> value on the whole data."""
@@ -285,8 +330,10 @@ class EvalResult(HtmlResult):
             failures - set(self.failures or [])))
 
     def __repr__(self) -> str:
+        t = self.trivial()
+        trivial = f" (trivial baseline {t['trivial']:.4f})" if t["trivial"] == t["trivial"] else ""
         return (f"<EvalResult {'passed' if self.passed else 'FAILED'}: {self.primary_metric}="
-                f"{self.overall().get(self.primary_metric, float('nan')):.4f} overall, "
+                f"{self.overall().get(self.primary_metric, float('nan')):.4f} overall{trivial}, "
                 f"{self.table['slice'].nunique()} slices>")
 
     def _plot(self, metric: str) -> str:
@@ -317,11 +364,16 @@ class EvalResult(HtmlResult):
         else:
             status = f"<p class='mlprod-bad'>Thresholds broken: {html.escape(str(self.failures))}</p>"
         if len(judged):
-            scope = ("every slice" if self.spec.threshold_slices == "all" else
+            scope = ("every slice (the trivial baseline: Overall only)" if self.spec.threshold_slices == "all" else
                      "the Overall slice (other slices show meets_threshold but are not judged)")
-            items = "; ".join(sorted({f"{m} {th}" for m, th in zip(judged["metric"], judged["threshold"],
-                                                                   strict=True)}))
+            items = "; ".join(sorted({f"{m} {th}" for m, th in zip(judged["metric"], judged["threshold"], strict=True)},
+                                     key=lambda text: (text.startswith(GAIN), text)))  # the user's thresholds first
             status += f"<p>Judged: {html.escape(items)} on {scope}.</p>"
+        t = self.trivial()
+        if t["trivial"] == t["trivial"]:
+            status += (f"<p>Trivial baseline ({html.escape(t['predictor'])}) on {html.escape(t['metric'])}; "
+                       f"the model: {t['model']:.4g} (gain {t['gain']:+.4g}).</p>")
+        status += "".join(f"<p class='mlprod-bad'>Warning: {html.escape(w)}</p>" for w in self.warnings)
         fair = self.fairness()
         sections = [("Summary", status + table_html(self.overall().reset_index())),
                     (f"{m} per slice", self._plot(m)),

@@ -128,6 +128,10 @@ class EvalSpec:
         signature: the SavedModel signature taking serialized examples.
         threshold_slices: ``"overall"`` (thresholds judge the whole data) or ``"all"`` (every
             slice must meet them, TFMA's default).
+        beat_trivial: judge (on the overall slice) that the model beats the trivial baseline on
+            the main metric: the most common class for accuracy, a constant score for AUC, the
+            mean label for MSE/MAE (:mod:`mlprod.evaluation.trivial`), computed from the labels
+            of the evaluated data. On by default; ``False`` still reports the baseline and warns.
     """
 
     label: str
@@ -141,6 +145,7 @@ class EvalSpec:
     min_slice_size: int = 30
     signature: str = "serving_default"
     threshold_slices: str = "overall"
+    beat_trivial: bool = True
 
     def __post_init__(self) -> None:
         if not self.label or not isinstance(self.label, str):
@@ -172,6 +177,25 @@ class EvalSpec:
             raise ConfigError(f"threshold_slices={self.threshold_slices!r}; use 'overall' or 'all'.")
         if self.min_slice_size < 1:
             raise ConfigError("min_slice_size must be >= 1.")
+
+    @property
+    def main_metric(self) -> str:
+        """The metric the model is judged on first: the first thresholded one, else the task's first."""
+        names = [n for c, n in METRICS[self.model_type].items() if c != "ExampleCount"]
+        return next((n for n in self.thresholds if n in names), names[0])
+
+    @property
+    def trivial_metric(self) -> str:
+        """The metric the trivial baseline is measured on (:func:`mlprod.evaluation.trivial.trivial_metric`)."""
+        from mlprod.evaluation.trivial import trivial_metric
+
+        return trivial_metric(self.model_type, self.main_metric)
+
+    def judged_thresholds(self) -> dict[str, Threshold]:
+        """``thresholds`` plus, with ``beat_trivial``, ``gain_over_trivial > 0`` (beat the trivial baseline)."""
+        from mlprod.evaluation.trivial import GAIN, MIN_GAIN
+
+        return {**self.thresholds, **({GAIN: Threshold(lower=MIN_GAIN)} if self.beat_trivial else {})}
 
     @property
     def metric_classes(self) -> list[str]:
@@ -219,8 +243,24 @@ class EvalSpec:
             configs.append(mc)
         if self.fairness and self.model_type == "binary":
             configs += [tfma.MetricConfig(class_name=c) for c in FAIRNESS_CLASSES if c not in self.metric_classes]
+        configs.append(self._trivial_config())
         return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slicing,
                                metrics_specs=[tfma.MetricsSpec(metrics=configs)])
+
+    def _trivial_config(self) -> Any:
+        """TFMA config of :class:`mlprod.evaluation.metrics.TrivialBaseline` (judged on Overall with beat_trivial)."""
+        import json
+
+        from tensorflow_model_analysis.proto import config_pb2 as tfma
+
+        from mlprod.evaluation.trivial import GAIN, MIN_GAIN
+
+        mc = tfma.MetricConfig(class_name="TrivialBaseline", module="mlprod.evaluation.metrics",
+                               config=json.dumps({"name": GAIN, "metric": self.trivial_metric}))
+        if self.beat_trivial:  # judged on the whole data: a slice's own majority class is not a predictor
+            mc.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()],
+                                        threshold=_threshold(Threshold(lower=MIN_GAIN), False))
+        return mc
 
 
 def _threshold(th: Threshold, lower_is_better: bool) -> Any:

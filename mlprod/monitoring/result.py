@@ -10,7 +10,9 @@ from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-COLUMNS = ["window", "start", "end", "rows", "model_version", "metric", "feature", "value", "threshold", "alert"]
+COLUMNS = ["window", "start", "end", "rows", "model_version", "metric", "feature", "value", "threshold", "alert",
+           "reference"]
+SKIPPED_COLUMNS = ["window", "start", "end", "rows", "check", "reason"]
 
 
 @dataclass
@@ -20,8 +22,18 @@ class MonitorResult(HtmlResult):
     Attributes:
         table: columns window, start, end, rows, model_version, metric (``skew:jsd``,
             ``skew:linf``, ``drift:jsd``, ``drift:linf``, ``accuracy``, ``estimated_accuracy``,
-            ``labelled``, ...), feature (empty for model metrics), value, threshold, alert.
-        reference_accuracy: what accuracy alerts compare with.
+            ``labelled``, ...), feature (empty for model metrics), value, threshold, alert, and
+            reference: what the row was compared with (``training data``, ``previous window 004``,
+            ``previous cycle (1Y): 2014-03-01 to 2014-04-01, 31 rows``, ``rolling: windows
+            003-005, 92 rows``, ``estimated 0.9120 (windows 000-002)``, ...).
+        reference_accuracy: what measured accuracy alerts compare with (``against="training"``;
+            None where each window has its own reference).
+        against: what windows were held to (``training``, ``previous_cycle (1Y)``, ``rolling``).
+        reference_estimated_accuracy: what estimated accuracy alerts compare with
+            (``against="training"``): the reference windows' own estimate.
+        skipped: what was not compared and why: window, start, end, rows, check (``all`` for a
+            window with too few rows, ``skew``, ``accuracy``, ...), reason.
+        notes: what the defaults decided (also logged on ``mlprod.monitoring``).
 
     Example:
         (tests/monitoring/test_monitor.py runs this.)
@@ -32,6 +44,18 @@ class MonitorResult(HtmlResult):
     reference_accuracy: float | None = None
     window: Any = None
     features: list[str] = field(default_factory=list)
+    against: str = "training"
+    reference_estimated_accuracy: float | None = None
+    skipped: "pd.DataFrame" = None
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.skipped is None:
+            import pandas as pd
+
+            self.skipped = pd.DataFrame(columns=SKIPPED_COLUMNS)
+        if "reference" not in self.table.columns:  # a table made by hand or by an older version
+            self.table = self.table.assign(reference="")
 
     @property
     def alerts(self) -> "pd.DataFrame":
@@ -64,7 +88,9 @@ class MonitorResult(HtmlResult):
     def __repr__(self) -> str:
         n = self.table["window"].nunique()
         kinds = sorted(self.alerts["metric"].unique())
-        return f"MonitorResult({n} windows, {len(self.alerts)} alerts{': ' + ', '.join(kinds) if kinds else ''})"
+        whole = int((self.skipped["check"] == "all").sum())
+        return (f"MonitorResult({n} windows{f', {whole} skipped' if whole else ''}, {len(self.alerts)} alerts"
+                f"{': ' + ', '.join(kinds) if kinds else ''})")
 
     def plot(self, metric: str, feature: str = "", ax: Any = None) -> Any:
         """Matplotlib plot of one metric over the windows, its threshold dashed, alerts in red."""
@@ -153,8 +179,10 @@ class MonitorResult(HtmlResult):
     def to_html(self, full: bool = True) -> str:
         ref = "—" if self.reference_accuracy is None else f"{self.reference_accuracy:.3f}"
         summary = (f"<p>{self.table['window'].nunique()} windows ({html.escape(str(self.window))}), "
-                   f"{len(self.alerts)} alerts; reference accuracy {ref}.</p>")
+                   f"{len(self.alerts)} alerts; against {html.escape(self.against)}, reference accuracy "
+                   f"{ref}.</p>" + "".join(f"<p>Note: {html.escape(n)}</p>" for n in self.notes))
         sections = [("Summary", summary + table_html(self.windows)),
                     ("Alerts", table_html(self.alerts) if len(self.alerts) else "<p>none</p>"),
+                    ("Not compared", table_html(self.skipped) if len(self.skipped) else "<p>none</p>"),
                     ("Over time", self._plots())]
         return html_page("mlprod monitoring", sections, full=full)

@@ -2,8 +2,9 @@
 
 :func:`decide` is the pure core: given a :class:`~mlprod.monitoring.MonitorResult` and a
 :class:`RetrainPolicy` (drift on named features, measured or estimated decay, staleness by
-age), it says whether to retrain and why. :func:`retrain_if` runs the whole loop for a
-scheduler (cron, Airflow, Kubeflow; ``mlprod retrain-if`` on the command line):
+age), it says whether to retrain and why. :func:`plan_retrain` does steps 1-3 below;
+:func:`mlprod.retrain_if` (in :mod:`mlprod.pipelines.retrain`, since it runs a pipeline) runs the
+whole loop for a scheduler (cron, Airflow, Kubeflow; ``mlprod retrain-if`` on the command line):
 
 1. monitor the request log (features, predictions, feedback labels) window by window;
 2. decide with the policy;
@@ -26,6 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.monitoring.result import MonitorResult
 
@@ -187,15 +189,15 @@ def write_span(requests: "pd.DataFrame", result: MonitorResult, config: Any, pol
     """
     import pandas as pd
 
-    from mlprod._fs import atomic_file
-    from mlprod.pipelines.tabular import span_files
+    from mlprod.io.files import atomic_file, span_files
+    from mlprod.io.frames import csv_header
 
     pattern = config.span_pattern
     if not pattern or "/" not in pattern or "{SPAN}" not in pattern.split("/")[0]:
         raise ConfigError("retraining writes a new span: give the pipeline a span_pattern whose folder holds "
                           "{SPAN}, e.g. span_pattern='span-{SPAN}/*.csv', and put the training CSV in span-1/.")
     span, files = span_files(config.data_root, pattern)
-    columns = list(pd.read_csv(files[0], nrows=0).columns)
+    columns = csv_header(str(files[0]))
     missing = [c for c in columns if c not in requests.columns]
     if missing:
         raise DataError(f"the request log has no column(s) {missing} of the training data; log the raw "
@@ -249,11 +251,12 @@ class RetrainOutcome:
         return bool(self.run is not None and self.run.blessed and self.run.pushed_model)
 
 
-def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
+@renamed(baseline="reference")
+def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, reference: Any = None,
                  label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
                  time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
                  now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
-    """Everything :func:`retrain_if` does but the training run: monitor, decide, write the next span.
+    """Everything :func:`mlprod.retrain_if` does but the training run: monitor, decide, write the next span.
 
     ``config`` needs ``label``, ``serving_dir``, ``data_root`` and ``span_pattern`` (a
     :class:`~mlprod.pipelines.tabular.PipelineConfig` has them); the
@@ -273,7 +276,7 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
 
     label = label or config.label
     requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
-    result = monitor(requests, baseline, label=label, window=window, features=features, time_column=time_column,
+    result = monitor(requests, reference, label=label, window=window, features=features, time_column=time_column,
                      time_unit=time_unit, **monitor_kwargs)
     decision = decide_for(result, policy, config.serving_dir, now)
     outcome = RetrainOutcome(decision, result)
@@ -286,42 +289,4 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
         if "labelled requests" not in str(e):
             raise
         outcome.note = str(e)
-    return outcome
-
-
-def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, baseline: Any = None,
-               label: str | None = None, window: int | str = "1D", features: list[str] | None = None,
-               time_column: str = "_timestamp_ms", time_unit: str = "ms", dry_run: bool = False,
-               now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
-    """Monitor the request log; when ``policy`` fires, retrain on a new span and roll out only a blessed model.
-
-    Args:
-        logs: the server's request-log folder (``serve(log_dir=...)``) or a DataFrame of requests.
-        config: the :class:`~mlprod.pipelines.tabular.PipelineConfig` that trained the serving model,
-            with ``span_pattern`` and the same ``serving_model_dir`` the server watches.
-        policy: when to retrain (default: any drift, measured or estimated decay).
-        baseline: training data for skew (optional); label: the label column (default the config's).
-        window, features, time_column, time_unit, **monitor_kwargs: as for :func:`mlprod.monitor`.
-        dry_run: decide and report, never write a span or run the pipeline.
-
-    Returns:
-        A :class:`RetrainOutcome`.
-
-    Raises:
-        ConfigError: a config without ``span_pattern``; DataError: logs without the training columns.
-
-    Example:
-        (tests/monitoring/test_retrain.py runs this.)
-        >>> out = retrain_if("/srv/logs/penguin", penguin_config, RetrainPolicy(max_age="7D"))  # doctest: +SKIP
-        >>> out.pushed                                                                         # doctest: +SKIP
-        True
-    """
-    outcome = plan_retrain(logs, config, policy, baseline=baseline, label=label, window=window, features=features,
-                           time_column=time_column, time_unit=time_unit, dry_run=dry_run, now=now, **monitor_kwargs)
-    if outcome.span is None:
-        return outcome
-    from mlprod.pipelines.runner import run_pipeline
-    from mlprod.pipelines.tabular import create_pipeline
-
-    outcome.run = run_pipeline(create_pipeline(config))
     return outcome

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._fs import atomic_dir
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import atomic_dir
 from mlprod.optimization import techniques as tq
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 
@@ -76,7 +76,9 @@ class OptimizeResult(HtmlResult):
     Attributes:
         table: technique, accuracy, accuracy_drop (points vs Keras), size_bytes, gzip_bytes,
             smaller_than_float (x), gzip_smaller_than_float (x), latency_ms_mean/p95, sparsity,
-            status (``ok``/``failed``), note (why it failed, fallbacks).
+            status (``ok``; ``too_lossy``: measured, but it lost more than ``max_drop`` points;
+            ``failed``), note (why it failed or lost accuracy, e.g. unscaled inputs under int8;
+            fallbacks).
         models: technique -> ``.tflite`` bytes.
         max_drop: the accuracy drop (points) allowed by :meth:`best` and the blessing.
     """
@@ -127,7 +129,7 @@ class OptimizeResult(HtmlResult):
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        t = self.table[self.table["status"] == "ok"]
+        t = self.table[self.table["accuracy"].notna()] if "accuracy" in self.table else self.table.iloc[:0]
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
         ax.scatter(t["size_bytes"] / 1024, t["accuracy"], label="on disk")
         ax.scatter(t["gzip_bytes"] / 1024, t["accuracy"], marker="x", label="gzip")
@@ -147,6 +149,20 @@ class OptimizeResult(HtmlResult):
                 "mlprod-bad" if s != "ok" else "" for s in self.table["status"]]))], full=full)
 
 
+def _judge_drops(table: "pd.DataFrame", max_drop: float, x_calibration: np.ndarray) -> None:
+    """Mark measured models that lost more than ``max_drop`` points ``too_lossy``, saying by how much and,
+    for quantized inputs on unscaled features, why (:func:`techniques.unscaled_input_note`)."""
+    cause = tq.unscaled_input_note(x_calibration)
+    for i, row in table.iterrows():
+        if row["technique"] == "keras" or row["status"] != "ok" or not row["accuracy_drop"] > max_drop:
+            continue
+        why = f"accuracy fell {row['accuracy_drop']:.1f} points vs Keras, more than max_drop={max_drop:g}"
+        if cause and row["technique"] in tq.QUANTIZED_INPUT:
+            why += f"; {cause}"
+        table.loc[i, "status"] = "too_lossy"
+        table.loc[i, "note"] = "; ".join(n for n in (why, row["note"]) if isinstance(n, str) and n)
+
+
 def _split(data: Any) -> tuple[np.ndarray, ...]:
     if isinstance(data, dict):
         data = (data["x_train"], data["y_train"], data["x_test"], data["y_test"])
@@ -160,9 +176,11 @@ def _split(data: Any) -> tuple[np.ndarray, ...]:
         if y.size and not np.issubdtype(y.dtype, np.number):
             raise DataError(f"y has dtype {y.dtype}; pass integer class labels.")
     if len(arrays) == 2:
+        from mlprod.io.splits import holdout_indices
+
         x, y = arrays
-        n = max(1, int(len(x) * 0.2))
-        return x[n:], y[n:], x[:n], y[:n]
+        tr, te = holdout_indices(len(x))  # the project's one rule: a seeded random 20% held out
+        return x[tr], y[tr], x[te], y[te]
     return tuple(arrays)
 
 
@@ -173,7 +191,8 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
 
     Args:
         model: a trained tf_keras model (cloned; never modified).
-        data: ``(x, y)`` (the first 20% of rows is held out for testing, the rest trains) or
+        data: ``(x, y)`` (a seeded random 20% of rows is held out for testing, the rest trains:
+            :mod:`mlprod.io.splits`) or
             ``(x_train, y_train, x_test, y_test)``. ``y`` holds integer class labels.
             Training data feeds fine-tuning and int8 calibration; test data the measurements.
         techniques: any of :data:`TECHNIQUES`: ``float``, PTQ ``dynamic``/``float16``/``int8``
@@ -187,7 +206,9 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
         ConfigError: not a tf_keras model, unknown technique, sparsity outside (0, 1).
         DataError: data of the wrong shape/dtype, empty data.
 
-    A technique that fails does not stop the others: its row says ``failed`` and why.
+    A technique that fails does not stop the others: its row says ``failed`` and why. One that
+    loses more than ``max_drop`` points says ``too_lossy``, by how much and, where the inputs are
+    unscaled and the technique quantizes them (int8, QAT), that this is the likely cause.
 
     Example:
         >>> r = optimize(model, (x_train, y_train), techniques=["float", "int8"], progress=False)
@@ -250,6 +271,7 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
     table = pd.DataFrame(rows)
     base = table.loc[table["technique"] == "keras", "accuracy"].iloc[0]
     table["accuracy_drop"] = (base - table["accuracy"]) * 100
+    _judge_drops(table, max_drop, x_tr)
     if "float" in models:
         fl = table.set_index("technique").loc["float"]
         table["smaller_than_float"] = fl["size_bytes"] / table["size_bytes"]

@@ -174,6 +174,57 @@ def prune_qat(model: Any, x: np.ndarray, y: np.ndarray, *, sparsity: float = 0.8
     return q
 
 
+# techniques whose TFLite model quantizes activations, the input tensor included
+QUANTIZED_INPUT = ("int8", "int8_float_io", "prune_int8", "qat", "prune_qat")
+# a feature whose range is this many times smaller than the widest one gets under ~8 of int8's 256 levels
+RANGE_RATIO = 30.0
+
+
+def input_levels(x: np.ndarray, rows: int = 300) -> np.ndarray | None:
+    """How many of int8's 256 levels each input column spans when the input tensor is quantized
+    with one scale over its calibration range (what full-integer TFLite does), on the first
+    ``rows`` rows (the converter's calibration set). None for inputs that are not a row of columns.
+
+    Example:
+        >>> input_levels(np.array([[0.0, 2700.0], [1.0, 6300.0]])).round(2).tolist()
+        [0.04, 145.71]
+    """
+    x = np.asarray(x, dtype=np.float64)[:rows]
+    if x.ndim != 2 or not len(x):
+        return None
+    lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+    span = max(float(hi.max()), 0.0) - min(float(lo.min()), 0.0)  # TFLite's range always holds 0
+    return (hi - lo) / span * 255 if span > 0 else None
+
+
+def unscaled_input_note(x: np.ndarray, rows: int = 300) -> str | None:
+    """Why full-integer quantization loses accuracy on ``x``, when its columns' ranges differ by
+    more than :data:`RANGE_RATIO` times (unscaled features): the widest column dominates the one
+    input scale and the narrow ones round to a few levels. None when the columns are comparable.
+
+    Example:
+        >>> unscaled_input_note(np.array([[13.1, 2700.0], [21.5, 6300.0]]))[:61]
+        'inputs are unscaled: int8 quantizes the input tensor with one'
+    """
+    levels = input_levels(x, rows)
+    if levels is None:
+        return None
+    varying = np.flatnonzero(levels > 0)
+    if varying.size < 2 or levels[varying].max() < RANGE_RATIO * levels[varying].min():
+        return None
+    x = np.asarray(x, dtype=np.float64)[:rows]
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    wide = int(np.argmax(levels))
+    narrow = [int(i) for i in varying[np.argsort(levels[varying])] if levels[i] * RANGE_RATIO <= levels[wide]][:4]
+    crushed = ", ".join(f"column {i} ({lo[i]:.3g}..{hi[i]:.3g}) {'spans ' if not k else ''}{levels[i]:.1f}"
+                        for k, i in enumerate(narrow))
+    return (f"inputs are unscaled: int8 quantizes the input tensor with one scale over its calibration range "
+            f"[{min(lo.min(), 0):.3g}, {max(hi.max(), 0):.3g}], which column {wide} ({lo[wide]:.3g}..{hi[wide]:.3g}) "
+            f"dominates: of its 256 levels, {crushed}; standardize the inputs before they reach the "
+            "model (e.g. z-scores in preprocessing: a Normalization layer inside the model comes after the input "
+            "is quantized), or use dynamic/float16, which keep activations in float")
+
+
 def sparsity_of(model: Any) -> float:
     """Share of exact zeros among the kernels (weights of rank >= 2)."""
     ws = [w for w in model.get_weights() if w.ndim >= 2]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
-from mlprod._fs import atomic_file, join_uri
+from mlprod.io.files import atomic_file, join_uri
 from mlprod.pipelines.tabular import PipelineConfig
 from mlprod.pipelines.tabular import create_pipeline as _create_tabular
 from mlprod.preprocessing.spec import Categorical, DateParts, Distance, FeatureSpec, Numeric

@@ -33,9 +33,11 @@ def dataflow_beam_args(project: str, region: str, temp_location: str, *, image: 
 
     Pass them as ``beam_args`` of a pipeline config or of any Beam-powered call. Workers need
     mlprod and ``TF_USE_LEGACY_KERAS=1``: give ``image`` (a container built from the
-    repository's Dockerfile, which sets the variable) or ``setup_file`` (the ``setup.py`` that
-    installs mlprod on each worker); either way ``--beam_plugins=mlprod`` makes every worker
-    import mlprod, which sets the variable, before it runs any step (:mod:`mlprod.beam`).
+    repository's Dockerfile, which sets the variable), or install mlprod on stock workers from a
+    staged package: ``extra=[f"--extra_package={mlprod.beam.build_wheel('dist')}"]``, or
+    ``setup_file`` (the checkout's ``pyproject.toml``; Beam builds an sdist of it with
+    ``python -m build``, which must be installed); either way ``--beam_plugins=mlprod`` makes every
+    worker import mlprod, which sets the variable, before it runs any step (:mod:`mlprod.beam`).
 
     Raises:
         ConfigError: empty project/region, or a temp location that is not a ``gs://`` path.

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,68 +256,59 @@ def _producer_reads_examples(s: Store, artifact_id: int) -> bool:
     return any(a.type_id in examples for a in s.get_artifacts_by_id(inputs))
 
 
-def registry(store: "str | Path | Any", serving_dir: "str | Path | None" = None) -> "pd.DataFrame":
-    """The model registry with stages: every trained model, its verdict, metrics, data and where it serves.
-
-    One row per ``Model`` artifact, newest first. ``stage`` is:
-
-    - ``serving``: the version a server of ``serving_dir`` serves now (the pinned version after
-      a rollback, else the newest);
-    - ``rolled back``: pushed, newer than the pinned version, so servers moved off it;
-    - ``retired``: pushed earlier, since replaced by a newer version;
-    - ``pushed``: pushed (``serving_dir`` not given, so serving cannot be told);
-    - ``blessed``: blessed by the Evaluator but not pushed; ``rejected``: not blessed (the
-      thresholds or the comparison with the serving model failed); ``trained``: never evaluated.
-
-    Other columns: ``model_id``, ``created``, ``version`` (the pushed version folder), ``blessed``,
-    ``baseline_model_id`` (the model it was compared with), ``accuracy`` (overall, from the
-    Evaluator), ``spans`` (the ExampleGen spans it was trained on, from ML Metadata lineage),
-    ``uri``.
-
-    Raises:
-        DataError: no store at that path.
+def evaluation_metrics(eval_uri: str) -> dict[str, float]:
+    """Overall-slice metrics of the candidate model stored by TFX's Evaluator in ``eval_uri``
+    (name -> value; changes against the baseline model left out; empty if absent).
 
     Example:
-        (Needs a pipeline or a run's outputs; tests/pipelines/test_registry.py runs this path.)
-        >>> registry("/tmp/penguin/metadata.sqlite", "/tmp/penguin/serving_model")[["model_id", "stage"]]  # doctest: +SKIP
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
+        >>> evaluation_metrics("/path/to/Evaluator/evaluation/7")["trivial_baseline"]  # doctest: +SKIP
+        0.437
     """
-    import os
+    import tensorflow_model_analysis as tfma
 
-    import pandas as pd
+    try:
+        result = tfma.load_eval_result(eval_uri)
+    except Exception:  # an evaluation that never wrote metrics
+        return {}
+    out: dict[str, float] = {}
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key != ():
+            continue
+        for per_output in metrics.values():
+            for per_sub in per_output.values():
+                for name, value in per_sub.items():
+                    if "diff" in name.lower():
+                        continue
+                    with contextlib.suppress(TypeError, ValueError):
+                        out.setdefault(name, float(value.get("doubleValue", value) if isinstance(value, dict)
+                                                   else value))
+    return out
 
-    from mlprod.pipelines.runner import evaluation_accuracy
 
-    s = open_store(store)
-    blessing: dict[int, Any] = {}
-    for b in s.get_artifacts_by_type("ModelBlessing"):
-        mid = _prop(b, "current_model_id")
-        if mid and (int(mid) not in blessing or b.id > blessing[int(mid)].id):
-            blessing[int(mid)] = b
-    pushed = models(s).set_index("model_id")["pushed_to"].to_dict()
-    pin = serving = None
-    if serving_dir is not None:
-        from mlprod.serving.versions import read_pin, serving_version
+def _accuracy_of(metrics: dict[str, float]) -> float | None:
+    return next((v for k, v in metrics.items() if "accuracy" in k.lower()), None)
 
-        pin, serving = read_pin(str(serving_dir)), serving_version(str(serving_dir))
-    rows = []
-    for m in s.get_artifacts_by_type("Model"):
-        b = blessing.get(m.id)
-        blessed = None if b is None else bool(_prop(b, "blessed"))
-        dest = pushed.get(m.id, "")
-        version = int(os.path.basename(dest.rstrip("/"))) if dest and os.path.basename(dest.rstrip("/")).isdigit() \
-            else None
-        if version is not None and serving_dir is not None:
-            stage = ("serving" if version == serving else "rolled back" if pin is not None and version > pin
-                     else "retired")
-        elif dest:
-            stage = "pushed"
-        else:
-            stage = {True: "blessed", False: "rejected", None: "trained"}[blessed]
-        evals = _outputs_of_producer(s, b.id, "ModelEvaluation") if b is not None else []
-        baseline = _prop(b, "baseline_model_id") if b is not None else None
-        rows.append({"model_id": m.id, "created": _time(m.create_time_since_epoch), "stage": stage,
-                     "version": version, "blessed": blessed, "baseline_model_id": int(baseline) if baseline else None,
-                     "accuracy": evaluation_accuracy(evals[0].uri) if evals else None,
-                     "spans": _spans(s, m.id), "uri": m.uri})
-    cols = ["model_id", "created", "stage", "version", "blessed", "baseline_model_id", "accuracy", "spans", "uri"]
-    return pd.DataFrame(rows, columns=cols).sort_values("model_id", ascending=False, ignore_index=True)
+
+def evaluation_accuracy(eval_uri: str) -> float | None:
+    """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
+
+    Example:
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
+        >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
+        0.971
+    """
+    return _accuracy_of(evaluation_metrics(eval_uri))
+
+
+def __getattr__(name: str) -> object:
+    """``registry`` has its own module now (:mod:`mlprod.pipelines.registry`); the old import
+    keeps working for one release."""
+    if name == "registry":
+        import importlib
+        import warnings
+
+        warnings.warn("mlprod.pipelines.metadata.registry moved to mlprod.pipelines.registry (or mlprod.registry).",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module("mlprod.pipelines.registry").registry
+    raise AttributeError(f"module 'mlprod.pipelines.metadata' has no attribute {name!r}")

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
-from mlprod._fs import check_writable, join_uri
 from mlprod.beam import worker_args
 from mlprod.errors import ConfigError
+from mlprod.io.files import check_writable, join_uri
 from mlprod.pipelines.tabular import default_beam_args
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlprod._fs import check_writable
 from mlprod._runtime import after_tft_run
 from mlprod.errors import ConfigError, PipelineError
+from mlprod.evaluation.trivial import GAIN, TRIVIAL
+from mlprod.io.files import check_writable
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
@@ -38,6 +39,10 @@ class RunSummary:
             (``COMPLETE``, ``CACHED``, ``FAILED``...).
         artifacts: artifact type -> URI of the newest such artifact of the pipeline.
         accuracy: overall accuracy from the newest ModelEvaluation (None if none).
+        trivial_baseline: what always predicting the most common class scores on the same
+            evaluation data (the Evaluator's ``trivial_baseline``; None if not computed).
+        warnings: what the run's numbers say that no gate may have: a model no better than the
+            trivial baseline.
         blessed: whether the newest ModelBlessing blessed the model.
         pushed_model: the directory Pusher wrote (None if nothing was pushed).
         data_checks: node id of each mlprod data gate -> "passed" or "FAILED on [...]; report ...".
@@ -53,6 +58,8 @@ class RunSummary:
     executions: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     accuracy: float | None = None
+    trivial_baseline: float | None = None
+    warnings: list[str] = field(default_factory=list)
     blessed: bool | None = None
     pushed_model: str | None = None
     data_checks: dict[str, str] = field(default_factory=dict)
@@ -70,7 +77,9 @@ class RunSummary:
             f"pipeline        {self.pipeline_name} (run {self.run_id}, {self.seconds:.1f} s)",
             f"artifacts       {self.pipeline_root}",
             f"metadata store  {self.metadata_path}",
-            f"eval accuracy   {acc}",
+            f"eval accuracy   {acc}" + ("" if self.trivial_baseline is None else
+                                        f" (trivial baseline {self.trivial_baseline:.4f}: always predicting the "
+                                        "most common class)"),
             f"blessed         {self.blessed}",
             f"pushed model    {self.pushed_model or 'nothing pushed'}",
             f"executions      {len(self.executions)} ({len(self.cached)} reused from cache)",
@@ -78,6 +87,7 @@ class RunSummary:
         if self.seed is not None:
             lines.append(f"trainer seed    {self.seed}")
         lines += [f"data check      {node}: {text}" for node, text in sorted(self.data_checks.items())]
+        lines += [f"warning         {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -256,7 +266,7 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
     cfg = pipeline.metadata_connection_config
     summary = RunSummary(name, pipeline.pipeline_info.pipeline_root,
                          getattr(getattr(cfg, "sqlite", None), "filename_uri", "") or str(cfg))
-    from mlprod.pipelines.metadata import node_of_executions, open_store
+    from mlprod.pipelines.metadata import _accuracy_of, evaluation_metrics, node_of_executions, open_store
 
     store = open_store(cfg)
     ctx = store.get_context_by_type_and_name("pipeline", name)
@@ -307,7 +317,10 @@ def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
         if pushed is not None and pushed.int_value and dest is not None:
             summary.pushed_model = dest.string_value
     if "ModelEvaluation" in newest:
-        summary.accuracy = evaluation_accuracy(newest["ModelEvaluation"].uri)
+        metrics = evaluation_metrics(newest["ModelEvaluation"].uri)
+        summary.accuracy = _accuracy_of(metrics)
+        summary.trivial_baseline = metrics.get(TRIVIAL)
+        summary.warnings = trivial_warnings(summary.accuracy, summary.trivial_baseline, metrics.get(GAIN))
     return summary
 
 
@@ -323,6 +336,22 @@ def _trainer_seed(execution: Any) -> int | None:
                 return None
             return int(seed) if seed is not None else None
     return None
+
+
+def trivial_warnings(accuracy: float | None, trivial: float | None, gain: float | None) -> list[str]:
+    """The run summary's warning when the evaluated model does not beat the trivial baseline.
+
+    Example:
+        >>> trivial_warnings(0.44, 0.44, 0.0)[0][:52]
+        'the model does not beat the trivial baseline: accura'
+    """
+    from mlprod.evaluation.trivial import MIN_GAIN
+
+    if trivial is None or gain is None or gain != gain or gain > MIN_GAIN:
+        return []
+    acc = "n/a" if accuracy is None else f"{accuracy:.4f}"
+    return [f"the model does not beat the trivial baseline: accuracy {acc} vs {trivial:.4f} for always predicting "
+            "the most common class; it learned nothing usable from its features."]
 
 
 def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
@@ -343,26 +372,15 @@ def _data_checks(store: Any, ctx: Any, name: str) -> dict[str, str]:
     return {k: v for k, (_, v) in out.items()}
 
 
-def evaluation_accuracy(eval_uri: str) -> float | None:
-    """Overall-slice accuracy stored by TFX's Evaluator in ``eval_uri`` (None if absent).
+def __getattr__(name: str) -> object:
+    """``evaluation_accuracy`` lives in :mod:`mlprod.pipelines.metadata` now (it reads what the
+    metadata store points at); the old import keeps working for one release."""
+    if name == "evaluation_accuracy":
+        import warnings
 
-    Example:
-        (Needs a pipeline or a run's outputs; tests/pipelines/test_penguin.py runs this path.)
-        >>> evaluation_accuracy("/path/to/Evaluator/evaluation/7")  # doctest: +SKIP
-        0.971
-    """
-    import tensorflow_model_analysis as tfma
+        from mlprod.pipelines import metadata
 
-    try:
-        result = tfma.load_eval_result(eval_uri)
-    except Exception:  # an evaluation that never wrote metrics
-        return None
-    for slice_key, metrics in result.slicing_metrics:
-        if slice_key != ():
-            continue
-        for per_output in metrics.values():
-            for per_sub in per_output.values():
-                for name, value in per_sub.items():
-                    if "accuracy" in name.lower() and "diff" not in name.lower():
-                        return float(value.get("doubleValue", value) if isinstance(value, dict) else value)
-    return None
+        warnings.warn("mlprod.pipelines.runner.evaluation_accuracy moved to mlprod.pipelines.metadata.",
+                      DeprecationWarning, stacklevel=2)
+        return metadata.evaluation_accuracy
+    raise AttributeError(f"module 'mlprod.pipelines.runner' has no attribute {name!r}")

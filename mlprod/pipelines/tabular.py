@@ -28,9 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mlprod._fs import check_writable, join_uri
 from mlprod.beam import direct_args, worker_args
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import (
+    check_writable,
+    join_uri,
+    span_files,  # noqa: F401 - re-exported (older imports)
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
@@ -95,7 +99,12 @@ class PipelineConfig:
             above (:func:`auto_beam_args`; the choice is printed).
         train_steps, eval_steps: Trainer budget.
         hidden_units: widths of the dense layers.
-        min_accuracy: Evaluator's lower bound; below it the model is not blessed and not pushed.
+        min_accuracy: an absolute lower bound on the Evaluator's accuracy (below it the model is
+            not blessed and not pushed). Default None: no absolute bound, because what accuracy
+            is good depends on the task (0.8 rejects a fine model on a noisy 5-class task and
+            blesses a useless one on a 80/20 binary task); the Evaluator always requires beating
+            the trivial baseline (always predicting the most common class of the evaluated data)
+            and, once a model is serving, being at most 1 point worse than it.
         enable_cache: reuse executions whose inputs did not change.
         num_classes: number of label classes (default: inferred from the data).
         eval_slices: slices for the Evaluator (features or crosses, as in
@@ -142,7 +151,7 @@ class PipelineConfig:
     eval_steps: int = 10
     hidden_units: tuple[int, ...] = (16, 8)
     learning_rate: float = 0.01
-    min_accuracy: float = 0.8
+    min_accuracy: float | None = None
     enable_cache: bool = True
     num_classes: int | None = None
     eval_slices: tuple = ()
@@ -179,7 +188,7 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     Raises:
         DataError: missing folder/CSV, empty CSV, label not a column, negative integer labels,
             text labels with span_pattern.
-        ConfigError: a non-positive budget or an accuracy bound outside [0, 1].
+        ConfigError: a non-positive budget or an accuracy bound (``min_accuracy``) outside [0, 1].
 
     Example:
         >>> from mlprod import datasets
@@ -199,7 +208,7 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         raise DataError(f"data_root {str(root)!r} has no files; put the training CSV there.")
     if config.train_steps <= 0 or config.eval_steps <= 0:
         raise ConfigError("train_steps and eval_steps must be positive integers.")
-    if not 0.0 <= config.min_accuracy <= 1.0:
+    if config.min_accuracy is not None and not 0.0 <= config.min_accuracy <= 1.0:
         raise ConfigError(f"min_accuracy={config.min_accuracy} must be in [0, 1].")
     if config.skew_mode not in ("fail", "warn"):
         raise ConfigError(f"skew_mode={config.skew_mode!r}; use 'fail' or 'warn'.")
@@ -304,39 +313,6 @@ def load_feature_spec(spec: Any) -> Any:
                               "YAML spec (e.g. the feature_spec.yaml a run without a spec saved).")
         return FeatureSpec.from_yaml(Path(spec).read_text())
     raise ConfigError(f"feature_spec must be a FeatureSpec, a dict or a YAML file path, not {type(spec).__name__}.")
-
-
-def span_files(root: str | Path, pattern: str) -> tuple[int, list[Path]]:
-    """The newest span under ``root`` for a TFX span pattern, and its files.
-
-    Raises:
-        ConfigError: the pattern has no ``{SPAN}``.
-        DataError: no file under ``root`` matches it.
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> root = pathlib.Path(tempfile.mkdtemp())
-        >>> for n in (1, 2):
-        ...     (root / f"span-{n}").mkdir(); _ = (root / f"span-{n}" / "data.csv").write_text("a\\n1\\n")
-        >>> span, files = span_files(root, "span-{SPAN}/*.csv")
-        >>> span, [f.parent.name for f in files]
-        (2, ['span-2'])
-    """
-    import re
-
-    if "{SPAN}" not in pattern:
-        raise ConfigError(f"span_pattern={pattern!r} has no {{SPAN}}; write e.g. 'span-{{SPAN}}/*.csv'.")
-    rx = re.compile("^" + re.escape(pattern).replace(re.escape("{SPAN}"), r"(\d+)").replace(r"\*", "[^/]*") + "$")
-    found: dict[int, list[Path]] = {}
-    for f in Path(root).rglob("*"):
-        m = rx.match(f.relative_to(root).as_posix()) if f.is_file() else None
-        if m:
-            found.setdefault(int(m.group(1)), []).append(f)
-    if not found:
-        raise DataError(f"no file under {str(root)!r} matches span_pattern {pattern!r}; write the first span "
-                        f"as e.g. {pattern.replace('{SPAN}', '1').replace('*', 'data.csv')!r}.")
-    span = max(found)
-    return span, sorted(found[span])
 
 
 def _check_tune(tune: dict[str, Any] | None) -> None:
@@ -531,13 +507,41 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
         beam_pipeline_args=worker_args(beam_args))
 
 
+def evaluation_spec(config: PipelineConfig) -> Any:
+    """The Evaluator's :class:`~mlprod.evaluation.EvalSpec`: bless a model that beats the trivial
+    baseline (the most common class) and is at most 1 accuracy point worse than the serving model
+    (TFMA's change threshold; the first model has none to compare with), plus ``min_accuracy`` as
+    an absolute bound when set. Logs the rule it chose.
+
+    Example:
+        >>> from mlprod import datasets
+        >>> spec = evaluation_spec(PipelineConfig(datasets.path("penguin/labelled").parent, "species", "/tmp/p"))
+        >>> spec.thresholds["sparse_categorical_accuracy"], spec.beat_trivial
+        (Threshold(lower=None, upper=None, max_drop=0.01), True)
+    """
+    import logging
+
+    from mlprod.evaluation.spec import EvalSpec, Threshold
+
+    acc = "sparse_categorical_accuracy"
+    rule = ("beat the trivial baseline (always predicting the most common class) and be at most 1 accuracy point "
+            "worse than the serving model")
+    if config.min_accuracy is None:
+        logging.getLogger("mlprod.pipelines").info("Evaluator blesses a model that must %s; set min_accuracy= for "
+                                                   "an absolute bound too.", rule)
+    else:
+        rule += f", with accuracy >= {config.min_accuracy:g} (min_accuracy)"
+        logging.getLogger("mlprod.pipelines").info("Evaluator blesses a model that must %s.", rule)
+    return EvalSpec(label=config.label, model_type="classification", slices=list(config.eval_slices),
+                    thresholds={acc: Threshold(lower=config.min_accuracy, max_drop=0.01)})
+
+
 def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
     """ExampleGen ... Pusher (with the optional gates and Tuner), in run order."""
     from tfx import v1 as tfx
 
     from mlprod.components import pusher_component, transform_component, tuner_component
     from mlprod.components.evaluation import evaluator_components
-    from mlprod.evaluation.spec import EvalSpec, Threshold
 
     custom = {"label": config.label, "num_classes": facts["num_classes"],
               "hidden_units": list(config.hidden_units), "learning_rate": config.learning_rate,
@@ -598,8 +602,6 @@ def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
         eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
         custom_config=custom)
     model_resolver, evaluator = evaluator_components(
-        example_gen.outputs["examples"], trainer.outputs["model"],
-        EvalSpec(label=config.label, model_type="classification", slices=list(config.eval_slices),
-                 thresholds={"sparse_categorical_accuracy": Threshold(lower=config.min_accuracy, max_drop=0.01)}))
+        example_gen.outputs["examples"], trainer.outputs["model"], evaluation_spec(config))
     pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
     return [*nodes, transform, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher]

@@ -10,6 +10,7 @@ Example:
     >>> result.transformed["payment_type"].iloc[0].shape   # one-hot: top_k + 1 out-of-vocabulary slot
     (6,)
 """
+from mlprod.io.examples import serialized_examples  # the platform layer's, offered beside serving_fn
 from mlprod.preprocessing.analyze import TransformResult, analyze_and_transform, serving_fn
 from mlprod.preprocessing.compile import build_preprocessing_fn
 from mlprod.preprocessing.infer import ColumnRole, InferredSpec, infer_feature_spec
@@ -17,4 +18,4 @@ from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distan
 
 __all__ = ["PCA", "Categorical", "ColumnRole", "Cross", "DateParts", "Distance", "FeatureSpec", "InferredSpec",
            "Numeric", "TransformResult", "analyze_and_transform", "build_preprocessing_fn", "infer_feature_spec",
-           "serving_fn"]
+           "serialized_examples", "serving_fn"]

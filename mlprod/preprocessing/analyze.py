@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlprod._data import files_kind, list_files, load_frame, read_on_workers, read_sample, tfxio_sources
-from mlprod._examples import write_example_batches
-from mlprod._fs import atomic_output, join_uri
 from mlprod._runtime import after_tft_run
 from mlprod.errors import DataError
+from mlprod.io.examples import write_example_batches  # serialized_examples: re-exported
+from mlprod.io.files import atomic_output, files_kind, join_uri, list_files
+from mlprod.io.frames import load_frame, read_sample
+from mlprod.io.sources import read_on_workers, tfxio_sources
 from mlprod.preprocessing.arrow import (
     arrow_schema,
     read_files,
@@ -169,14 +170,15 @@ class TransformResult(HtmlResult):
 def serving_fn(transform_output: Any, label: str | None = None) -> Any:
     """Serving-time preprocessing: serialized raw examples -> transformed features (same graph).
 
+    Build the examples of a DataFrame's rows with :func:`serialized_examples`.
+
     Example:
         >>> import tensorflow as tf
-        >>> from mlprod._examples import serialized
-        >>> from mlprod.preprocessing import FeatureSpec, Numeric
+        >>> from mlprod.preprocessing import FeatureSpec, Numeric, serialized_examples
         >>> taxi = datasets.chicago_taxi().head(200)
         >>> result = analyze_and_transform(taxi, FeatureSpec(features=(Numeric("fare"),)), progress=False)
         >>> fn = serving_fn(result.transform_output, label="tips")
-        >>> out = fn(tf.constant(serialized(taxi.head(3))))["fare"].numpy().ravel()
+        >>> out = fn(tf.constant(serialized_examples(taxi.head(3))))["fare"].numpy().ravel()
         >>> bool(np.allclose(out, result.transformed["fare"].head(3), atol=1e-5))   # the same graph
         True
     """

@@ -187,7 +187,7 @@ def infer_feature_spec(data: Any, label: str | None, *, sample_rows: int = SAMPL
     if isinstance(data, pd.DataFrame):
         df = data.head(sample_rows)
     else:
-        from mlprod._data import list_files
+        from mlprod.io.files import list_files
 
         df = read_csv_sample(list_files(data if isinstance(data, list) else [data]), sample_rows)
     if label is not None and label not in df.columns:

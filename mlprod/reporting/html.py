@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlprod._fs import atomic_write_text
+from mlprod.io.files import atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

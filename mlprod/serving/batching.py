@@ -34,7 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from mlprod.errors import ConfigError
+from mlprod.params import Interval, check_params
+
+#: TF Serving's batching parameters, checked alike by Batching, the Batcher and mlprod serve
+BATCHING_PARAMS = {"max_batch_size": Interval(int, 1), "batch_timeout_s": Interval(float, 0),
+                   "num_batch_threads": Interval(int, 1)}
 
 log = logging.getLogger("mlprod.serving")
 
@@ -73,9 +77,7 @@ class Batcher:
                  max_batch_size: int = 32, batch_timeout_s: float = 0.002, num_batch_threads: int = 2,
                  on_run: Callable[[Any, list[tuple[Any, int]], dict[str, np.ndarray], dict[str, np.ndarray]], None]
                  | None = None) -> None:
-        if max_batch_size < 1 or batch_timeout_s < 0 or num_batch_threads < 1:
-            raise ConfigError("batching needs max_batch_size >= 1, batch_timeout_s >= 0 and num_batch_threads >= 1; "
-                              f"got {max_batch_size}, {batch_timeout_s}, {num_batch_threads}.")
+        check_params("batching", locals(), BATCHING_PARAMS)
         self._run, self.max_batch_size, self.timeout = run, max_batch_size, batch_timeout_s
         self._on_run = on_run
         self._pending: dict[Hashable, list[_Item]] = {}

@@ -46,24 +46,80 @@ def _strings(v: Any) -> Any:
     raise DataError(f"expected a string for a string input, got {type(v).__name__} {v!r}.")
 
 
+def _value_types(value: Any) -> set[type]:
+    """The Python types of the scalars in a (nested) JSON list, in one pass (``map(type, ...)`` per row)."""
+    if type(value) is not list:
+        return {type(value)}
+    if not value or type(value[0]) is not list:
+        found = set(map(type, value))
+        if list in found:
+            raise DataError("the value's rows have different nesting (a ragged list); send one shape per input.")
+        return found
+    found = set()
+    for row in value:
+        if type(row) is not list:
+            raise DataError("the value's rows have different nesting (a ragged list); send one shape per input.")
+        found |= _value_types(row)
+    return found
+
+
+_JSON_NAMES = {bool: "true/false", int: "an integer", float: "a number with a fraction", str: "a string",
+               type(None): "null", dict: "an object", list: "a list"}
+#: what TF Serving's JSON decoder accepts per tensor dtype kind: numbers (integers too) for floats,
+#: integers alone for integer dtypes, true/false alone for booleans
+_ACCEPTS: dict[str, set[type]] = {"f": {int, float}, "i": {int}, "u": {int}, "b": {bool}}
+
+
 def to_array(info: TensorInfo, value: Any) -> np.ndarray:
-    """JSON value(s) for one input -> numpy array of the input's dtype (clear error if it does not fit)."""
+    """JSON value(s) for one input -> numpy array of the input's dtype, by TF Serving's JSON rules.
+
+    Float inputs take JSON numbers (integers too; ``NaN``/``Infinity`` literals as TF Serving);
+    integer inputs take JSON integers in the dtype's range; booleans ``true``/``false``; strings
+    text or ``{"b64": ...}``. Anything else (``null``, ``"1.5"`` for a float, ``1.7`` or
+    ``true`` for an integer) is refused with a :class:`DataError` naming the input.
+
+    Example:
+        >>> to_array(TensorInfo("x", np.float32, (-1,)), [1, 2.5]).tolist()
+        [1.0, 2.5]
+        >>> to_array(TensorInfo("n", np.int64, (-1,)), [1.7])
+        Traceback (most recent call last):
+        ...
+        mlprod.errors.DataError: input 'n' takes int64 values (JSON integers); the request sends a number with a fraction.
+    """
     if info.is_string:
-        arr = np.array(_strings(value), dtype=object)
-    else:
         try:
-            arr = np.asarray(value, dtype=info.dtype)
-        except (TypeError, ValueError) as e:
-            raise DataError(f"input {info.name!r} takes {np.dtype(info.dtype).name} values; could not convert "
-                            f"the request's value ({e}).") from e
+            return np.array(_strings(value), dtype=object)
+        except DataError as e:
+            raise DataError(f"input {info.name!r}: {e}") from None
+    dtype = np.dtype(info.dtype)
+    allowed = _ACCEPTS.get(dtype.kind)
+    if allowed is not None:
+        bad = _value_types(value) - allowed
+        if bad:
+            what = " and ".join(sorted(_JSON_NAMES.get(t, t.__name__) for t in bad))
+            kinds = {"f": "JSON numbers", "i": "JSON integers", "u": "JSON integers >= 0", "b": "true/false"}
+            raise DataError(f"input {info.name!r} takes {dtype.name} values ({kinds[dtype.kind]}); the request "
+                            f"sends {what}.")
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except OverflowError:
+        lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
+        raise DataError(f"input {info.name!r} takes {dtype.name} values; a value of the request is outside "
+                        f"[{lo}, {hi}].") from None
+    except (TypeError, ValueError) as e:
+        raise DataError(f"input {info.name!r} takes {dtype.name} values; could not convert "
+                        f"the request's value ({e}).") from e
     return arr
 
 
-def example_from_features(features: dict[str, Any]) -> bytes:
+def example_from_features(features: dict[str, Any], kinds: dict[str, str] | None = None) -> bytes:
     """A JSON feature dict (``{"f": 1.5, "s": "a", "l": [1, 2]}``) as a serialized ``tf.Example``.
 
     Integers (and booleans) become ``int64_list``, numbers with any float ``float_list``, text and
     ``{"b64": ...}`` ``bytes_list``; ``None`` values and empty lists are left out (missing, as ExampleGen leaves them).
+    ``kinds`` (feature -> ``float``/``int64``/``bytes``, the model's parse spec, see
+    :attr:`Signature.example_features`) makes JSON integers of a ``float`` feature floats, as a
+    JavaScript client sends ``25`` for ``25.0``.
 
     Example:
         >>> from tensorflow.core.example import example_pb2
@@ -79,7 +135,10 @@ def example_from_features(features: dict[str, Any]) -> bytes:
             fm[k].float_list.value.append(v)
             continue
         if t is int or t is bool:
-            fm[k].int64_list.value.append(v)
+            if t is int and kinds is not None and kinds.get(k) == "float":
+                fm[k].float_list.value.append(v)
+            else:
+                fm[k].int64_list.value.append(v)
             continue
         if t is str:
             fm[k].bytes_list.value.append(v.encode("utf-8"))
@@ -87,8 +146,8 @@ def example_from_features(features: dict[str, Any]) -> bytes:
         vals = [x for x in (v if isinstance(v, list) else [v]) if x is not None]
         if not vals:
             continue  # a missing value: left out of the example, as ExampleGen does
-        if all(isinstance(x, int) for x in vals):  # bool is an int
-            fm[k].int64_list.value.extend(int(x) for x in vals)
+        if all(isinstance(x, int) for x in vals) and not (kinds is not None and kinds.get(k) == "float"):
+            fm[k].int64_list.value.extend(int(x) for x in vals)  # bool is an int
         elif all(isinstance(x, (int, float)) for x in vals):
             fm[k].float_list.value.extend(float(x) for x in vals)
         elif any(isinstance(x, (int, float)) for x in vals):
@@ -112,22 +171,30 @@ def _is_feature_dict(sig: Signature, inst: Any) -> bool:
 
 
 def decode_instances(sig: Signature, instances: Any) -> dict[str, np.ndarray]:
-    """``instances`` (row format) -> one batch per input."""
+    """``instances`` (row format) -> one batch per input.
+
+    An object instance must name exactly the signature's inputs (TF Serving refuses extra keys);
+    a signature taking serialized ``tf.Example``s also takes raw feature objects.
+    """
     if not isinstance(instances, list) or not instances:
         raise DataError("'instances' must be a non-empty list, one entry per example.")
     names = list(sig.inputs)
     if sig.takes_examples and all(_is_feature_dict(sig, i) for i in instances):
-        return {names[0]: np.array([example_from_features(i) for i in instances], dtype=object)}
-    if len(names) == 1 and not all(isinstance(i, dict) and set(i) <= set(names) and set(i) for i in instances):
+        kinds = sig.example_features
+        return {names[0]: np.array([example_from_features(i, kinds) for i in instances], dtype=object)}
+    if len(names) == 1 and not any(isinstance(i, dict) and set(i) != {"b64"} for i in instances):
         return {names[0]: to_array(sig.inputs[names[0]], instances)}
     cols: dict[str, list] = {n: [] for n in names}
     for i, inst in enumerate(instances):
-        if not isinstance(inst, dict):
+        if not isinstance(inst, dict) or set(inst) == {"b64"}:
             raise DataError(f"signature {sig.name!r} has inputs {names}: each instance must be an object "
                             f"with those keys; instance {i} is {type(inst).__name__}.")
         missing = set(names) - set(inst)
         if missing:
             raise DataError(f"instance {i} lacks input(s) {sorted(missing)} of signature {sig.name!r}.")
+        if len(inst) != len(names):
+            raise DataError(f"instance {i} has key(s) {sorted(set(inst) - set(names))} that are not inputs of "
+                            f"signature {sig.name!r} (its inputs: {names}); send only those.")
         for n in names:
             cols[n].append(inst[n])
     return {n: to_array(sig.inputs[n], cols[n]) for n in names}
@@ -136,7 +203,11 @@ def decode_instances(sig: Signature, instances: Any) -> dict[str, np.ndarray]:
 def decode_inputs(sig: Signature, inputs: Any) -> dict[str, np.ndarray]:
     """``inputs`` (columnar format) -> one batch per input."""
     names = list(sig.inputs)
-    if isinstance(inputs, dict) and set(inputs) <= set(names) and inputs:
+    if isinstance(inputs, dict) and inputs and set(inputs) != {"b64"} and (set(inputs) & set(names) or len(names) > 1):
+        extra = set(inputs) - set(names)
+        if extra:
+            raise DataError(f"'inputs' has key(s) {sorted(extra)} that are not inputs of signature {sig.name!r} "
+                            f"(its inputs: {names}).")
         missing = set(names) - set(inputs)
         if missing:
             raise DataError(f"'inputs' lacks {sorted(missing)} of signature {sig.name!r}.")
@@ -146,15 +217,24 @@ def decode_inputs(sig: Signature, inputs: Any) -> dict[str, np.ndarray]:
     raise DataError(f"signature {sig.name!r} has inputs {names}: 'inputs' must be an object with those keys.")
 
 
-def _jsonable(a: np.ndarray) -> Any:
+def _b64(x: Any) -> Any:
+    return {"b64": base64.b64encode(x).decode("ascii")} if isinstance(x, bytes) else x
+
+
+def _text(x: Any) -> Any:
+    if isinstance(x, bytes):
+        try:
+            return x.decode("utf-8")
+        except UnicodeDecodeError:  # not text: TF Serving would send broken JSON; base64 is readable
+            return _b64(x)
+    return x
+
+
+def _jsonable(a: np.ndarray, name: str = "") -> Any:
+    """One output as JSON: strings as text, or ``{"b64": ...}`` when the output's name ends in
+    ``_bytes`` (TF Serving's rule for binary outputs) or the bytes are not UTF-8."""
     if a.dtype.kind in "OSU":
-        def enc(x: Any) -> Any:
-            if isinstance(x, bytes):
-                try:
-                    return x.decode("utf-8")
-                except UnicodeDecodeError:
-                    return {"b64": base64.b64encode(x).decode("ascii")}
-            return x
+        enc = _b64 if name.endswith("_bytes") else _text
         return np.vectorize(enc, otypes=[object])(a).tolist() if a.size else a.tolist()
     return a.tolist()
 
@@ -162,8 +242,9 @@ def _jsonable(a: np.ndarray) -> Any:
 def encode_predictions(outputs: dict[str, np.ndarray]) -> list:
     """Outputs -> the ``predictions`` list (one entry per row; objects when there are several outputs)."""
     if len(outputs) == 1:
-        return _jsonable(next(iter(outputs.values())))
-    cols = {k: _jsonable(v) for k, v in outputs.items()}
+        k, v = next(iter(outputs.items()))
+        return _jsonable(v, k)
+    cols = {k: _jsonable(v, k) for k, v in outputs.items()}
     n = len(next(iter(cols.values())))
     return [{k: cols[k][i] for k in cols} for i in range(n)]
 
@@ -171,8 +252,9 @@ def encode_predictions(outputs: dict[str, np.ndarray]) -> list:
 def encode_outputs(outputs: dict[str, np.ndarray]) -> Any:
     """Outputs -> the columnar ``outputs`` value."""
     if len(outputs) == 1:
-        return _jsonable(next(iter(outputs.values())))
-    return {k: _jsonable(v) for k, v in outputs.items()}
+        k, v = next(iter(outputs.items()))
+        return _jsonable(v, k)
+    return {k: _jsonable(v, k) for k, v in outputs.items()}
 
 
 def classify_result(sig: Signature, outputs: dict[str, np.ndarray]) -> list[list[list]]:
@@ -186,8 +268,8 @@ def classify_result(sig: Signature, outputs: dict[str, np.ndarray]) -> list[list
         scores = floats[0]
     scores = np.asarray(scores, np.float64).reshape(len(scores), -1)
     classes = outputs.get("classes")
-    if classes is None:
-        labels = [[str(j) for j in range(scores.shape[1])]] * len(scores)
+    if classes is None:  # TF Serving leaves the label empty when the signature has scores only
+        labels = [[""] * scores.shape[1]] * len(scores)
     else:
         c = np.asarray(classes).reshape(len(scores), -1)
         labels = [[x.decode() if isinstance(x, bytes) else str(x) for x in row] for row in c]
@@ -208,7 +290,7 @@ def regress_result(sig: Signature, outputs: dict[str, np.ndarray]) -> list[float
     return [float(x) for x in v[:, 0]]
 
 
-def examples_from_request(body: dict[str, Any]) -> list[bytes]:
+def examples_from_request(body: dict[str, Any], kinds: dict[str, str] | None = None) -> list[bytes]:
     """``examples`` (+ ``context``) of a :classify/:regress body -> serialized tf.Examples."""
     examples = body.get("examples")
     if not isinstance(examples, list) or not examples:
@@ -220,5 +302,5 @@ def examples_from_request(body: dict[str, Any]) -> list[bytes]:
     for i, ex in enumerate(examples):
         if not isinstance(ex, dict):
             raise DataError(f"example {i} must be an object of features, got {type(ex).__name__}.")
-        out.append(example_from_features({**context, **ex}))
+        out.append(example_from_features({**context, **ex}, kinds))
     return out

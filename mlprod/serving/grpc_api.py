@@ -23,23 +23,7 @@ from typing import Any
 import numpy as np
 
 from mlprod.errors import DataError
-
-
-def _examples(inp: Any) -> list[bytes]:
-    """Serialized examples of a tensorflow.serving.Input (example_list or example_list_with_context)."""
-    kind = inp.WhichOneof("kind")
-    if kind == "example_list":
-        return [e.SerializeToString() for e in inp.example_list.examples]
-    if kind == "example_list_with_context":
-        ctx = inp.example_list_with_context.context
-        out = []
-        for e in inp.example_list_with_context.examples:
-            merged = type(e)()
-            merged.CopyFrom(ctx)
-            merged.MergeFrom(e)
-            out.append(merged.SerializeToString())
-        return out
-    raise DataError("the request's input holds no examples (set input.example_list.examples).")
+from mlprod.serving.model import examples_of_input as _examples
 
 
 def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
@@ -50,6 +34,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         classification_pb2,
         get_model_metadata_pb2,
         get_model_status_pb2,
+        inference_pb2,
         model_service_pb2_grpc,
         predict_pb2,
         prediction_service_pb2_grpc,
@@ -57,35 +42,56 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
     )
 
     from mlprod.serving import codec
-    from mlprod.serving.server import NotFound, error_status, new_request_id
+    from mlprod.serving.status import error_status, new_request_id
 
     m = server.m
 
-    def handle(api: str, context: Any, fn: Any) -> Any:
+    def handle(api: str, context: Any, fn: Any, spec: Any = None) -> Any:
         t0 = time.perf_counter()
+        name = spec.name if spec is not None and spec.name in server.models else server.model_name
         md = dict(context.invocation_metadata())
         rid = md.get("x-request-id") or new_request_id()
         context.send_initial_metadata((("x-request-id", rid),))
         try:
+            if server.draining:  # refused on arrival; calls that arrived before draining finish
+                raise RuntimeError("the server is shutting down; retry on another replica.")
             out = fn(rid)
         except Exception as e:  # noqa: BLE001 - every error becomes a gRPC status
             http, msg = error_status(e, server.draining)
             code = {404: grpc.StatusCode.NOT_FOUND, 400: grpc.StatusCode.INVALID_ARGUMENT,
                     503: grpc.StatusCode.UNAVAILABLE}.get(http, grpc.StatusCode.INTERNAL)
-            m["requests"].labels(server.model_name, api, code.name).inc()
+            m["requests"].labels(name, api, code.name).inc()
             context.abort(code, msg)
-        m["requests"].labels(server.model_name, api, "OK").inc()
-        m["latency"].labels(server.model_name, api).observe(time.perf_counter() - t0)
+        m["requests"].labels(name, api, "OK").inc()
+        m["latency"].labels(name, api).observe(time.perf_counter() - t0)
         return out
 
-    def spec_of(spec: Any) -> tuple[str, int | None, str]:
-        version = spec.version.value if spec.HasField("version") else None
-        if spec.version_label:
-            raise NotFound(f"version labels are not supported (got {spec.version_label!r}); set version.")
+    def spec_of(spec: Any) -> tuple[str, int | str | None, str]:
+        """(name, version number / label / None, signature name) of a ModelSpec."""
+        choice = spec.WhichOneof("version_choice")
+        version: int | str | None = (spec.version.value if choice == "version" else
+                                     spec.version_label if choice == "version_label" else None)
         return spec.name, version, spec.signature_name
 
+    def tensors(sig: Any, protos: Any) -> dict[str, np.ndarray]:
+        """Request tensors -> numpy, refusing a dtype other than the signature's (as TF Serving)."""
+        out = {}
+        for k, v in protos.items():
+            info = sig.inputs.get(k)
+            if info is None:
+                raise DataError(f"input {k!r} is not an input of signature {sig.name!r} "
+                                f"(its inputs: {sorted(sig.inputs)}).")
+            want = tf.string if info.is_string else tf.as_dtype(np.dtype(info.dtype))
+            got = tf.dtypes.as_dtype(v.dtype)
+            if got != want:
+                raise DataError(f"input {k!r} of signature {sig.name!r} expects {want.name} but the request "
+                                f"sends {got.name} (DT_{got.name.upper()}); send a tensor of that dtype.")
+            a = tf.make_ndarray(v)
+            out[k] = a.astype(object) if a.dtype.kind == "S" else a
+        return out
+
     def fill_spec(out: Any, sv: Any, sig: Any) -> None:
-        out.model_spec.name = server.model_name
+        out.model_spec.name = sv.model_name or server.model_name
         out.model_spec.version.value = sv.version
         out.model_spec.signature_name = sig.name
 
@@ -96,7 +102,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             raise DataError(f"signature {sig.name!r} takes {sorted(sig.inputs)}, not serialized tf.Examples; "
                             "use Predict.")
         inputs = {next(iter(sig.inputs)): np.array(_examples(request.input), dtype=object)}
-        outputs = server.submit(sv, sig, inputs, rid).result()
+        outputs = server.submit(sv, sig, inputs, rid, admitted=True).result()
         return sv, sig, outputs
 
     class Prediction(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -104,9 +110,8 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             def fn(rid: str) -> Any:
                 name, version, sig_name = spec_of(request.model_spec)
                 sv, sig = server.resolve(name, version, sig_name or None)
-                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-                inputs = {k: (v.astype(object) if v.dtype.kind == "S" else v) for k, v in inputs.items()}
-                outputs = server.submit(sv, sig, inputs, rid).result()
+                inputs = tensors(sig, request.inputs)
+                outputs = server.submit(sv, sig, inputs, rid, admitted=True).result()
                 resp = predict_pb2.PredictResponse()
                 fill_spec(resp, sv, sig)
                 wanted = set(request.output_filter) or set(outputs)
@@ -116,7 +121,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 for k in wanted:
                     resp.outputs[k].CopyFrom(tf.make_tensor_proto(outputs[k]))
                 return resp
-            return handle("predict", context, fn)
+            return handle("predict", context, fn, request.model_spec)
 
         def Classify(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -128,7 +133,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                     for label, score in row:
                         c.classes.add(label=label, score=score)
                 return resp
-            return handle("classify", context, fn)
+            return handle("classify", context, fn, request.model_spec)
 
         def Regress(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -138,7 +143,41 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 for v in codec.regress_result(sig, outputs):
                     resp.result.regressions.add(value=v)
                 return resp
-            return handle("regress", context, fn)
+            return handle("regress", context, fn, request.model_spec)
+
+        def MultiInference(self, request: Any, context: Any) -> Any:  # noqa: N802
+            def fn(rid: str) -> Any:
+                if not request.tasks:
+                    raise DataError("MultiInference needs at least one task (model_spec + method_name).")
+                specs = [spec_of(t.model_spec) for t in request.tasks]
+                if len({(n, v) for n, v, _ in specs}) != 1:
+                    raise DataError("every MultiInference task must name the same model and version.")
+                if len({s for _, _, s in specs}) != len(specs):
+                    raise DataError("MultiInference tasks must use different signatures.")
+                examples = np.array(_examples(request.input), dtype=object)
+                resp = inference_pb2.MultiInferenceResponse()
+                for task, (name, version, sig_name) in zip(request.tasks, specs, strict=True):
+                    sv, sig = server.resolve(name, version, sig_name or None)
+                    if not sig.takes_examples:
+                        raise DataError(f"signature {sig.name!r} does not take serialized tf.Examples.")
+                    outputs = server.submit(sv, sig, {next(iter(sig.inputs)): examples}, rid, admitted=True).result()
+                    res = resp.results.add()
+                    res.model_spec.name = sv.model_name or server.model_name
+                    res.model_spec.version.value = sv.version
+                    res.model_spec.signature_name = sig.name
+                    if task.method_name == "tensorflow/serving/classify":
+                        for row in codec.classify_result(sig, outputs):
+                            c = res.classification_result.classifications.add()
+                            for label, score in row:
+                                c.classes.add(label=label, score=score)
+                    elif task.method_name == "tensorflow/serving/regress":
+                        for v in codec.regress_result(sig, outputs):
+                            res.regression_result.regressions.add(value=v)
+                    else:
+                        raise DataError(f"MultiInference method_name {task.method_name!r}: use "
+                                        "'tensorflow/serving/classify' or 'tensorflow/serving/regress'.")
+                return resp
+            return handle("multi_inference", context, fn, request.tasks[0].model_spec if request.tasks else None)
 
         def GetModelMetadata(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
@@ -151,25 +190,21 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
                 resp.model_spec.version.value = sv.version
                 resp.metadata["signature_def"].Pack(sv.signature_defs())
                 return resp
-            return handle("metadata", context, fn)
+            return handle("metadata", context, fn, request.model_spec)
 
     class Models(model_service_pb2_grpc.ModelServiceServicer):
         def GetModelStatus(self, request: Any, context: Any) -> Any:  # noqa: N802
             def fn(rid: str) -> Any:
                 name, version, _ = spec_of(request.model_spec)
-                if name != server.model_name:
-                    raise NotFound(f"model {name!r} is not served here (this server serves {server.model_name!r}).")
                 resp = get_model_status_pb2.GetModelStatusResponse()
                 states = {"AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
                           "END": get_model_status_pb2.ModelVersionStatus.END}
-                for s in server.status():
-                    if version is not None and int(s["version"]) != version:
-                        continue
+                for s in server.status(version, name=name):
                     st = resp.model_version_status.add(version=int(s["version"]), state=states[s["state"]])
-                    st.status.error_code = 0 if s["state"] == "AVAILABLE" else 2
+                    st.status.error_code = 0 if s["status"]["error_code"] == "OK" else 2
                     st.status.error_message = s["status"]["error_message"]
                 return resp
-            return handle("status", context, fn)
+            return handle("status", context, fn, request.model_spec)
 
     g = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="mlprod-grpc"),
                     options=[("grpc.max_receive_message_length", 256 << 20)])

@@ -32,6 +32,26 @@ _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?:/labels/
                    r"(?::(?P<verb>predict|classify|regress))?(?P<meta>/metadata)?$")
 
 
+class _Disconnected(Exception):
+    """The client closed the connection before its body arrived."""
+
+
+def _print_all_fields() -> dict[str, bool]:
+    """MessageToDict's flag printing default-valued fields, as TF Serving prints them (``"name": ""``)."""
+    import inspect
+
+    from google.protobuf import json_format
+
+    params = inspect.signature(json_format.MessageToDict).parameters
+    for flag in ("always_print_fields_with_no_presence", "including_default_value_fields"):
+        if flag in params:
+            return {flag: True}
+    return {}
+
+
+_ALL_FIELDS: dict[str, bool] = {}
+
+
 def _json(obj: Any, status: int = 200, request_id: str | None = None) -> Any:
     from starlette.responses import Response
 
@@ -48,45 +68,73 @@ def make_app(server: Any) -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from mlprod.serving.server import NotFound, error_status, new_request_id
+    from mlprod.errors import NotFound
+    from mlprod.serving.status import error_status, new_request_id
 
+    _ALL_FIELDS.update(_print_all_fields())
     m = server.m
-    ok_count = {api: m["requests"].labels(server.model_name, api, "200") for api in ("predict", "classify", "regress")}
-    latency = {api: m["latency"].labels(server.model_name, api) for api in ("predict", "classify", "regress")}
+    apis = ("predict", "classify", "regress")
+    ok_count = {(n, api): m["requests"].labels(n, api, "200") for n in server.models for api in apis}
+    latency = {(n, api): m["latency"].labels(n, api) for n in server.models for api in apis}
 
-    def parse(rest: str) -> tuple[str, int | None, str | None, bool]:
+    def metric_name(rest: str) -> str:
+        """The model a path names when it is served (metrics stay bounded), else the first model."""
+        name = rest.split("/", 1)[0].split(":", 1)[0]
+        return name if name in server.models else server.model_name
+
+    def parse(rest: str) -> tuple[str, int | str | None, str | None, bool]:
+        """(model name, version number or label or None, verb, metadata?) of a /v1/models/... path."""
         match = _PATH.match(rest)
-        if not match:
-            raise NotFound(f"unknown path /v1/models/{rest}; use /v1/models/NAME[/versions/V][:predict|:classify|"
-                           ":regress] or /metadata.")
-        if match["label"]:
-            raise NotFound(f"version labels are not supported (got {match['label']!r}); use /versions/N.")
-        return match["name"], int(match["version"]) if match["version"] else None, match["verb"], bool(match["meta"])
+        if not match or (match["version"] and match["label"]):
+            raise NotFound(f"unknown path /v1/models/{rest}; use /v1/models/NAME[/versions/V | /labels/L]"
+                           "[:predict|:classify|:regress] or /metadata.")
+        version: int | str | None = int(match["version"]) if match["version"] else match["label"]
+        return match["name"], version, match["verb"], bool(match["meta"])
 
-    def error(e: Exception, api: str, rid: str | None) -> Any:
+    async def read_json(request: Request) -> Any:
+        from starlette.requests import ClientDisconnect
+
+        try:
+            raw = await request.body()
+        except ClientDisconnect:
+            raise _Disconnected() from None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DataError(f"the request body is not JSON ({e}).") from None
+        except RecursionError:
+            raise DataError("the request body nests JSON too deeply to parse; send flat lists of values.") from None
+
+    def error(e: Exception, api: str, rid: str | None, name: str | None = None) -> Any:
+        name = name or server.model_name
+        if isinstance(e, _Disconnected):  # the client went away mid-body: nobody to answer, not a 5xx
+            m["requests"].labels(name, api, "499").inc()
+            return _json({"error": "the client closed the connection before sending the whole body."}, 499, rid)
         code, msg = error_status(e, server.draining)
-        m["requests"].labels(server.model_name, api, str(code)).inc()
+        m["requests"].labels(name, api, str(code)).inc()
         return _json({"error": msg}, code, rid)
+
+    def ok(api: str, obj: Any, name: str) -> Any:
+        m["requests"].labels(name, api, "200").inc()
+        return _json(obj, 200)
 
     async def status(request: Request) -> Any:
         rest = request.path_params["rest"]
+        api = "status"
         try:
             name, version, verb, meta = parse(rest)
             if verb:
                 raise NotFound(f":{verb} takes POST.")
             if meta:
+                api = "metadata"
                 sv, _ = server.resolve(name, version, None)
-                defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True)
-                return _json({"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
-                              "metadata": {"signature_def": defs}})
-            if name != server.model_name:
-                raise NotFound(f"model {name!r} is not served here (this server serves {server.model_name!r}).")
-            st = server.status()
-            if version is not None:
-                st = [s for s in st if s["version"] == str(version)]
-            return _json({"model_version_status": st})
+                defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True,
+                                                 **_ALL_FIELDS)
+                return ok(api, {"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
+                                "metadata": {"signature_def": defs}}, name)
+            return ok(api, {"model_version_status": server.status(version, name=name)}, name)
         except Exception as e:  # noqa: BLE001
-            return error(e, "status", None)
+            return error(e, api, None, metric_name(rest))
 
     async def infer(request: Request) -> Any:
         t0 = time.perf_counter()
@@ -94,14 +142,13 @@ def make_app(server: Any) -> Any:
         rid = request.headers.get("x-request-id") or new_request_id()
         api = "predict"
         try:
+            if server.draining:  # refused on arrival; a request that arrived before draining is finished
+                raise RuntimeError("the server is shutting down; retry on another replica.")
             name, version, verb, meta = parse(rest)
             if verb is None or meta:
                 raise NotFound("POST to /v1/models/NAME[/versions/V]:predict, :classify or :regress.")
             api = verb
-            try:
-                body = json.loads(await request.body())
-            except json.JSONDecodeError as e:
-                raise DataError(f"the request body is not JSON ({e}).") from None
+            body = await read_json(request)
             if not isinstance(body, dict):
                 raise DataError("the request body must be a JSON object.")
             sv, sig = server.resolve(name, version, body.get("signature_name"))
@@ -114,47 +161,53 @@ def make_app(server: Any) -> Any:
                 if not sig.takes_examples:
                     raise DataError(f":{verb} needs a signature that takes serialized tf.Examples; "
                                     f"{sig.name!r} takes {sorted(sig.inputs)}. Use :predict.")
-                inputs = {next(iter(sig.inputs)): np.array(codec.examples_from_request(body), dtype=object)}
-            outputs = await server.submit_async(sv, sig, inputs, rid)
+                inputs = {next(iter(sig.inputs)): np.array(codec.examples_from_request(body, sig.example_features),
+                                                            dtype=object)}
+            outputs = await server.submit_async(sv, sig, inputs, rid, admitted=True)
             if verb == "predict":
                 result = {"predictions": codec.encode_predictions(outputs)} if "instances" in body else \
                     {"outputs": codec.encode_outputs(outputs)}
-            elif verb == "classify":
-                result = {"result": codec.classify_result(sig, outputs)}
+            elif verb == "classify":  # TF Serving's server answers "results" (its REST doc shows "result")
+                result = {"results": codec.classify_result(sig, outputs)}
             else:
-                result = {"result": codec.regress_result(sig, outputs)}
-            ok_count[api].inc()
-            latency[api].observe(time.perf_counter() - t0)
+                result = {"results": codec.regress_result(sig, outputs)}
+            ok_count[name, api].inc()
+            latency[name, api].observe(time.perf_counter() - t0)
             return _json(result, 200, rid)
         except Exception as e:  # noqa: BLE001
-            return error(e, api, rid)
+            return error(e, api, rid, metric_name(rest))
 
     async def feedback(request: Request) -> Any:
         from mlprod.serving.requestlog import log_feedback
 
         try:
-            if server.request_log is None:
-                raise DataError("this server logs no requests (start it with log_dir=...), so feedback has "
-                                "nothing to join.")
-            body = json.loads(await request.body())
+            body = await read_json(request)
             labels = body.get("labels") if isinstance(body, dict) else None
             if not isinstance(labels, dict) or not labels:
-                raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME"}.')
-            log_feedback(server.request_log.log_dir, labels, label=body.get("label", "label"))
+                raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME", '
+                                '"model": "NAME" (when the server serves several)}.')
+            rl = server.model(body.get("model") or server.model_name).request_log
+            if rl is None:
+                raise DataError("this server logs no requests (start it with log_dir=...), so feedback has "
+                                "nothing to join.")
+            log_feedback(rl.log_dir, labels, label=body.get("label", "label"))
             return _json({"recorded": len(labels)})
         except Exception as e:  # noqa: BLE001
             return error(e, "feedback", None)
 
     async def health(request: Request) -> Any:
-        ok = server.versions.default is not None and not server.draining
-        return _json({"status": "ok" if ok else "unavailable", "version": server.versions.default},
-                     200 if ok else 503)
+        problems = server.health_problems()
+        body = {"status": "unavailable" if problems else "ok", "version": server.versions.default}
+        if problems:
+            body["error"] = "; ".join(problems)
+        return _json(body, 503 if problems else 200)
 
     async def metrics(request: Request) -> Any:
         return Response(generate_latest(m["registry"]), media_type=CONTENT_TYPE_LATEST)
 
     async def no_route(request: Request, exc: Exception) -> Any:  # 404 / 405 as TF Serving answers: JSON
         code = getattr(exc, "status_code", 404)
+        m["requests"].labels(server.model_name, "unrouted", str(code)).inc()
         what = "unknown path" if code == 404 else f"{request.method} is not allowed on"
         return _json({"error": f"{what} {request.url.path}; the API: GET /v1/models/NAME[/versions/V][/metadata], "
                                "POST /v1/models/NAME[/versions/V]:predict|:classify|:regress, POST /v1/feedback, "

@@ -17,24 +17,33 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mlprod.errors import ConfigError, DataError
-from mlprod.serving.batching import Batcher, request_rows, run_unbatched
+from mlprod._compat import renamed
+from mlprod.errors import ConfigError, DataError, NotFound
+from mlprod.params import Interval, OneOf, check_params
+from mlprod.serving.batching import BATCHING_PARAMS, Batcher, request_rows, run_unbatched
+from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
 from mlprod.serving.requestlog import RequestLog
+from mlprod.serving.status import error_status, new_request_id  # noqa: F401 - re-exported (older imports)
 from mlprod.serving.versions import Versions
 
 log = logging.getLogger("mlprod.serving")
+
+
+#: serve()'s own options (the batching and log ones are checked by their tables; mlprod.params)
+SERVE_PARAMS = {"rest_port": Interval(int, 0, 65535, optional=True), "grpc_port": Interval(int, 0, 65535, optional=True),
+                "poll_s": Interval(float, 0, closed="neither"), "version_policy": OneOf("latest", "all", "specific"),
+                "num_latest": Interval(int, 1), "log_sample_rate": Interval(float, 0, 1, closed="right"),
+                "log_flush_interval_s": Interval(float, 0, closed="neither")}
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,8 @@ class Batching:
     batch_timeout_s: float = 0.002
     num_batch_threads: int = 2
 
-
-class NotFound(DataError):
-    """Unknown model name or version (HTTP 404 / gRPC NOT_FOUND)."""
+    def __post_init__(self) -> None:
+        check_params("Batching", vars(self), BATCHING_PARAMS)
 
 
 def _metrics(model: str) -> Any:
@@ -67,39 +75,63 @@ def _metrics(model: str) -> Any:
     }
 
 
+class _Model:
+    """One served model: its config, versions and request log."""
+
+    def __init__(self, cfg: ModelConfig, versions: Versions, request_log: RequestLog | None) -> None:
+        self.cfg, self.versions, self.request_log = cfg, versions, request_log
+        self.labels = _check_labels(cfg.version_labels)
+
+
 class Server:
     """A running model server (see :func:`serve`); also usable in-process through :meth:`infer`."""
 
-    def __init__(self, base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
+    @renamed(base_path="model_dir")
+    def __init__(self, model_dir: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1",
                  rest_port: int | None = 8501, grpc_port: int | None = 8500,
                  batching: bool | Batching = False, log_dir: str | None = None, log_sample_rate: float = 1.0,
                  log_flush_interval_s: float = 1.0, log_max_file_bytes: int = 64 << 20,
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
-                 versions: list[int] | None = None, poll_s: float = 1.0) -> None:
-        if not model_name or "/" in model_name or ":" in model_name:
-            raise ConfigError(f"model_name {model_name!r} must be a non-empty name without '/' or ':'.")
+                 versions: list[int] | None = None, poll_s: float = 1.0,
+                 version_labels: dict[str, int] | None = None,
+                 model_config_file: str | None = None) -> None:
+        if (model_dir is None) == (model_config_file is None):
+            raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
+                              "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
-        self.model_name, self.host = model_name, host
+        check_params("serve", {**locals(), "log_sample_rate": log_sample_rate}, SERVE_PARAMS)
+        configs = read_model_config(model_config_file) if model_config_file else [
+            ModelConfig(model_name, str(model_dir), version_policy, num_latest, versions, dict(version_labels or {}))]
+        self.host = host
         self._want_rest, self._want_grpc = rest_port, grpc_port
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
-        self.m = _metrics(model_name)
-        self._batch_size = self.m["batch"].labels(model_name)
-        self.versions = Versions(str(base_path), policy=version_policy, num_latest=num_latest, specific=versions,
-                                 poll_s=poll_s, on_change=self._version_changed)
-        cfg = Batching() if batching is True else (batching or None)
-        self.batching = cfg
-        self.batcher = (Batcher(self._run, max_batch_size=cfg.max_batch_size, batch_timeout_s=cfg.batch_timeout_s,
-                                num_batch_threads=cfg.num_batch_threads,
-                                on_run=self._ran) if cfg else None)
-        self.request_log = (RequestLog(log_dir, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
-                                       max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
-                            if log_dir else None)
-        if self.request_log is not None:
-            rl = self.request_log
-            self.m["logged"].labels(model_name).set_function(lambda: rl.written)
-            self.m["dropped"].labels(model_name).set_function(lambda: rl.dropped)
+        self.m = _metrics(configs[0].name)
+        self._batch_size = self.m["batch"].labels(configs[0].name)
+        self.models: dict[str, _Model] = {}
+        for cfg in configs:
+            labels = _check_labels(cfg.version_labels)
+            vs = Versions(cfg.base_path, policy=cfg.version_policy, num_latest=cfg.num_latest, specific=cfg.versions,
+                          poll_s=poll_s, on_change=self._on_change(cfg.name), keep=list(labels.values()),
+                          name=cfg.name)
+            folder = None if not log_dir else (log_dir if len(configs) == 1 else f"{log_dir}/{cfg.name}")
+            rl = (RequestLog(folder, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
+                             max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
+                  if folder else None)
+            if rl is not None:
+                self.m["logged"].labels(cfg.name).set_function(lambda rl=rl: rl.written)
+                self.m["dropped"].labels(cfg.name).set_function(lambda rl=rl: rl.dropped)
+            self.models[cfg.name] = _Model(cfg, vs, rl)
+        first = self.models[configs[0].name]
+        # the first (often only) model, as attributes: what single-model callers use
+        self.model_name, self.versions, self.request_log = configs[0].name, first.versions, first.request_log
+        self.version_labels = first.labels
+        cfg_b = Batching() if batching is True else (batching or None)
+        self.batching = cfg_b
+        self.batcher = (Batcher(self._run, max_batch_size=cfg_b.max_batch_size, batch_timeout_s=cfg_b.batch_timeout_s,
+                                num_batch_threads=cfg_b.num_batch_threads,
+                                on_run=self._ran) if cfg_b else None)
         self.draining = False
         self._rest: Any = None
         self._rest_thread: threading.Thread | None = None
@@ -107,10 +139,12 @@ class Server:
         self._stopped = threading.Event()
 
     # -- the one inference path both APIs use ---------------------------------------------
-    def _version_changed(self, version: int | None) -> None:
-        if version is not None:
-            self.m["version"].labels(self.model_name).set(version)
-            log.info("%s now serves version %s", self.model_name, version)
+    def _on_change(self, name: str) -> Any:
+        def changed(version: int | None) -> None:
+            if version is not None:
+                self.m["version"].labels(name).set(version)
+                log.info("%s now serves version %s", name, version)
+        return changed
 
     def _run(self, key: Hashable, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         sv, sig_name = key[0], key[1]  # type: ignore[index]
@@ -120,30 +154,53 @@ class Server:
              outputs: dict[str, np.ndarray]) -> None:
         """After a model call answered: the batch-size metric, and the log (one call per batch)."""
         self._batch_size.observe(sum(n for _, n in items))
-        if self.request_log is None:
-            return
         sv, sig_name = key
+        model = self.models.get(sv.model_name)
+        rl = model.request_log if model is not None else self.request_log
+        if rl is None:
+            return
         ids: list[str] = []
         for rid, n in items:
             rid = rid or new_request_id()
             ids.extend([rid] if n == 1 else [f"{rid}-{i}" for i in range(n)])
-        self.request_log.log(inputs, outputs, version=sv.version, request_ids=ids,
-                             takes_examples=sv.signatures[sig_name].takes_examples)
+        rl.log(inputs, outputs, version=sv.version, request_ids=ids,
+               takes_examples=sv.signatures[sig_name].takes_examples)
 
-    def resolve(self, name: str, version: int | None, signature_name: str | None) -> tuple[Servable, Signature]:
-        """The servable and signature a request addresses (NotFound for another model or version)."""
-        if name != self.model_name:
-            raise NotFound(f"model {name!r} is not served here (this server serves {self.model_name!r}).")
+    def model(self, name: str) -> _Model:
+        """The served model called ``name`` (NotFound when this server does not serve it)."""
+        m = self.models.get(name)
+        if m is None:
+            raise NotFound(f"model {name!r} is not served here (this server serves {sorted(self.models)}).")
+        return m
+
+    def label_version(self, label: str, name: str | None = None) -> int:
+        """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
+        m = self.model(name or self.model_name)
+        if label not in m.labels:
+            raise NotFound(f"version label {label!r} is not defined for model {m.cfg.name!r} "
+                           f"(labels: {m.labels or 'none'}); define it with version_labels={{...}} "
+                           "or version_labels in a model config file.")
+        return m.labels[label]
+
+    def resolve(self, name: str, version: int | str | None,
+                signature_name: str | None) -> tuple[Servable, Signature]:
+        """The servable and signature a request addresses: ``version`` is a number, a version label
+        or None (the default). NotFound for another model, version or label."""
+        m = self.model(name)
+        if isinstance(version, str):
+            version = self.label_version(version, name)
         try:
-            sv = self.versions.get(version)
+            sv = m.versions.get(version)
         except DataError as e:
             raise NotFound(str(e)) from None
         return sv, sv.signature(signature_name)
 
-    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], request_id: str | None = None) -> Any:
+    def submit(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray], request_id: str | None = None,
+               *, admitted: bool = False) -> Any:
         """Queue (batching) or run one request; returns a Future of its outputs. The request is
-        logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``)."""
-        if self.draining:
+        logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``).
+        While draining, only requests ``admitted`` before it began (the APIs check on arrival) run."""
+        if self.draining and not admitted:
             raise RuntimeError("the server is shutting down")
         key = (sv, sig.name)
         if self.batcher is not None:
@@ -155,11 +212,11 @@ class Server:
         return fut
 
     def submit_async(self, sv: Servable, sig: Signature, inputs: dict[str, np.ndarray],
-                     request_id: str | None = None) -> Any:
+                     request_id: str | None = None, *, admitted: bool = False) -> Any:
         """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
-        if self.batcher is not None and not self.draining:
+        if self.batcher is not None and (admitted or not self.draining):
             return self.batcher.submit_async((sv, sig.name), inputs, request_id)
-        done = self.submit(sv, sig, inputs, request_id)  # unbatched: it ran here, in the loop's thread
+        done = self.submit(sv, sig, inputs, request_id, admitted=admitted)  # unbatched: it ran here, in the loop's thread
         fut = asyncio.get_running_loop().create_future()  # handed over without asyncio.wrap_future's wake-up
         if done.exception() is None:
             fut.set_result(done.result())
@@ -168,7 +225,7 @@ class Server:
         return fut
 
     def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
-              request_id: str | None = None) -> dict[str, np.ndarray]:
+              request_id: str | None = None, model_name: str | None = None) -> dict[str, np.ndarray]:
         """Run one batch in-process through batching and logging, as a request would.
 
         Example:
@@ -176,13 +233,14 @@ class Server:
             >>> srv.infer({"examples": np.array(serialized_examples, dtype=object)})["outputs"].shape  # doctest: +SKIP
             (10, 3)
         """
-        sv, sig = self.resolve(self.model_name, version, signature_name)
+        sv, sig = self.resolve(model_name or self.model_name, version, signature_name)
         return self.submit(sv, sig, inputs, request_id or new_request_id()).result()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Server:
-        """Load the servable versions, then open the REST and gRPC ports."""
-        self.versions.start()
+        """Load the servable versions (of every model), then open the REST and gRPC ports."""
+        for m in self.models.values():
+            m.versions.start()
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 
@@ -232,9 +290,10 @@ class Server:
                 self._rest_thread.join(grace_s + 5)
         if self.batcher is not None:
             self.batcher.close(grace_s)
-        if self.request_log is not None:
-            self.request_log.close(grace_s)
-        self.versions.stop()
+        for m in self.models.values():
+            if m.request_log is not None:
+                m.request_log.close(grace_s)
+            m.versions.stop()
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -248,72 +307,63 @@ class Server:
         self.stop()
 
     # -- versions -------------------------------------------------------------------------
-    def rollback(self, version: int) -> None:
+    def rollback(self, version: int, model_name: str | None = None) -> None:
         """Serve ``version`` alone from now on (a pin file beside the models, seen by every replica)."""
-        self.versions.pin(int(version))
+        self.model(model_name or self.model_name).versions.pin(int(version))
 
-    def unpin(self) -> None:
+    def unpin(self, model_name: str | None = None) -> None:
         """Back to the version policy (the newest version serves again)."""
-        self.versions.unpin()
+        self.model(model_name or self.model_name).versions.unpin()
 
-    def status(self) -> list[dict[str, Any]]:
-        """TF Serving's ``model_version_status`` list."""
-        return self.versions.status()
+    def status(self, version: int | str | None = None, *, name: str | None = None) -> list[dict[str, Any]]:
+        """TF Serving's ``model_version_status`` list (of one version or label when given).
 
+        Raises:
+            NotFound: another model's name, or a version (label) this server has never seen.
+        """
+        m = self.model(name or self.model_name)
+        if isinstance(version, str):
+            version = self.label_version(version, m.cfg.name)
+        try:
+            return m.versions.status(version)
+        except DataError as e:
+            raise NotFound(f"model {m.cfg.name!r}: {e}") from None
 
-def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
-    """(HTTP status, one-line message) of a request error, as TF Serving maps its status codes."""
-    msg = str(e)
-    try:
-        import tensorflow as tf
-
-        if isinstance(e, tf.errors.OpError):
-            lines = [ln.strip() for ln in e.message.splitlines()]
-            # parse errors name the feature after "Name: <unknown>, " (the example has no name):
-            # "Key: x, Index: 0.  Data types don't match..." or "Feature: x (data type: float) is required..."
-            named = [" ".join(ln.split("Name: <unknown>, ", 1)[-1].split()) for ln in lines
-                     if "Feature:" in ln or "Key:" in ln]
-            useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error", "Detected at node",
-                                                                      "<stack", "[["))]
-            msg = (named or useful or [type(e).__name__])[0]
-            return (400 if isinstance(e, (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)) else 500), msg
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(e, NotFound):
-        return 404, msg
-    if isinstance(e, RuntimeError) and draining:
-        return 503, msg
-    if isinstance(e, KeyError):  # str() of a KeyError is the repr of its key
-        return 400, str(e.args[0]) if e.args else msg
-    if isinstance(e, (DataError, ConfigError, ValueError, TypeError)):
-        return 400, msg
-    return 500, f"{type(e).__name__}: {msg}"
+    def health_problems(self) -> list[str]:
+        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin file."""
+        out = []
+        if self.draining:
+            out.append("the server is shutting down")
+        for name, m in self.models.items():
+            if m.versions.default is None:
+                out.append(f"no version of model {name!r} is loaded")
+            if m.versions.pin_error:
+                out.append(m.versions.pin_error)
+        return out
 
 
-_ID_PREFIX = uuid.uuid4().hex[:20]  # random per process: ids stay unique across servers and restarts
-_ID_COUNTER = itertools.count()
+def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in (labels or {}).items():
+        if not isinstance(k, str) or not k or k.isdigit() or "/" in k or ":" in k:
+            raise ConfigError(f"version label {k!r} must be a name (not a number, no '/' or ':'), e.g. 'stable'.")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"version label {k!r} must name a version number >= 0, got {v!r}.")
+        out[k] = v
+    return out
 
 
-def new_request_id() -> str:
-    """A 32-hex-digit id unique to this request: a random per-process prefix and a counter.
-
-    (``uuid4`` per request reads the OS's random source each time: ~14 us under load.)
-
-    Example:
-        >>> a, b = new_request_id(), new_request_id()
-        >>> len(a), a != b, a[:20] == b[:20]
-        (32, True, True)
-    """
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
-
-
-def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
+@renamed(base_path="model_dir")
+def serve(model_dir: str | None = None, *, model_name: str = "model", host: str = "127.0.0.1", rest_port: int | None = 8501,
           grpc_port: int | None = 8500, batching: bool | Batching = False, log_dir: str | None = None,
           **kwargs: Any) -> Server:
-    """Serve the numbered versions under ``base_path`` with TF Serving's REST and gRPC APIs.
+    """Serve the numbered versions under ``model_dir`` with TF Serving's REST and gRPC APIs.
 
     Args:
-        base_path: the Pusher's push destination (``<base>/<version>/saved_model.pb`` or ``model.tflite``).
+        model_dir: the Pusher's push destination (TF Serving's ``--model_base_path``; ``base_path=``
+            is the old name, for one release) (``<base>/<version>/saved_model.pb`` or ``model.tflite``;
+            ``00000123`` is version 123). Or, instead, ``model_config_file=`` (in ``**kwargs``):
+            TF Serving's model-config file of one or more models (:mod:`mlprod.serving.config`).
         model_name: the name in ``/v1/models/NAME`` and in gRPC ``model_spec.name``.
         host: interface to listen on (``0.0.0.0`` for every interface).
         rest_port, grpc_port: ports (TF Serving's 8501, 8500); ``0`` picks a free one; ``None`` disables.
@@ -321,13 +371,16 @@ def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
         log_dir: append every request (features, prediction, version, id, time) to TFRecords here.
         **kwargs: ``log_sample_rate``, ``log_flush_interval_s`` (1 s), ``log_max_file_bytes``,
             ``log_max_total_bytes``, ``version_policy`` (``latest``/``all``/``specific``), ``num_latest``,
-            ``versions``, ``poll_s`` (how often the base folder is scanned).
+            ``versions``, ``poll_s`` (how often the base folder is scanned), ``version_labels``
+            (TF Serving's labels, e.g. ``{"stable": 1, "canary": 2}``: ``/labels/stable:predict``,
+            gRPC ``model_spec.version_label``; serve both versions with ``version_policy="all"``
+            or ``"specific"``).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
 
     Raises:
-        DataError: ``base_path`` is missing or holds no loadable version.
+        DataError: ``model_dir`` is missing or holds no loadable version.
         ConfigError: a bad option or a port that cannot be opened.
 
     Example:
@@ -337,7 +390,7 @@ def serve(base_path: str, *, model_name: str = "model", host: str = "127.0.0.1",
         >>> requests.get(f"{srv.rest_url}/v1/models/penguin").json()          # doctest: +SKIP
         {'model_version_status': [{'version': '1', 'state': 'AVAILABLE', ...}]}
     """
-    srv = Server(str(base_path), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
+    srv = Server(None if model_dir is None else str(model_dir), model_name=model_name, host=host, rest_port=rest_port, grpc_port=grpc_port,
                  batching=batching, log_dir=log_dir, **kwargs)
     try:
         return srv.start()

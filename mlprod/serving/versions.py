@@ -30,7 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import version_folders
 from mlprod.serving.model import Servable, load_version
 
 PIN_FILE = ".mlprod-serving.json"
@@ -38,13 +40,10 @@ POLICIES = ("latest", "all", "specific")
 log = logging.getLogger("mlprod.serving")
 
 
-def list_versions(base_path: str) -> list[int]:
-    """Numbered version folders under ``base_path``, ascending."""
-    try:
-        names = os.listdir(base_path)
-    except FileNotFoundError:
-        return []
-    return sorted(int(n) for n in names if n.isdigit() and os.path.isdir(os.path.join(base_path, n)))
+@renamed(base_path="model_dir")
+def list_versions(model_dir: str) -> list[int]:
+    """Numbered version folders under ``model_dir``, ascending (``00000123`` is version 123)."""
+    return list(version_folders(model_dir))
 
 
 def _stamp(folder: str) -> tuple[int, float]:
@@ -56,30 +55,53 @@ def _stamp(folder: str) -> tuple[int, float]:
     return n, newest
 
 
-def read_pin(base_path: str) -> int | None:
-    """The pinned version of ``base_path`` (None when nothing is pinned)."""
+@renamed(base_path="model_dir")
+def read_pin(model_dir: str) -> int | None:
+    """The pinned version of ``model_dir`` (None when nothing is pinned).
+
+    Raises:
+        ConfigError: the pin file is not ``{"pinned_version": N or null}`` (the message names the
+            file and the fix: ``mlprod rollback BASE N`` rewrites it, ``--unpin`` clears it).
+    """
+    file = os.path.join(model_dir, PIN_FILE)
     try:
-        with open(os.path.join(base_path, PIN_FILE)) as f:
-            v = json.load(f).get("pinned_version")
-    except (FileNotFoundError, json.JSONDecodeError):
+        with open(file) as f:
+            text = f.read()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return int(v) if v is not None else None
+    try:
+        doc = json.loads(text)
+        v = doc["pinned_version"] if isinstance(doc, dict) else doc
+        if v is None and isinstance(doc, dict):
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(v)
+    except (json.JSONDecodeError, KeyError, ValueError):
+        raise ConfigError(f"the pin file {file} does not hold {{\"pinned_version\": N}} (it holds {text[:80]!r}); "
+                          f"pin a version with `mlprod rollback {model_dir} N` or clear it with "
+                          f"`mlprod rollback {model_dir} --unpin`.") from None
+    return v
 
 
-def serving_version(base_path: str) -> int | None:
-    """The version servers of ``base_path`` serve now: the pinned one, else the newest (None: no version)."""
-    versions = list_versions(base_path)
-    return (read_pin(base_path) or versions[-1]) if versions else None
+@renamed(base_path="model_dir")
+def serving_version(model_dir: str) -> int | None:
+    """The version servers of ``model_dir`` serve now: the pinned one, else the newest (None: no version)."""
+    versions = list_versions(model_dir)
+    if not versions:
+        return None
+    pin = read_pin(model_dir)
+    return pin if pin is not None else versions[-1]
 
 
-def write_pin(base_path: str, version: int | None) -> None:
-    """Pin ``base_path`` to ``version`` (None unpins). Checks the version exists."""
-    from mlprod._fs import atomic_write_text
+@renamed(base_path="model_dir")
+def write_pin(model_dir: str, version: int | None) -> None:
+    """Pin ``model_dir`` to ``version`` (None unpins). Checks the version exists."""
+    from mlprod.io.files import atomic_write_text
 
-    if version is not None and int(version) not in list_versions(base_path):
-        raise ConfigError(f"version {version} is not under {base_path} (it has {list_versions(base_path)}); "
+    if version is not None and int(version) not in list_versions(model_dir):
+        raise ConfigError(f"version {version} is not under {model_dir} (it has {list_versions(model_dir)}); "
                           "roll back to one of those.")
-    atomic_write_text(os.path.join(base_path, PIN_FILE),
+    atomic_write_text(os.path.join(model_dir, PIN_FILE),
                       json.dumps({"pinned_version": None if version is None else int(version),
                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
 
@@ -89,7 +111,8 @@ class Versions:
 
     def __init__(self, base_path: str, *, policy: str = "latest", num_latest: int = 1,
                  specific: list[int] | None = None, poll_s: float = 1.0,
-                 on_change: Callable[[int | None], None] | None = None) -> None:
+                 on_change: Callable[[int | None], None] | None = None, keep: list[int] | None = None,
+                 name: str = "") -> None:
         if policy not in POLICIES:
             raise ConfigError(f"version policy {policy!r} is not one of {POLICIES}.")
         if policy == "specific" and not specific:
@@ -99,29 +122,37 @@ class Versions:
         self.base_path, self.policy, self.num_latest = str(base_path), policy, num_latest
         self.specific = sorted(int(v) for v in specific or [])
         self.poll_s, self._on_change = poll_s, on_change
+        self.name = name  # the served model's name, given to each loaded Servable
+        self.keep = sorted(set(keep or []))  # versions kept loaded besides the policy's (labelled ones)
         self._loaded: dict[int, Servable] = {}
         self._failed: dict[int, tuple[tuple[int, float], str]] = {}
+        self._ended: set[int] = set()  # versions unloaded after serving (TF Serving reports them END)
+        self.pin_error: str | None = None  # a bad pin file: the server reports itself unhealthy
         self._default: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def wanted(self, on_disk: list[int]) -> list[int]:
-        pin = read_pin(self.base_path)
+        try:
+            pin = read_pin(self.base_path)
+        except ConfigError as e:
+            self.pin_error = str(e)
+            raise
+        self.pin_error = None
         if pin is not None and pin in on_disk:
             return [pin]
         if self.policy == "all":
             return on_disk
-        if self.policy == "specific":
-            return [v for v in self.specific if v in on_disk]
-        return on_disk[-self.num_latest:]
+        chosen = [v for v in self.specific if v in on_disk] if self.policy == "specific" else on_disk[-self.num_latest:]
+        return sorted(set(chosen) | {v for v in self.keep if v in on_disk})
 
     def poll(self) -> None:
         """One scan: load wanted versions not loaded yet, then drop the unwanted ones."""
-        on_disk = list_versions(self.base_path)
-        wanted = self.wanted(on_disk)
+        folders = version_folders(self.base_path)
+        wanted = self.wanted(list(folders))
         for v in sorted(set(wanted) - set(self._loaded), reverse=True):
-            folder = os.path.join(self.base_path, str(v))
+            folder = os.path.join(self.base_path, folders[v])
             stamp = _stamp(folder)
             if v in self._failed and self._failed[v][0] == stamp:
                 continue  # failed before and unchanged since: wait for its files to change
@@ -132,14 +163,17 @@ class Versions:
                 log.warning("model version %s at %s failed to load: %s", v, folder, e)
                 continue
             self._failed.pop(v, None)
+            sv.model_name = self.name
             with self._lock:
                 self._loaded[v] = sv
+                self._ended.discard(v)
             log.info("loaded model version %s from %s", v, folder)
         with self._lock:
             ready = [v for v in wanted if v in self._loaded]
             if ready:  # drop what is no longer wanted only once a wanted version serves
                 for v in set(self._loaded) - set(ready):
                     del self._loaded[v]
+                    self._ended.add(v)
                     log.info("unloaded model version %s", v)
             old, self._default = self._default, (max(ready) if ready else
                                                  (max(self._loaded) if self._loaded else None))
@@ -166,12 +200,24 @@ class Versions:
     def errors(self) -> dict[int, str]:
         return {v: e for v, (_, e) in self._failed.items()}
 
-    def status(self) -> list[dict[str, Any]]:
-        """TF Serving's ``model_version_status`` entries (AVAILABLE, or END with the load error)."""
+    def status(self, version: int | None = None) -> list[dict[str, Any]]:
+        """TF Serving's ``model_version_status`` entries: AVAILABLE, END (unloaded after serving, or
+        with its load error). ``version`` narrows to one; a version never seen raises NotFound-style
+        :class:`DataError` (TF Serving's NOT_FOUND)."""
+        with self._lock:
+            loaded, ended = set(self._loaded), set(self._ended)
+        errors = self.errors()
         out = [{"version": str(v), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-               for v in sorted(self._loaded, reverse=True)]
-        out += [{"version": str(v), "state": "END", "status": {"error_code": "UNKNOWN", "error_message": e}}
-                for v, e in sorted(self.errors().items(), reverse=True) if v not in self._loaded]
+               for v in sorted(loaded, reverse=True)]
+        out += [{"version": str(v), "state": "END", "status": {"error_code": "UNKNOWN", "error_message": errors[v]}}
+                for v in sorted(errors, reverse=True) if v not in loaded]
+        out += [{"version": str(v), "state": "END", "status": {"error_code": "OK", "error_message": ""}}
+                for v in sorted(ended - loaded - set(errors), reverse=True)]
+        if version is not None:
+            out = [s for s in out if s["version"] == str(version)]
+            if not out:
+                raise DataError(f"version {version} of this model is not known (versions with a state: "
+                                f"{sorted(loaded | ended | set(errors))}).")
         return out
 
     def pin(self, version: int | None) -> None:
@@ -187,7 +233,7 @@ class Versions:
         if not os.path.isdir(self.base_path):
             raise DataError(f"model base path {self.base_path} does not exist; point it at the Pusher's "
                             "push destination (the folder holding numbered version folders).")
-        self.poll()
+        self.poll()  # a bad pin file raises its ConfigError here: the server does not start
         if self._default is None:
             raise DataError(f"no servable version under {self.base_path}: on disk {list_versions(self.base_path)}, "
                             f"load errors {self.errors() or 'none'}. Push a model (numbered folder) first.")

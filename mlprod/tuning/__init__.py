@@ -16,9 +16,10 @@ from mlprod.tuning.estimation import extrapolate, hopeless
 from mlprod.tuning.evolution import RegularizedEvolutionOracle
 from mlprod.tuning.fidelity import ASHAOracle
 from mlprod.tuning.inheritance import inherit_weights
-from mlprod.tuning.search import STRATEGIES, SearchResult, make_oracle, search
+from mlprod.tuning.search import STRATEGIES, SearchResult, search
 from mlprod.tuning.spaces import ConvSpace, DenseSpace
+from mlprod.tuning.strategies import Strategy, check_strategy, make_oracle, register
 from mlprod.tuning.tuner import BudgetTuner
 
 __all__ = ["STRATEGIES", "ASHAOracle", "BudgetTuner", "ConvSpace", "DenseSpace", "RegularizedEvolutionOracle",
-           "SearchResult", "extrapolate", "hopeless", "inherit_weights", "make_oracle", "search"]
+           "SearchResult", "Strategy", "check_strategy", "extrapolate", "hopeless", "inherit_weights", "make_oracle", "register", "search"]

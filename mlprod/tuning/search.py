@@ -21,65 +21,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.splits import holdout_indices
+from mlprod.params import Interval, Kind, check_params
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
+from mlprod.tuning.strategies import DATA_LEVELS, capabilities, check_strategy, make_oracle  # noqa: F401 - re-exported
+from mlprod.tuning.strategies import STRATEGIES as _REGISTRY
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-STRATEGIES = ("random", "grid", "bayesian", "hyperband", "asha", "evolution")
-DATA_LEVELS = 9  # data fidelity: the smallest share of the training data is 1/9 (eta=3: 1/9, 1/3, 1)
-
-
-def _objective(name: str) -> Any:
-    import keras_tuner as kt
-
-    return kt.Objective(name, "min" if "loss" in name else "max")
-
-
-def make_oracle(strategy: str, objective: str, max_trials: int, epochs: int, seed: int, **kw: Any) -> Any:
-    """The Keras Tuner ``Oracle`` for a strategy name.
-
-    Keyword options: ``initial_points`` (bayesian), ``population_size``, ``sample_size``,
-    ``weight_inheritance`` (evolution), ``fidelity`` (``"epochs"``/``"data"``), ``eta``,
-    ``max_resource`` (hyperband, asha).
-
-    Example:
-        >>> type(make_oracle("asha", "val_accuracy", 20, 9, seed=0)).__name__
-        'ASHAOracle'
-    """
-    import keras_tuner as kt
-
-    from mlprod.tuning.evolution import RegularizedEvolutionOracle
-    from mlprod.tuning.fidelity import ASHAOracle
-
-    obj = _objective(objective)
-    resource = kw.get("max_resource") or (DATA_LEVELS if kw.get("fidelity") == "data" else epochs)
-    if strategy == "random":
-        return kt.oracles.RandomSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
-    if strategy == "grid":
-        return kt.oracles.GridSearchOracle(objective=obj, max_trials=max_trials, seed=seed)
-    if strategy == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(objective=obj, max_trials=max_trials, seed=seed,
-                                                     num_initial_points=kw.get("initial_points", 2))
-    if strategy == "hyperband":
-        return kt.oracles.HyperbandOracle(objective=obj, max_epochs=resource, factor=kw.get("eta", 3), seed=seed,
-                                          hyperband_iterations=1)
-    if strategy == "asha":
-        return ASHAOracle(objective=obj, max_trials=max_trials, max_resource=resource, eta=kw.get("eta", 3),
-                          seed=seed)
-    if strategy == "evolution":
-        pop = kw.get("population_size", max(2, min(10, max_trials // 2)))
-        return RegularizedEvolutionOracle(objective=obj, max_trials=max_trials, population_size=pop,
-                                          sample_size=kw.get("sample_size", max(1, min(3, pop - 1))), seed=seed,
-                                          weight_inheritance=bool(kw.get("weight_inheritance", False)))
-    raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
+#: the constraints on search's budget and split (shared with the Tuner component; mlprod.params)
+SEARCH_PARAMS = {"max_trials": Interval(int, 1), "epochs": Interval(int, 1),
+                 "max_seconds": Interval(float, 0, closed="neither", optional=True),
+                 "subsample": Interval(float, 0, 1, closed="right", optional=True),
+                 "validation_split": Interval(float, 0, 1, closed="neither"), "batch_size": Interval(int, 1),
+                 "seed": Interval(int, 0), "inherited_epochs": Interval(int, 1, optional=True),
+                 "max_params": Interval(int, 1, optional=True), "early_stopping": Kind(bool),
+                 "early_termination": Kind(bool), "weight_inheritance": Kind(bool)}
+STRATEGIES = tuple(_REGISTRY)  # the registered strategy names (mlprod.tuning.strategies)
 
 
 def _split(data: Any, validation_split: float, subsample: float | None, seed: int) -> tuple:
     import tensorflow as tf
 
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], tf.data.Dataset):
-        return data  # (train_ds, val_ds)
+        return data[0], data[1], None, None  # (train_ds, val_ds): the caller's tf.data convention
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 4):
         raise DataError("data must be (x, y), (x, y, x_val, y_val) numpy arrays, or (train_ds, val_ds) "
                         "tf.data datasets of (features, label).")
@@ -91,9 +57,9 @@ def _split(data: Any, validation_split: float, subsample: float | None, seed: in
         x, y = arrays
         if len(x) != len(y):
             raise DataError(f"x has {len(x)} rows but y has {len(y)}.")
-        idx = rng.permutation(len(x))
-        n_val = max(1, int(len(x) * validation_split))
-        x_tr, y_tr, x_val, y_val = x[idx[n_val:]], y[idx[n_val:]], x[idx[:n_val]], y[idx[:n_val]]
+        tr, val = holdout_indices(len(x), validation_split, seed)  # the one rule (mlprod.io.splits)
+        rng.permutation(len(x))  # the draw holdout_indices made: subsample= picks the same rows as before
+        x_tr, y_tr, x_val, y_val = x[tr], y[tr], x[val], y[val]
     else:
         x_tr, y_tr, x_val, y_val = arrays
     if subsample is not None:
@@ -198,7 +164,7 @@ def _tflite_bytes(model: Any) -> int:
     return len(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
-def search(space: Any, data: Any, *, strategy: str = "random", objective: str = "val_accuracy",
+def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = "val_accuracy",
            max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
            early_stopping: bool = True, early_termination: bool = False, fidelity: str = "epochs",
            weight_inheritance: bool = False, inherited_epochs: int | None = None, max_params: int | None = None,
@@ -214,7 +180,8 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
         strategy: ``random``, ``grid``, ``bayesian``, ``hyperband`` (successive halving in brackets,
             promoted trials continue from their weights), ``asha`` (asynchronous successive
             halving, :class:`~mlprod.tuning.ASHAOracle`) or ``evolution`` (regularized aging
-            evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`).
+            evolution, :class:`~mlprod.tuning.RegularizedEvolutionOracle`): the names registered in
+            :mod:`mlprod.tuning.strategies`; or a Keras Tuner ``Oracle`` instance, used as given.
         objective: a metric the model reports, e.g. ``val_accuracy`` or ``val_loss``.
         max_trials, epochs: budget per search and per trial (Hyperband, ASHA: the most epochs a
             trial reaches; Hyperband's brackets set its own number of trials).
@@ -224,7 +191,9 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
             patience 2).
         early_termination: stop a trial whose learning curve, extrapolated to ``epochs``, cannot
             beat the best finished trial (:mod:`mlprod.tuning.estimation`); ``trials`` then shows
-            each trial's ``epochs`` and, for a stopped one, why (``stopped``).
+            each trial's ``epochs`` and, for a stopped one, why (``stopped``). The rule allows for
+            the validation set's noise (an accuracy on n rows is uncertain by
+            ``sqrt(p(1-p)/n)``), so a small validation set stops fewer trials.
         fidelity: what Hyperband and ASHA give their low rungs less of: ``"epochs"`` (a promoted trial
             continues training) or ``"data"`` (every trial trains ``epochs`` on 1/9, 1/3 or all of
             the training data; a promoted trial continues from its weights on more rows).
@@ -248,20 +217,10 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
     import keras
     import keras_tuner as kt
 
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy={strategy!r}; choose one of {STRATEGIES}.")
-    if max_trials < 1 or epochs < 1 or (max_seconds is not None and max_seconds <= 0):
+    if isinstance(max_trials, int) and isinstance(epochs, int) and (max_trials < 1 or epochs < 1):
         raise ConfigError("the budget is too small to run one trial: max_trials >= 1, epochs >= 1, max_seconds > 0.")
-    if strategy in ("hyperband", "asha") and fidelity == "epochs" and epochs < 2:
-        raise ConfigError(f"{strategy} needs epochs >= 2 (its largest per-trial budget), or fidelity='data'.")
-    if fidelity not in ("epochs", "data"):
-        raise ConfigError(f"fidelity={fidelity!r}; choose 'epochs' or 'data'.")
-    if fidelity == "data" and strategy not in ("hyperband", "asha"):
-        raise ConfigError(f"fidelity='data' needs a multi-fidelity strategy ('hyperband' or 'asha'), not {strategy!r}; "
-                          "for one fixed share of the data use subsample=.")
-    if weight_inheritance and strategy != "evolution":
-        raise ConfigError(f"weight_inheritance needs strategy='evolution' (a child inherits from its parent); "
-                          f"got {strategy!r}.")
+    check_params("search", locals(), SEARCH_PARAMS)
+    check_strategy(strategy, fidelity=fidelity, weight_inheritance=weight_inheritance, epochs=epochs)
     if inherited_epochs is not None and inherited_epochs < 1:
         raise ConfigError(f"inherited_epochs={inherited_epochs} must be >= 1.")
     strategy_kwargs = {**strategy_kwargs, "fidelity": fidelity, "weight_inheritance": weight_inheritance}
@@ -295,6 +254,28 @@ def search(space: Any, data: Any, *, strategy: str = "random", objective: str = 
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _trial_error(message: str) -> str:
+    """The error a failed keras-tuner trial raised, from the traceback it stores: the exception's
+    line and the lines of its message (TensorFlow's "Received a label value of 5 which is outside
+    the valid range of [0, 3)" sits below the node trace), without the stack.
+
+    Example:
+        >>> _trial_error('Traceback (most recent call last):\\n  File "x.py", line 1\\nValueError: bad width')
+        'ValueError: bad width'
+    """
+    import re
+
+    lines = message.splitlines()
+    start = next((i for i in range(len(lines) - 1, -1, -1)
+                  if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", lines[i])), 0)
+    head = lines[start].strip()
+    rest = [ln.strip() for ln in lines[start + 1:] if ln.strip() and not ln.startswith("  File ")
+            and not ln.strip().startswith(("[[", "Detected at node", "Stack trace"))]
+    # the innermost message line is the one that says what was wrong
+    text = head if not rest else f"{head} {rest[-1]}"
+    return text[:500]
+
+
 def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str | None:
     """A note when the best accuracy is no better than the majority class and features are unscaled."""
     if "accuracy" not in objective or not isinstance(x_tr, np.ndarray) or x_tr.ndim != 2:
@@ -314,7 +295,18 @@ def _scale_hint(x_tr: Any, y_val: Any, best_score: float, objective: str) -> str
             "first, e.g. with mlprod.analyze_and_transform z-scores or a Normalization layer in the space")
 
 
-def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trials: int, epochs: int, seed: int,
+def _validation_rows(val: Any) -> int | None:
+    """Rows in the validation labels (an array) or a finite ``tf.data`` validation set (one pass), else None."""
+    if isinstance(val, np.ndarray):
+        return len(val)
+    import tensorflow as tf
+
+    if int(val.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        return None
+    return int(val.reduce(np.int64(0), lambda n, batch: n + tf.cast(tf.shape(batch[1])[0], tf.int64)))
+
+
+def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
                 early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
                 strategy_kwargs: dict[str, Any], child_epochs: int | None = None) -> "SearchResult":
@@ -334,10 +326,12 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
                 tuner.oracle.max_trials = len(tuner.oracle.trials)  # no new trial after this one
 
     budget: dict[str, dict[str, Any]] = {}  # per trial: epochs trained, data share, warm start, why stopped
-    tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{strategy}_{seed}",
+    name = capabilities(strategy)[0]
+    tuner = BudgetTuner(oracle=oracle, hypermodel=build, directory=work, project_name=f"{name}_{seed}",
                         overwrite=True, max_model_size=None, fidelity=strategy_kwargs.get("fidelity", "epochs"),
                         inherited_epochs=child_epochs, record=budget, seed=seed)
-    callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination)]
+    rows = _validation_rows(y_val if isinstance(x_tr, np.ndarray) else y_tr) if early_termination else None
+    callbacks: list[Any] = [Budget(), tuner_callback(tuner, objective, epochs, budget, early_termination, rows)]
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=objective, patience=2,
                                                        mode="min" if "loss" in objective else "max"))
@@ -348,7 +342,7 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
         fit.update(x=x_tr, validation_data=y_tr)
         fit.pop("batch_size")
     if verbose:
-        print(f"search: {strategy}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
+        print(f"search: {name}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
     try:
         tuner.search(**fit)
     except kt.errors.FatalError as e:
@@ -358,7 +352,7 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
             raise ConfigError(f"objective {objective!r} is not reported by the model ({e}).") from e
         raise
 
-    rows = []
+    table_rows: list[dict[str, Any]] = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         spent = budget.get(str(trial.trial_id), {})
         fraction = spent.get("fraction", 1.0)
@@ -368,11 +362,13 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
                "warm_start": spent.get("warm_start"), "inherited_layers": spent.get("inherited_layers"),
                "stopped": spent.get("stopped"),
                **{f"hp.{k}": v for k, v in trial.hyperparameters.values.items()}}
-        rows.append(row)
-    trials = pd.DataFrame(rows)
+        table_rows.append(row)
+    trials = pd.DataFrame(table_rows)
     done = trials[(trials["status"] == "COMPLETED") & trials["score"].notna()]
     if done.empty:
-        raise DataError("no trial completed; see the trials' errors (e.g. the data does not fit the model).")
+        first = next((t for t in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id) if t.message), None)
+        why = f" The first failed trial ({first.trial_id}) raised: {_trial_error(first.message)}" if first else ""
+        raise DataError(f"no trial completed.{why}")
     # size of every completed architecture, in tf_keras (what goes to the device)
     tfk_build = (lambda hp: space.build(hp, backend="tf_keras")) if hasattr(space, "build") else None
     params, sizes = {}, {}
@@ -413,4 +409,4 @@ def _run_search(space: Any, build: Any, strategy: str, objective: str, max_trial
     seconds = time.perf_counter() - started
     if verbose:
         print(f"search: done in {seconds:.1f} s; best trial {best_id}", flush=True)
-    return SearchResult(dict(best_hp.values), best, trials, objective, strategy, seconds, notes)
+    return SearchResult(dict(best_hp.values), best, trials, objective, name, seconds, notes)

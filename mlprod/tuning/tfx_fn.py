@@ -79,7 +79,7 @@ def tuner_fn(fn_args: Any) -> Any:
     from tfx_bsl.public import tfxio
 
     from mlprod.tuning.estimation import tuner_callback
-    from mlprod.tuning.search import make_oracle
+    from mlprod.tuning.strategies import make_oracle
     from mlprod.tuning.tuner import BudgetTuner
 
     cfg = fn_args.custom_config
@@ -105,7 +105,8 @@ def tuner_fn(fn_args: Any) -> Any:
                         fidelity=fidelity,
                         inherited_epochs=int(cfg.get("inherited_epochs") or -(-epochs // 3)) if inherit else None)
     # early_termination: stop trials whose extrapolated learning curve cannot beat the best one
-    budget = tuner_callback(tuner, "val_accuracy", epochs, tuner.record, bool(cfg.get("early_termination", False)))
+    budget = tuner_callback(tuner, "val_accuracy", epochs, tuner.record, bool(cfg.get("early_termination", False)),
+                            validation_rows=int(fn_args.eval_steps or 0) * 32 or None)  # rows scored per epoch
     return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": dataset(fn_args.train_files), "validation_data": dataset(fn_args.eval_files),
         "steps_per_epoch": fn_args.train_steps, "validation_steps": fn_args.eval_steps,

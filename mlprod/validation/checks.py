@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlprod._compat import renamed
 from mlprod.errors import DataError
 from mlprod.validation import distance as dist
 from mlprod.validation.result import COLUMNS, ValidationResult
@@ -275,7 +276,8 @@ def _frame_of(data: Any, beam_args: list[str] | None) -> Any:
 
     import pandas as pd
 
-    from mlprod._data import list_files, read_csv
+    from mlprod.io.files import list_files
+    from mlprod.io.frames import read_csv
     from mlprod.validation.stats import IN_PROCESS_MAX_BYTES
 
     if isinstance(data, pd.DataFrame):
@@ -353,13 +355,14 @@ def validate(data: Any, schema: Any, *, environment: str | None = None,
                             stats, schema)
 
 
-def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "drift", label: str | None = None,
+@renamed(baseline="reference", baseline_statistics="reference_statistics")
+def compare(reference: Any, current: Any, schema: Any = None, *, kind: str = "drift", label: str | None = None,
             environment: str | None = None, beam_args: list[str] | None = None,
-            baseline_statistics: Any = None, current_statistics: Any = None) -> ValidationResult:
+            reference_statistics: Any = None, current_statistics: Any = None) -> ValidationResult:
     """Compare two datasets feature by feature (the engine behind skew and drift detection).
 
     ``current`` is also checked against the schema. Without a schema, one is inferred and
-    curated from ``baseline``. ``baseline_statistics`` / ``current_statistics``: TFDV statistics
+    curated from ``reference``. ``reference_statistics`` / ``current_statistics``: TFDV statistics
     already computed for exactly that data (e.g. ``result.current_statistics`` of an earlier
     comparison, as ``monitor`` reuses each window's); they are not recomputed.
 
@@ -368,21 +371,21 @@ def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "dri
         >>> df = datasets.penguins()
         >>> first = compare(df.head(150), df.tail(150), label="species")
         >>> again = compare(df.tail(150), df.head(150), label="species",
-        ...                 baseline_statistics=first.current_statistics)
+        ...                 reference_statistics=first.current_statistics)
         >>> again.kind
         'drift'
     """
     if kind not in ("skew", "drift"):
         raise DataError(f"kind must be 'skew' or 'drift', not {kind!r}.")
-    base_frame, cur_frame = _frame_of(baseline, beam_args), _frame_of(current, beam_args)
-    base = baseline_statistics if baseline_statistics is not None else \
-        compute_statistics(baseline if base_frame is None else base_frame, beam_args=beam_args, name="baseline data")
+    base_frame, cur_frame = _frame_of(reference, beam_args), _frame_of(current, beam_args)
+    base = reference_statistics if reference_statistics is not None else \
+        compute_statistics(reference if base_frame is None else base_frame, beam_args=beam_args, name="reference data")
     cur = current_statistics if current_statistics is not None else \
         compute_statistics(current if cur_frame is None else cur_frame, beam_args=beam_args, name="current data")
     schema = _schema_for(base, schema, label)
     bnames, cnames = set(_by_name(base)), set(_by_name(cur))
     if not bnames & cnames:
-        raise DataError(f"the two datasets share no columns (baseline: {sorted(bnames)}, current: "
+        raise DataError(f"the two datasets share no columns (reference: {sorted(bnames)}, current: "
                         f"{sorted(cnames)}); compare data with the same features.")
     if environment and any(environment in f.not_in_environment and f.name in cnames for f in schema.feature):
         environment = None  # e.g. serving logs that carry the label: check them as training data
@@ -392,15 +395,18 @@ def compare(baseline: Any, current: Any, schema: Any = None, *, kind: str = "dri
     return ValidationResult(kind, table, anomalies, base, cur, schema, plots)
 
 
-def detect_skew(training: Any, serving: Any, schema: Any = None, *, label: str | None = None,
+@renamed(training="reference", serving="current")
+def detect_skew(reference: Any, current: Any, schema: Any = None, *, label: str | None = None,
                 beam_args: list[str] | None = None) -> ValidationResult:
-    """Training/serving skew: does serving data look like what the model was trained on?
+    """Training/serving skew: does serving data (``current``) look like what the model was
+    trained on (``reference``)?
 
     Serving data is checked in the schema's ``SERVING`` environment (label absent is fine).
 
     Args:
-        training, serving: DataFrames, CSV/TFRecord path(s) or TFDV statistics.
-        schema: Schema proto or path; default inferred and curated from ``training``.
+        reference, current: training and serving data: DataFrames, CSV/TFRecord path(s) or TFDV
+            statistics (``training=``/``serving=``: the old names, for one release).
+        schema: Schema proto or path; default inferred and curated from ``reference``.
         label: the label column, when the schema is inferred.
         beam_args: Beam args for statistics on large files (any Beam runner).
 
@@ -409,13 +415,15 @@ def detect_skew(training: Any, serving: Any, schema: Any = None, *, label: str |
         >>> detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species").passed
         False
     """
-    return compare(training, serving, schema, kind="skew", label=label, environment="SERVING",
+    return compare(reference, current, schema, kind="skew", label=label, environment="SERVING",
                    beam_args=beam_args)
 
 
-def detect_drift(previous: Any, current: Any, schema: Any = None, *, label: str | None = None,
+@renamed(previous="reference")
+def detect_drift(reference: Any, current: Any, schema: Any = None, *, label: str | None = None,
                  beam_args: list[str] | None = None) -> ValidationResult:
-    """Span-to-span drift: has the data moved between two spans (e.g. last month vs this month)?
+    """Span-to-span drift: has the data moved between two spans (``reference``: e.g. last month,
+    ``current``: this month)? (``previous=``: the old name, for one release.)
 
     Example:
         >>> import mlprod
@@ -425,4 +433,4 @@ def detect_drift(previous: Any, current: Any, schema: Any = None, *, label: str 
         >>> "trip_start_month" in r.flagged
         True
     """
-    return compare(previous, current, schema, kind="drift", label=label, beam_args=beam_args)
+    return compare(reference, current, schema, kind="drift", label=label, beam_args=beam_args)

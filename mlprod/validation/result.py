@@ -23,9 +23,10 @@ class ValidationResult(HtmlResult):
             (``error``/``warning``/``ok``), description. Distance rows exist for every
             compared feature, flagged or not.
         anomalies: TFDV ``Anomalies`` proto of the schema checks (for power users).
-        baseline_statistics, current_statistics: the TFDV statistics compared.
+        reference_statistics, current_statistics: the TFDV statistics compared
+            (``baseline_statistics``: the old name, for one release).
         schema: the schema used.
-        distributions: feature -> (bin labels, baseline probs, current probs) for plots.
+        distributions: feature -> (bin labels, reference probs, current probs) for plots.
 
     Example:
         >>> r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
@@ -36,10 +37,18 @@ class ValidationResult(HtmlResult):
     kind: str
     table: "pd.DataFrame"
     anomalies: Any = None
-    baseline_statistics: Any = None
+    reference_statistics: Any = None
     current_statistics: Any = None
     schema: Any = None
     distributions: dict[str, tuple[list[str], list[float], list[float]]] = field(default_factory=dict)
+
+    @property
+    def baseline_statistics(self) -> Any:
+        """Deprecated name of :attr:`reference_statistics` (one release)."""
+        from mlprod._compat import warn_renamed
+
+        warn_renamed("ValidationResult", "baseline_statistics", "reference_statistics")
+        return self.reference_statistics
 
     @property
     def issues(self) -> "pd.DataFrame":
@@ -74,7 +83,7 @@ class ValidationResult(HtmlResult):
             labels, base, cur = self.distributions[feat]
             fig, ax = plt.subplots(figsize=(7, 2.6))
             x = range(len(labels))
-            ax.bar([i - 0.2 for i in x], base, width=0.4, label="baseline")
+            ax.bar([i - 0.2 for i in x], base, width=0.4, label="reference")
             ax.bar([i + 0.2 for i in x], cur, width=0.4, label="current")
             ax.set_xticks(list(x))
             ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)

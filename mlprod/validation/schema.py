@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlprod._fs import atomic_write_text
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2

@@ -17,17 +17,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from mlprod._data import (
-    check_frame,
-    check_tfrecords,
-    file_pattern,
-    files_kind,
-    list_files,
-    read_csv,
-    read_on_workers,
-    tfxio_sources,
-)
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import file_pattern, files_kind, list_files
+from mlprod.io.frames import check_frame, check_tfrecords, read_csv
+from mlprod.io.sources import read_on_workers, tfxio_sources
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -160,9 +153,9 @@ def _beam_statistics(files: list[str], kind: str, opts: Any, beam_args: list[str
     import apache_beam as beam
     import tensorflow_data_validation as tfdv
 
-    from mlprod._data import csv_head, read_sample
-    from mlprod._fs import atomic_output, join_uri
     from mlprod.beam import pipeline_options, scratch_location
+    from mlprod.io.files import atomic_output, join_uri
+    from mlprod.io.frames import csv_head, read_sample
     from mlprod.preprocessing.arrow import read_files
 
     if kind == "csv":

@@ -34,7 +34,9 @@ def test_penguin_per_slice_accuracy_matches_numpy(penguin_model):
     worst = r.worst_slices()
     assert worst["z_to_overall"].is_monotonic_increasing
     assert (worst["ci_low"] <= worst["value"] + 1e-9).all() and (worst["value"] <= worst["ci_high"] + 1e-9).all()
-    assert r.passed and r.table["passed"].isna().all()  # no thresholds: nothing judged, nothing failed
+    # no thresholds: only the default check (beat the trivial baseline, on Overall) is judged
+    judged = r.table[r.table["passed"].notna()]
+    assert r.passed and list(zip(judged["slice"], judged["metric"], strict=True)) == [("Overall", "gain_over_trivial")]
     assert "<img" in r._repr_html_()
 
 
@@ -73,12 +75,12 @@ def test_saved_model_route_thresholds_block_a_worse_model(penguin_model, tmp_pat
     keras_r = mlprod.evaluate(penguin_model, penguin_float_df, spec, feature_columns=PENGUIN_FEATURES)
     assert _value(r_good, "Overall", "sparse_categorical_accuracy") == pytest.approx(
         _value(keras_r, "Overall", "sparse_categorical_accuracy"), abs=1e-6)
-    r = mlprod.evaluate(bad, penguin_float_df, spec, baseline=good)
+    r = mlprod.evaluate(bad, penguin_float_df, spec, baseline_model=good)
     assert not r.passed  # much worse than the baseline: change threshold breaks
     assert ("Overall", "sparse_categorical_accuracy") in r.failures
     row = r.table[(r.table.slice == "Overall") & (r.table.metric == "sparse_categorical_accuracy")].iloc[0]
     assert row["change"] == pytest.approx(row["value"] - row["baseline"], abs=1e-6) and row["change"] < -0.01
-    assert mlprod.evaluate(good, penguin_float_df, spec, baseline=good).passed
+    assert mlprod.evaluate(good, penguin_float_df, spec, baseline_model=good).passed
 
 
 def test_tflite_model_is_evaluated_on_the_interpreter(penguin_model, tmp_path):
@@ -125,7 +127,7 @@ def test_tflite_candidate_against_its_keras_baseline_and_what_was_judged(penguin
     overall = np_accuracy(penguin_model.predict(df[PENGUIN_FEATURES].to_numpy("float32"), verbose=0), df.species)
     spec = EvalSpec(label="species", slices=["species"], thresholds={
         "sparse_categorical_accuracy": Threshold(lower=overall - 0.05, max_drop=0.02)})
-    r = mlprod.evaluate(str(path), df, spec, baseline=penguin_model, feature_columns=PENGUIN_FEATURES)
+    r = mlprod.evaluate(str(path), df, spec, baseline_model=penguin_model, feature_columns=PENGUIN_FEATURES)
     assert r.passed
     acc = r.table[r.table.metric == "sparse_categorical_accuracy"].set_index("slice")
     assert acc.loc["Overall", "judged"] and acc.loc["Overall", "passed"]
@@ -172,7 +174,7 @@ def test_report_escapes_slice_values(penguin_model):
 
 def test_stored_predictions_in_tfrecord_files_are_read_by_the_workers(taxi_data, tmp_path):
     """model=None on tf.Example files: TFMA reads the files (no pandas copy); same numbers as a frame."""
-    from mlprod._examples import write_tfrecord
+    from mlprod.io.examples import write_tfrecord
 
     df = taxi_data[["big_tipper", "payment_type"]].copy()
     df["score"] = (np.log1p(taxi_data["fare"]) / 5).clip(0, 1).astype("float32")
@@ -189,3 +191,91 @@ def test_stored_predictions_in_tfrecord_files_are_read_by_the_workers(taxi_data,
     with pytest.raises(ConfigError, match="prediction_key"):  # a column the files do not hold
         mlprod.evaluate(None, tmp_path / "preds", EvalSpec(label="big_tipper", model_type="binary",
                                                            prediction_key="nope"))
+
+
+def _majority(labels):
+    return float(pd.Series(labels).value_counts(normalize=True).max())
+
+
+def test_trivial_baseline_is_reported_and_a_model_that_does_not_beat_it_is_not_passed(penguin_model, caplog):
+    """Issue 25: a model no better than guessing got no word; with no threshold it 'passed'."""
+    import logging
+
+    df = datasets.penguins()
+    spec = EvalSpec(label="species", slices=["species"])
+    with caplog.at_level(logging.INFO, logger="mlprod.evaluation"):
+        good = mlprod.evaluate(penguin_model, df, spec, feature_columns=PENGUIN_FEATURES)
+    t = good.trivial()
+    assert t["trivial"] == pytest.approx(_majority(df.species)) and t["metric"] == "sparse_categorical_accuracy"
+    assert t["gain"] == pytest.approx(t["model"] - t["trivial"], abs=1e-6) and t["beaten"]
+    assert good.passed and not good.warnings
+    assert _value(good, "Overall", "trivial_baseline") == pytest.approx(_majority(df.species))
+    row = good.table[good.table.metric == "gain_over_trivial"].iloc[0]
+    assert row["judged"] and row["passed"] and row["threshold"] == "> 0 (beat the trivial baseline)"
+    assert set(good.table[good.table.metric.isin(["trivial_baseline", "gain_over_trivial"])]["slice"]) == {"Overall"}
+    assert "Trivial baseline (always predicting the most common class: 0.4371)" in good.to_html()
+    assert "trivial baseline on sparse_categorical_accuracy" in caplog.text
+
+    # stored predictions that always say the most common class: exactly the trivial baseline, no gain
+    majority = int(df.species.value_counts().idxmax())
+    const = df.assign(p=[np.eye(3)[majority].astype("float32")] * len(df))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mlprod.evaluation"):
+        r = mlprod.evaluate(None, const, EvalSpec(label="species", prediction_key="p"))
+    assert r.trivial()["gain"] == pytest.approx(0.0, abs=1e-6)
+    assert not r.passed and ("Overall", "gain_over_trivial") in r.failures
+    assert "does not beat the trivial baseline: sparse_categorical_accuracy 0.4371 vs 0.4371" in r.warnings[0]
+    assert "does not beat the trivial baseline" in caplog.text and "Warning: the model does not beat" in r.to_html()
+    # opting out of the judgement still reports and warns
+    r = mlprod.evaluate(None, const, EvalSpec(label="species", prediction_key="p", beat_trivial=False))
+    assert r.passed and r.warnings and r.trivial()["trivial"] == pytest.approx(_majority(df.species))
+
+
+def test_regression_trivial_baseline_is_the_mean_predictor(taxi_data):
+    y = taxi_data["fare"].to_numpy("float64")
+    rng = np.random.default_rng(0)
+    df = taxi_data.assign(mean_guess=np.float32(y.mean()), model=(y + rng.normal(0, 1, len(y))).astype("float32"))
+    spec = EvalSpec(label="fare", model_type="regression", prediction_key="model")
+    r = mlprod.evaluate(None, df, spec)
+    t = r.trivial()
+    assert t["metric"] == "mean_squared_error" and t["trivial"] == pytest.approx(np.var(y), rel=1e-6)
+    assert t["gain"] == pytest.approx(np.var(y) - np.mean((y - df["model"]) ** 2), rel=1e-4) and r.passed
+    mae = mlprod.evaluate(None, df, EvalSpec(label="fare", model_type="regression", prediction_key="mean_guess",
+                                             thresholds={"mean_absolute_error": Threshold(upper=1e6)}))
+    t = mae.trivial()
+    assert t["metric"] == "mean_absolute_error" and t["trivial"] == pytest.approx(np.mean(np.abs(y - y.mean())),
+                                                                                  rel=1e-5)
+    assert not mae.passed and mae.warnings  # the mean itself is no better than the mean
+
+
+def test_errors_name_the_real_problem(penguin_model, tmp_path, capsys):
+    """Issue 25: a bare KeyError for a wrong feature column, 'check the model's inputs' for a text label,
+    TFMA's add_input RuntimeError for a binary spec on 5 classes."""
+    from mlprod.cli import main
+
+    df = datasets.penguins()
+    with pytest.raises(DataError, match=r"feature_columns \['precip'\] are not columns of the data"):
+        mlprod.evaluate(penguin_model, df, EvalSpec(label="species"), feature_columns=["precip", *PENGUIN_FEATURES[1:]])
+    five = df.assign(kind=np.arange(len(df)) % 5)
+    with pytest.raises(DataError, match=r"label 'kind' has 5 classes \(\[0, 1, 2, 3, 4\]\), but model_type='binary' "
+                                        r"needs 0/1 labels; use EvalSpec\(model_type='classification'\)"):
+        mlprod.evaluate(penguin_model, five, EvalSpec(label="kind", model_type="binary"),
+                        feature_columns=PENGUIN_FEATURES)
+    with pytest.raises(DataError, match=r"label 'species' holds \[0.5\], not class ids"):
+        mlprod.evaluate(penguin_model, df.assign(species=0.5), EvalSpec(label="species"),
+                        feature_columns=PENGUIN_FEATURES)
+    model = tmp_path / "penguin.h5"
+    penguin_model.save(model)
+    named = df.assign(species=df.species.map({0: "Adelie", 1: "Chinstrap", 2: "Gentoo"}))
+    named.to_csv(tmp_path / "named.csv", index=False)
+    args = ["evaluate", str(model), str(tmp_path / "named.csv"), "--label", "species",
+            "--feature-columns", ",".join(PENGUIN_FEATURES)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "label 'species' holds text ('Adelie', 'Chinstrap', 'Gentoo')" in err
+    assert "map the labels to them first" in err and "Check that the model's inputs match" not in err
+    df.to_csv(tmp_path / "ids.csv", index=False)
+    assert main([*args[:2], str(tmp_path / "ids.csv"), *args[3:]]) == 0
+    out = capsys.readouterr().out
+    assert "trivial baseline: sparse_categorical_accuracy 0.4371 for always predicting the most common class" in out
+    assert "beats it" in out and "gain_over_trivial" in out

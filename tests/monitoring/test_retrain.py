@@ -18,8 +18,9 @@ import requests
 import mlprod
 from mlprod import datasets
 from mlprod.errors import ConfigError
-from mlprod.monitoring import RetrainPolicy, decide, retrain_if
+from mlprod.monitoring import RetrainPolicy, decide
 from mlprod.pipelines import metadata
+from mlprod.pipelines.retrain import retrain_if
 from mlprod.pipelines.runner import run_pipeline
 from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
 from mlprod.preprocessing.spec import Categorical, FeatureSpec, Numeric

@@ -34,7 +34,7 @@ def model(digits):
 @pytest.fixture(scope="module")
 def result(model, digits):
     return mlprod.optimize(model, digits, techniques=["float", "dynamic", "int8", "qat", "prune_int8", "cluster"],
-                           fine_tune_epochs=2, latency_samples=50, progress=False)
+                           fine_tune_epochs=2, latency_samples=50, max_drop=3.0, progress=False)
 
 
 def _row(result, name):
@@ -42,7 +42,11 @@ def _row(result, name):
 
 
 def test_sizes_and_accuracy_relations(result):
-    assert (result.table["status"] == "ok").all(), result.table[["technique", "note"]]
+    t = result.table
+    # measured models within max_drop=3 points are ok, the others too_lossy (prune_int8 at 80% sparsity after
+    # 2 epochs loses ~12 points here: it said "ok" before issue 25); digits are scaled, so no word on scaling
+    assert (t["status"] == np.where(t["accuracy_drop"] <= 3.0, "ok", "too_lossy")).all(), t[["technique", "note"]]
+    assert not t["note"].fillna("").str.contains("unscaled").any()
     fl, i8 = _row(result, "float"), _row(result, "int8")
     assert i8["size_bytes"] * 2 < fl["size_bytes"]  # int8 weights (~4x on weights; fixed overhead on this tiny model)
     assert abs(fl["accuracy"] - _row(result, "keras")["accuracy"]) < 1e-9  # float TFLite == Keras
@@ -151,3 +155,54 @@ def test_dynamic_range_on_a_small_model_says_why_the_size_did_not_change(result)
     y = np.arange(40) % 3
     r = mlprod.optimize(small, (x, y, x, y), techniques=["float", "dynamic"], progress=False, latency_samples=5)
     assert "1024 elements" in r.table.set_index("technique").loc["dynamic", "note"]
+
+
+PENGUIN_FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+def _penguins_in_their_units():
+    """Penguins in mm and g (the bundled copy is min-max scaled; these are the data's own ranges), shuffled."""
+    from mlprod import datasets
+
+    df = datasets.penguins()
+    lo, hi = np.array([32.1, 13.1, 172.0, 2700.0]), np.array([59.6, 21.5, 231.0, 6300.0])
+    x = (df[PENGUIN_FEATURES].to_numpy() * (hi - lo) + lo).astype("float32")
+    idx = np.random.default_rng(0).permutation(len(x))
+    return x[idx], df["species"].to_numpy()[idx]
+
+
+def _penguin_model(x, y):
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.layers.Normalization(input_shape=(4,)), keras.layers.Dense(16, activation="relu"),
+                          keras.layers.Dense(3, activation="softmax")])
+    m.layers[0].adapt(x)
+    m.compile("adam", "sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    return m
+
+
+def test_int8_on_unscaled_inputs_is_too_lossy_and_says_why():
+    """Issue 25: int8 on unscaled features dropped 76 accuracy points and reported status 'ok'."""
+    x, y = _penguins_in_their_units()
+    data = (x[:260], y[:260], x[260:], y[260:])
+    r = mlprod.optimize(_penguin_model(x[:260], y[:260]), data, techniques=["float", "int8", "dynamic"],
+                        max_drop=2.0, latency_samples=5, progress=False)
+    t = r.table.set_index("technique")
+    assert t.loc["int8", "accuracy_drop"] > 2.0  # the Normalization layer inside does not save it
+    assert t.loc["int8", "status"] == "too_lossy"
+    note = t.loc["int8", "note"]
+    assert f"fell {t.loc['int8', 'accuracy_drop']:.1f} points" in note and "max_drop=2" in note
+    assert "inputs are unscaled" in note and "column 3 (2.85e+03..6.3e+03) dominates" in note
+    assert "column 1 (13.1..21.5) spans 0.3" in note and "standardize" in note
+    assert t.loc["float", "status"] == "ok" and t.loc["dynamic", "status"] == "ok"  # activations in float
+    assert r.best() in ("float", "dynamic") and "int8" not in set(r.blessed()["technique"])
+
+    # the same data z-scored before the model: int8 keeps the accuracy, and nothing is said about scaling
+    mean, std = x[:260].mean(0), x[:260].std(0)
+    z = ((x - mean) / std).astype("float32")
+    r = mlprod.optimize(_penguin_model(z[:260], y[:260]), (z[:260], y[:260], z[260:], y[260:]),
+                        techniques=["int8"], max_drop=2.0, latency_samples=5, progress=False)
+    row = r.table.set_index("technique").loc["int8"]
+    assert row["status"] == "ok" and row["accuracy_drop"] <= 2.0 and "unscaled" not in str(row["note"])

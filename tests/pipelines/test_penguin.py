@@ -24,7 +24,7 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     import numpy as np
     import tensorflow as tf
 
-    from mlprod._examples import serialized
+    from mlprod.io.examples import serialized
 
     examples = serialized(datasets.penguins("unlabelled"))
     probs = tf.saved_model.load(str(pushed)).signatures["serving_default"](

@@ -6,8 +6,8 @@ import pytest
 
 import mlprod
 from mlprod import datasets
-from mlprod._examples import serialized
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.examples import serialized
 from mlprod.preprocessing import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
 
 SPEC = FeatureSpec(label="tips", features=(

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 import mlprod
-from mlprod._data import check_tfrecords
+from mlprod.io.frames import check_tfrecords
 from mlprod.serving import RequestLog, log_feedback, read_requests, request_files
 
 from .conftest import penguin_rows
@@ -256,3 +256,61 @@ def test_batched_requests_are_logged_once_each_with_their_own_prediction(base, t
     assert sorted(df["_request_id"]) == sorted(answers)  # each exactly once
     for rid, pred in zip(df["_request_id"], df["_prediction"], strict=True):
         np.testing.assert_allclose(pred, answers[rid], rtol=1e-5)
+
+
+def _newest_timestamp_ms(log_dir: Path) -> int:
+    """The ``_timestamp_ms`` of the last complete record on disk (TFRecord frames walked, only the last parsed)."""
+    import struct
+
+    from tensorflow.core.example import example_pb2
+
+    newest = 0
+    for f in request_files(str(log_dir)):
+        data = Path(f).read_bytes()
+        pos, last = 0, None
+        while pos + 12 <= len(data):
+            (n,) = struct.unpack("<Q", data[pos:pos + 8])
+            if pos + 12 + n + 4 > len(data):
+                break
+            last = data[pos + 12:pos + 12 + n]
+            pos += 12 + n + 4
+        if last is not None:
+            ex = example_pb2.Example.FromString(last)
+            newest = max(newest, ex.features.feature["_timestamp_ms"].int64_list.value[0])
+    return newest
+
+
+def test_log_lag_stays_within_the_flush_interval_under_load(tmp_path):
+    """What SIGKILL can lose is bounded by time: every record answered more than ``flush_interval_s``
+    ago is on disk, checked by the records' own timestamps while 200-row requests keep arriving."""
+    import numpy as np
+
+    interval = 0.5
+    rl = RequestLog(str(tmp_path / "log"), flush_interval_s=interval)
+    rows = 200
+    x = np.random.default_rng(0).normal(size=(rows, 4)).astype(np.float32)
+    y = np.random.default_rng(1).random((rows, 3)).astype(np.float32)
+    stop = threading.Event()
+    sent = [0]
+
+    def producer() -> None:
+        while not stop.is_set():
+            rl.log({"x": x}, {"y": y}, version=1, request_ids=[f"r{sent[0]}-{i}" for i in range(rows)])
+            sent[0] += 1
+            time.sleep(0.002)
+
+    t = threading.Thread(target=producer)
+    t.start()
+    lags = []
+    try:
+        time.sleep(1.0)
+        for _ in range(8):
+            time.sleep(0.37)
+            lags.append(time.time() * 1000 - _newest_timestamp_ms(tmp_path / "log"))
+    finally:
+        stop.set()
+        t.join()
+        rl.close()
+    assert sent[0] * rows > 50_000, "the producer must load the writer"
+    assert max(lags) <= interval * 1000 + 150, f"log lag {max(lags):.0f} ms > the {interval} s flush interval"
+    assert rl.written == sent[0] * rows

@@ -5,7 +5,7 @@ import pytest
 import mlprod
 from mlprod import datasets
 from mlprod.tuning import DenseSpace
-from mlprod.tuning.estimation import extrapolate, hopeless, trial_callback
+from mlprod.tuning.estimation import extrapolate, hopeless, trial_callback, validation_noise
 
 FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
 
@@ -30,6 +30,21 @@ def test_stop_rule():
     assert hopeless([0.30, 0.31, 0.30, 0.31], 4, best=0.85, maximize=True) is None  # the trial is over
     assert hopeless([2.0, 1.9, 1.9, 1.9], 20, best=0.3, maximize=False)  # a loss: lower is better
     assert hopeless([0.5, 0.4, 0.35, 0.33], 20, best=0.6, maximize=False) is None
+
+
+def test_stop_rule_allows_for_the_noise_of_a_small_validation_set():
+    """Issue 25: after 3 epochs the fit was sure (0.6904 +- 0.0010) the trial would not beat 0.7094; it
+    finished at 0.7222. On 200 validation rows an accuracy is uncertain by ~3 points, so it must go on."""
+    curve = [0.6700, 0.6830, 0.6870]  # levelling off: the fit's own scatter is ~0
+    pred, se = extrapolate(curve, 8)
+    assert 0.68 < pred < 0.70 and se < 0.002
+    assert hopeless(curve, 8, best=0.7094, maximize=True)  # the fit alone: stopped (the bug)
+    assert hopeless(curve, 8, best=0.7094, maximize=True, validation_rows=200) is None
+    assert hopeless(curve, 8, best=0.7094, maximize=True, validation_rows=100_000)  # a big set: noise is small
+    why = hopeless([0.30, 0.31, 0.30, 0.31], 20, best=0.85, maximize=True, validation_rows=200)
+    assert why and "validation noise ± 0.03" in why and "on 200 rows" in why  # hopeless ones still stop
+    assert validation_noise(0.7, 200) == pytest.approx((0.7 * 0.3 / 200) ** 0.5, rel=0.02)
+    assert validation_noise(1.0, 60) > 0.02  # a perfect score on 60 rows is not certain
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +86,7 @@ def test_search_with_early_termination_spends_fewer_epochs_and_explains_stops(pe
     stopped = cut.trials[cut.trials["stopped"].notna()]
     assert len(stopped) >= 1 and (stopped["epochs"] < 12).all()
     assert stopped["stopped"].str.contains("would not beat").all()
+    assert stopped["stopped"].str.contains("validation noise .* on 66 rows").all()  # the search passed its rows
     assert (stopped["score"] < cut.trials["score"].max()).all()  # each stopped trial was behind on what it saw
     assert cut.trials["epochs"].sum() < full.trials["epochs"].sum()
     # the same draws (same seed): the best trial is not lost by stopping the others

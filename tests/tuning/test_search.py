@@ -117,3 +117,50 @@ def test_a_search_on_unscaled_features_says_why_it_scores_chance(tmp_path):
     with pytest.raises(DataError):
         mlprod.search(DenseSpace((3,), 2), (x, y[:10]), max_trials=1, epochs=1, verbose=False)
     assert set(glob.glob(f"{tempfile.gettempdir()}/mlprod-search-*")) == before
+
+
+def test_labels_outside_num_classes_name_the_first_trials_error(penguins):
+    """Issue 25: labels >= num_classes ended with a bare 'no trial completed' and, verbose=False, no trace of why."""
+    x, y = penguins
+    space = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 1), width=(8, 8, 8), optimizers=("adam",))
+    with pytest.raises(DataError, match=r"no trial completed\. The first failed trial \(0\) raised: .*InvalidArgument"
+                                        r".*label value of 5 which is outside the valid range of \[0, 3\)"):
+        mlprod.search(space, (x, y + 3), max_trials=1, epochs=1, verbose=False)
+
+
+def test_strategies_come_from_one_registry_and_an_oracle_instance_is_taken_as_is(penguins):
+    """search(strategy=...) takes a registered name or a Keras Tuner Oracle; the rules on which
+    options go with which strategy are the registry's (issue 27)."""
+    import keras_tuner as kt
+
+    from mlprod.tuning import STRATEGIES, Strategy, check_strategy, register
+    from mlprod.tuning.strategies import STRATEGIES as REGISTRY
+
+    assert set(STRATEGIES) == set(REGISTRY)
+    x, y = penguins
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=2, seed=0)
+    r = mlprod.search(SPACE, (x, y), strategy=oracle, max_trials=2, epochs=1, verbose=False)
+    assert r.strategy == "RandomSearchOracle" and len(r.trials) == 2
+    with pytest.raises(ConfigError, match="multi-fidelity"):  # a plain Oracle declares no rungs
+        check_strategy(oracle, fidelity="data")
+    with pytest.raises(ConfigError, match="keras_tuner Oracle"):
+        mlprod.search(SPACE, (x, y), strategy=42)
+    # a new strategy is one registration; the component's and search's checks know it at once
+    register(Strategy("random_rungs", REGISTRY["random"].build, multi_fidelity=True))
+    try:
+        check_strategy("random_rungs", fidelity="data")
+        with pytest.raises(ConfigError, match="weight_inheritance needs strategy='evolution'"):
+            check_strategy("random_rungs", weight_inheritance=True)
+    finally:
+        del REGISTRY["random_rungs"]
+
+
+def test_tf_data_datasets_are_searched(penguins):
+    """``data=(train_ds, val_ds)``, as documented (it failed to unpack before)."""
+    import tensorflow as tf
+
+    x, y = penguins
+    train = tf.data.Dataset.from_tensor_slices((x[:200], y[:200])).batch(32)
+    val = tf.data.Dataset.from_tensor_slices((x[200:], y[200:])).batch(32)
+    r = mlprod.search(SPACE, (train, val), max_trials=1, epochs=1, verbose=False, early_termination=True)
+    assert len(r.trials) == 1 and r.trials["status"].iloc[0] == "COMPLETED"

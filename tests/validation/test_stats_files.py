@@ -2,7 +2,8 @@
 import pytest
 
 from mlprod import datasets
-from mlprod._data import list_files, read_on_workers, tfxio_sources
+from mlprod.io.files import list_files
+from mlprod.io.sources import read_on_workers, tfxio_sources
 from mlprod.validation.stats import compute_statistics, stats_options
 
 BEAM = ["--direct_running_mode=in_memory"]
@@ -65,7 +66,7 @@ def test_an_empty_csv_file_is_a_clear_error(tmp_path):
 def test_hidden_files_in_a_folder_are_left_out(tmp_path):
     # a marker such as ".rows-100" or ".DS_Store" beside the shards is not data, and must not make
     # the call read every row in the driver either (file_pattern gives the runner "[!.]*")
-    from mlprod._data import file_pattern
+    from mlprod.io.files import file_pattern
 
     (tmp_path / "a.csv").write_text("n,s\n" + "".join(f"{i},x\n" for i in range(60)))
     (tmp_path / "b.csv").write_text("n,s\n" + "".join(f"{i},y\n" for i in range(40)))
@@ -85,7 +86,7 @@ def test_a_remote_folder_leaves_hidden_files_out_too():
     import tensorflow as tf
     from apache_beam.io.filesystem import FileSystem
 
-    from mlprod._data import file_pattern
+    from mlprod.io.files import file_pattern
 
     folder = "ram://mlprod-test-remote/parts"
     tf.io.gfile.makedirs(folder)

@@ -1,0 +1,66 @@
+"""Renames that keep the old name working for one release (the naming table in docs/api.md).
+
+:func:`renamed` lets a function take its old keyword names, with a ``DeprecationWarning`` that
+names the new one (and converts the value when the unit changed, e.g. points -> fraction).
+:data:`RETIRED` lists the parameter names no public function may take any more (the naming
+table's old names; ``tests/test_renames.py`` checks the facade against it).
+
+Example:
+    >>> import warnings
+    >>> @renamed(serving_dir="model_dir")
+    ... def push(model_dir: str) -> str:
+    ...     return model_dir
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     push(serving_dir="/srv/m"), str(w[0].message).split(":")[0]
+    ('/srv/m', 'push(serving_dir=...) is deprecated')
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mlprod.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: old parameter names no public function takes any more -> the table's name for the idea
+RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
+                           "training": "reference", "serving": "current", "previous": "reference",
+                           "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
+                           "baseline_model (a model)"}
+
+
+def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F], F]:
+    """Accept ``old=`` keywords as their new names for one release (``(new, convert)`` converts the value).
+
+    Raises:
+        ConfigError: both the old and the new name are given.
+    """
+    table = {old: (new, None) if isinstance(new, str) else new for old, new in old_to_new.items()}
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, (new, convert) in table.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise ConfigError(f"{fn.__qualname__}: pass {new}= only ({old}= is its deprecated old name).")
+                    value = kwargs.pop(old)
+                    unit = " (converted to the new unit)" if convert else ""
+                    warnings.warn(f"{fn.__qualname__}({old}=...) is deprecated: use {new}=...{unit}; the old name "
+                                  "goes in the next release.", DeprecationWarning, stacklevel=2)
+                    kwargs[new] = convert(value) if convert else value
+            return fn(*args, **kwargs)
+
+        wrapper.__renamed__ = table  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def warn_renamed(where: str, old: str, new: str) -> None:
+    """The same warning for places a decorator cannot reach (dataclass fields, TFX component parameters)."""
+    warnings.warn(f"{where}({old}=...) is deprecated: use {new}=...; the old name goes in the next release.",
+                  DeprecationWarning, stacklevel=3)

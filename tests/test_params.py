@@ -1,0 +1,51 @@
+"""Declarative argument checks (issue 27): every constraint table refuses the invalid values it
+generates itself, through the real function, with a ConfigError naming the parameter."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlprod
+from mlprod.monitoring.monitor import MONITOR_PARAMS
+from mlprod.params import Interval, Kind, OneOf, check_params
+from mlprod.serving.batching import BATCHING_PARAMS
+from mlprod.serving.requestlog import LOG_PARAMS, RequestLog
+from mlprod.serving.server import SERVE_PARAMS, Batching
+from mlprod.tuning.search import SEARCH_PARAMS
+
+
+def _calls(tmp_path):
+    df = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1], "_timestamp_ms": [1, 2]})
+    space = mlprod.DenseSpace((2,), 2)
+    data = (np.zeros((10, 2), np.float32), np.zeros(10, np.int64))
+    return [
+        ("serve", SERVE_PARAMS, lambda **kw: mlprod.serve(str(tmp_path / "none"), **{"rest_port": 0, "grpc_port": None,
+                                                                                   **kw})),
+        ("Batching", BATCHING_PARAMS, lambda **kw: Batching(**kw)),
+        ("request log", LOG_PARAMS, lambda **kw: RequestLog(str(tmp_path / "log"), **kw)),
+        ("monitor", MONITOR_PARAMS, lambda **kw: mlprod.monitor(df, **kw)),
+        ("search", SEARCH_PARAMS, lambda **kw: mlprod.search(space, data, verbose=False, **kw)),
+    ]
+
+
+def test_every_table_refuses_what_it_generates(tmp_path):
+    checked = 0
+    for where, table, call in _calls(tmp_path):
+        for name, constraint in table.items():
+            for bad in constraint.invalid_examples():
+                with pytest.raises(mlprod.ConfigError) as e:
+                    call(**{name: bad})
+                assert name in str(e.value), (where, name, bad, str(e.value))
+                checked += 1
+    assert checked > 100
+
+
+def test_constraints_accept_what_they_describe():
+    assert Interval(float, 0, 1, closed="right").ok(1) and not Interval(float, 0, 1, closed="right").ok(0)
+    assert Interval(int, 1).ok(3) and not Interval(int, 1).ok(3.0) and not Interval(int, 1).ok(True)
+    assert not Interval(float).ok(float("nan")) and Interval(float, optional=True).ok(None)
+    assert OneOf("a", "b").ok("a") and not OneOf("a", "b").ok(["a"])
+    assert Kind(bool).ok(False) and not Kind(int).ok(True)
+    with pytest.raises(mlprod.ConfigError, match=r"Batching: max_batch_size=0 must be an integer >= 1\."):
+        check_params("Batching", {"max_batch_size": 0}, BATCHING_PARAMS)
