@@ -3,7 +3,7 @@ retrain on the new span, roll out a blessed model with no failed request, regist
 
 Train on 2013 (span 1), serve the pushed model, replay 2014-07 to 2015-05 as requests (raw
 features + the trip's time; REST and gRPC with TF Serving's client), labels fed back one month late. From 2015-01 on: trip_miles arrive in
-kilometres (covariate shift) and credit-card riders tip the other way (concept drift).
+kilometres (covariate shift) and riders tip the other way (concept drift).
 """
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ def months(df: pd.DataFrame, start: str, end: str):
         w = df[df.month == m].copy()
         if m >= SHIFT:
             w["trip_miles"] *= 1.609
-            cc = w[CAT] == "Credit Card"
-            w.loc[cc, "label"] = 1 - w.loc[cc, "label"]
+            # every rider tips the other way: a concept drift a retrained model can learn (flipping only
+            # card riders left ~89% of labels 0, which no model beats: the Evaluator rightly blessed none)
+            w["label"] = 1 - w["label"]
         yield m, w
 
 
@@ -126,7 +127,9 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
             t.join()
         assert out.decision and out.decision.since is not None
         assert any(r.startswith("accuracy") for r in out.decision.reasons), out.decision.reasons  # measured decay
-        assert out.span == 2 and out.span_rows >= 200 and out.pushed, out
+        run = out.run
+        assert out.span == 2 and out.span_rows >= 200 and out.pushed, (
+            out, run and (run.accuracy, run.trivial_baseline, run.warnings))
         v2 = srv.versions.default
         assert v2 is not None and v2 > v1 and failures == [] and sent[0] > 10
         # the new span holds only data after the change, with the training columns
