@@ -135,6 +135,12 @@ def direct_args(workers: int | None = None) -> list[str]:
     return worker_args(["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"])
 
 
+def _executable(env: str, name: str) -> str | None:
+    """``$env``, else ``name`` on PATH, when it is an executable file (else None)."""
+    loc = os.environ.get(env) or shutil.which(name)
+    return loc if loc and os.access(loc, os.X_OK) else None
+
+
 def prism_location() -> str | None:
     """Path of Beam's Prism binary: ``$MLPROD_PRISM``, else ``prism`` on PATH (the environment builds it).
 
@@ -143,8 +149,7 @@ def prism_location() -> str | None:
         >>> loc is None or os.access(loc, os.X_OK)
         True
     """
-    loc = os.environ.get("MLPROD_PRISM") or shutil.which("prism")
-    return loc if loc and os.access(loc, os.X_OK) else None
+    return _executable("MLPROD_PRISM", "prism")
 
 
 def prism_args(worker_pool: str | None = None, *, prism: str | None = None, packages: Sequence[str | Path] = (),
@@ -230,8 +235,7 @@ def boot_location() -> str | None:
         >>> loc is None or os.access(loc, os.X_OK)
         True
     """
-    loc = os.environ.get("MLPROD_BEAM_BOOT") or shutil.which("beam-python-boot")
-    return loc if loc and os.access(loc, os.X_OK) else None
+    return _executable("MLPROD_BEAM_BOOT", "beam-python-boot")
 
 
 def source_checkout() -> Path | None:

@@ -96,15 +96,7 @@ def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
     if kind == "csv":
         import io
 
-        head = csv_head(files[0])
-        try:
-            df = pd.read_csv(io.BytesIO(head), nrows=rows)
-        except UnicodeDecodeError:
-            raise DataError(f"{files[0]} is not a text CSV file (binary content); pass a CSV.") from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{files[0]} is empty; it needs a header row and at least one data row.") from None
-        except pd.errors.ParserError as e:
-            raise DataError(f"{files[0]} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
+        df = read_csv_file(io.BytesIO(csv_head(files[0])), files[0], binary="pass a CSV.", nrows=rows)
     elif kind == "tfrecord":
         df = read_tfrecord(files[:1], limit=rows)
     elif kind == "parquet":
@@ -130,20 +122,30 @@ def read_sample(files: list[str], kind: str, rows: int) -> "pd.DataFrame":
 
 
 
+def read_csv_file(source: Any, name: str, *, binary: str = "pass a CSV or a TFRecord.",
+                  binary_what: str = "a text CSV file (binary content)", **read_kw: Any) -> "pd.DataFrame":
+    """``pd.read_csv(source, **read_kw)`` with the errors of a bad file named (``name``) and the fix.
+
+    Raises:
+        DataError: binary content, an empty file, or text that is not CSV.
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_csv(source, **read_kw)
+    except UnicodeDecodeError:
+        raise DataError(f"{name} is not {binary_what}; {binary}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name} is empty; it needs a header row and at least one data row.") from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{name} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
+
+
 def read_csv(files: list[str]) -> "pd.DataFrame":
     """Read CSV files with one header into one DataFrame, with clear errors for bad files."""
     import pandas as pd
 
-    frames = []
-    for f in files:
-        try:
-            frames.append(pd.read_csv(f))
-        except UnicodeDecodeError:
-            raise DataError(f"{f} is not a text CSV file (binary content); pass a CSV or a TFRecord.") from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{f} is empty; it needs a header row and at least one data row.") from None
-        except pd.errors.ParserError as e:
-            raise DataError(f"{f} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
+    frames = [read_csv_file(f, f) for f in files]
     if len({tuple(fr.columns) for fr in frames}) > 1:
         raise DataError(f"CSV files {files} have different columns; give files that share one header.")
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

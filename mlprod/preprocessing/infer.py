@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod.errors import DataError
+from mlprod.io.frames import read_csv_file
 from mlprod.preprocessing.compile import ISO_DATE
 from mlprod.preprocessing.spec import Categorical, DateParts, FeatureSpec, Numeric
 
@@ -151,14 +152,8 @@ def read_csv_sample(files: Sequence[str | Path], rows: int = SAMPLE_ROWS) -> "pd
     for f in files:
         if left <= 0:
             break
-        try:
-            frames.append(pd.read_csv(f, nrows=left, keep_default_na=False, na_values=[""], low_memory=False))
-        except UnicodeDecodeError:
-            raise DataError(f"{f} is not a UTF-8 CSV file; CsvExampleGen reads CSV text only.") from None
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{f} is empty; it needs a header row and at least one data row.") from None
-        except pd.errors.ParserError as e:
-            raise DataError(f"{f} is not valid CSV ({str(e).splitlines()[0]}); fix the file.") from None
+        frames.append(read_csv_file(f, str(f), binary_what="a UTF-8 CSV file", binary="CsvExampleGen reads CSV text only.",
+                                    nrows=left, keep_default_na=False, na_values=[""], low_memory=False))
         left -= len(frames[-1])
     if not frames:
         raise DataError("no CSV file to infer a feature spec from; pass at least one file.")

@@ -18,6 +18,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -36,6 +37,7 @@ class _Disconnected(Exception):
     """The client closed the connection before its body arrived."""
 
 
+@functools.cache
 def _print_all_fields() -> dict[str, bool]:
     """MessageToDict's flag printing default-valued fields, as TF Serving prints them (``"name": ""``)."""
     import inspect
@@ -48,8 +50,6 @@ def _print_all_fields() -> dict[str, bool]:
             return {flag: True}
     return {}
 
-
-_ALL_FIELDS: dict[str, bool] = {}
 
 
 def _json(obj: Any, status: int = 200, request_id: str | None = None) -> Any:
@@ -71,7 +71,6 @@ def make_app(server: Any) -> Any:
     from mlprod.errors import NotFound
     from mlprod.serving.status import error_status, new_request_id
 
-    _ALL_FIELDS.update(_print_all_fields())
     m = server.m
     apis = ("predict", "classify", "regress")
     ok_count = {(n, api): m["requests"].labels(n, api, "200") for n in server.models for api in apis}
@@ -129,7 +128,7 @@ def make_app(server: Any) -> Any:
                 api = "metadata"
                 sv, _ = server.resolve(name, version, None)
                 defs = json_format.MessageToDict(sv.signature_defs(), preserving_proto_field_name=True,
-                                                 **_ALL_FIELDS)
+                                                 **_print_all_fields())
                 return ok(api, {"model_spec": {"name": name, "signature_name": "", "version": str(sv.version)},
                                 "metadata": {"signature_def": defs}}, name)
             return ok(api, {"model_version_status": server.status(version, name=name)}, name)

@@ -78,9 +78,9 @@ def _metrics(model: str) -> Any:
 class _Model:
     """One served model: its config, versions and request log."""
 
-    def __init__(self, cfg: ModelConfig, versions: Versions, request_log: RequestLog | None) -> None:
-        self.cfg, self.versions, self.request_log = cfg, versions, request_log
-        self.labels = _check_labels(cfg.version_labels)
+    def __init__(self, cfg: ModelConfig, versions: Versions, request_log: RequestLog | None,
+                 labels: dict[str, int]) -> None:
+        self.cfg, self.versions, self.request_log, self.labels = cfg, versions, request_log, labels
 
 
 class Server:
@@ -122,7 +122,7 @@ class Server:
             if rl is not None:
                 self.m["logged"].labels(cfg.name).set_function(lambda rl=rl: rl.written)
                 self.m["dropped"].labels(cfg.name).set_function(lambda rl=rl: rl.dropped)
-            self.models[cfg.name] = _Model(cfg, vs, rl)
+            self.models[cfg.name] = _Model(cfg, vs, rl, labels)
         first = self.models[configs[0].name]
         # the first (often only) model, as attributes: what single-model callers use
         self.model_name, self.versions, self.request_log = configs[0].name, first.versions, first.request_log
