@@ -99,9 +99,16 @@ def save_html(page: str, path: "str | Path") -> Path:
 
 
 class HtmlResult:
-    """Mixin for result objects: subclasses implement ``to_html(full: bool)``; Jupyter shows it.
+    """The result protocol every mlprod result follows (subclasses implement ``to_html``).
 
-    Gives ``_repr_html_`` (rich display in notebooks), ``show()`` and ``save_html(path)``.
+    - ``.table``: the main DataFrame (an attribute or property of the subclass);
+    - ``.to_html(full=True)``: a self-contained page (``full=False``: a fragment);
+    - ``_repr_html_`` / ``show()``: rich display in notebooks;
+    - ``.plot()``: a matplotlib figure, where there is something to plot;
+    - ``.save(output_dir)``: writes ``table.csv`` and ``report.html`` (subclasses add their own
+      files) and returns ``{name: path}``; ``save_html(path)`` writes the page alone.
+
+    ``tests/test_results.py`` checks every public result against this protocol.
     """
 
     def to_html(self, full: bool = True) -> str:  # pragma: no cover - abstract
@@ -122,3 +129,14 @@ class HtmlResult:
     def save_html(self, path: "str | Path") -> Path:
         """Write the full HTML report to ``path`` (atomically) and return the path."""
         return save_html(self.to_html(full=True), path)
+
+    def save(self, output_dir: "str | Path") -> "dict[str, Path]":
+        """Write ``table.csv`` and ``report.html`` under ``output_dir``; returns ``{name: path}``."""
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        table = getattr(self, "table", None)
+        written: dict[str, Path] = {}
+        if table is not None:
+            written["table"] = atomic_write_text(out / "table.csv", table.to_csv(index=False))
+        written["report"] = self.save_html(out / "report.html")
+        return written
