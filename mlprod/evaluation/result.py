@@ -318,6 +318,7 @@ class EvalResult(HtmlResult):
         t["baseline"] = [base.get((s, m)) for s, m in zip(t["slice"], t["metric"], strict=True)]
         t["change"] = t["value"] - t["baseline"]
         failures = set(self.failures or [])
+        t = judge_table(t, self.spec, failures)   # what the full spec judges (change thresholds included)
         for _, row in t.iterrows():
             th = self.spec.thresholds.get(row["metric"])
             if th is None or th.max_drop is None or row["change"] != row["change"]:
