@@ -141,7 +141,7 @@ class EdgeOptimizer(_EdgeOptimizerComponent):
                  max_accuracy_drop: float = 0.01, model_dir: Optional[str] = "", fine_tune_epochs: int = 1) -> None:
         names = technique_names(techniques)  # an unknown name fails here, not in the run
         encoded = techniques if isinstance(techniques, str) else json.dumps(names)
-        max_accuracy_drop = drop_as_fraction("EdgeOptimizer", max_accuracy_drop)
+        max_accuracy_drop = drop_as_fraction("EdgeOptimizer", max_accuracy_drop, stacklevel=4)
         check_params("EdgeOptimizer", {"max_accuracy_drop": max_accuracy_drop, "fine_tune_epochs": fine_tune_epochs},
                      OPTIMIZE_PARAMS)
         super().__init__(model=model, examples=examples, feature_key=feature_key, label_key=label_key,

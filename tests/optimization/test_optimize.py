@@ -75,6 +75,32 @@ def test_save_writes_models_atomically(result, tmp_path):
     paths = result.save(tmp_path / "models")
     assert paths["int8"].stat().st_size == len(result.models["int8"])
     assert (tmp_path / "models" / "metrics.csv").is_file()
+    # the result protocol (issue 27): {name: path} with the table and the report, which save() writes by default
+    assert paths["table"] == (tmp_path / "models" / "metrics.csv").absolute() and paths["report"].is_file()
+    assert set(paths) == set(result.models) | {"table", "report"}
+
+
+def test_result_protocol_plot_and_passing(result):
+    """Issue 27: OptimizeResult has .plot() (size vs accuracy) and passing() (a DataFrame; blessed() is deprecated)."""
+    ax = result.plot()
+    assert ax.get_xlabel() == "model size (KiB, log)" and ax.get_ylabel() == "accuracy"
+    measured = result.table["accuracy"].notna().sum()
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 2 * measured  # on disk and gzip, every model
+    assert {t.get_text() for t in ax.texts} == set(result.table.loc[result.table["accuracy"].notna(), "technique"])
+    passing = result.passing()
+    assert set(passing["technique"]) == set(result.table.query("status == 'ok' and technique != 'keras'")["technique"])
+    assert (passing["accuracy_drop"] <= 0.03 + 1e-9).all() and result.max_accuracy_drop == 0.03
+    assert "max_accuracy_drop=0.03" in result.to_html()
+
+
+def test_techniques_as_a_string_or_a_list():
+    from mlprod.optimization import technique_names
+
+    assert technique_names("float, int8") == technique_names(["float", "int8"]) == ["float", "int8"]
+    assert technique_names('["qat", "prune"]') == ["qat", "prune"]  # how EdgeOptimizer stores a list
+    for bad in ("int4", "", [], ["float", 3], 5, "[float"):
+        with pytest.raises(ConfigError):
+            technique_names(bad)
 
 
 def test_bad_inputs_fail_before_training(model, digits):
