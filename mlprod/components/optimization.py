@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Optional, Union
+from typing import Any
 
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
@@ -70,7 +70,7 @@ def _EdgeOptimizerComponent(
     blessing: OutputArtifact[standard_artifacts.ModelBlessing],
     feature_key: Parameter[str],
     label_key: Parameter[str],
-    techniques: Parameter[str] = ",".join(DEFAULT_TECHNIQUES),
+    techniques: Parameter[str] = "float,dynamic,int8,qat,prune_int8",
     max_accuracy_drop: Parameter[float] = 0.01,
     model_dir: Parameter[str] = "",
     fine_tune_epochs: Parameter[int] = 1,
@@ -106,7 +106,7 @@ def _EdgeOptimizerComponent(
         blessing.set_string_custom_property("pushed_destination", target)
 
 
-class EdgeOptimizer(_EdgeOptimizerComponent):
+class EdgeOptimizer(_EdgeOptimizerComponent):  # type: ignore[valid-type,misc]  # a class made by @component
     """Produce and measure TFLite models (:func:`mlprod.optimize`); bless those within
     ``max_accuracy_drop`` (a fraction, 0.01 = one accuracy point) of the Keras baseline; push the
     smallest blessed one to ``model_dir/<unix time>/model.tflite``.
@@ -137,8 +137,8 @@ class EdgeOptimizer(_EdgeOptimizerComponent):
 
     @renamed(push_dir="model_dir")
     def __init__(self, *, model: Any, examples: Any, feature_key: str, label_key: str,
-                 techniques: Union[list[str], tuple[str, ...], str] = DEFAULT_TECHNIQUES,
-                 max_accuracy_drop: float = 0.01, model_dir: Optional[str] = "", fine_tune_epochs: int = 1) -> None:
+                 techniques: list[str] | tuple[str, ...] | str = DEFAULT_TECHNIQUES,
+                 max_accuracy_drop: float = 0.01, model_dir: str | None = "", fine_tune_epochs: int = 1) -> None:
         names = technique_names(techniques)  # an unknown name fails here, not in the run
         encoded = techniques if isinstance(techniques, str) else json.dumps(names)
         max_accuracy_drop = drop_as_fraction("EdgeOptimizer", max_accuracy_drop, stacklevel=4)
