@@ -64,13 +64,14 @@ def main() -> None:
         print_table(t.to_dict("records"), f"{name}: {len(x)} train / {len(xt)} test examples, "
                                           f"{args.fine_tune_epochs} fine-tune epochs")
         rows = t.set_index("technique")
+        # accuracy_drop is a fraction (issue 27); the targets below are in accuracy points
         checks = [
             ("int8 smaller than float (x)", rows.loc["int8", "smaller_than_float"], ">= 3.9"),
-            ("int8 accuracy drop (points)", rows.loc["int8", "accuracy_drop"], "<= 1"),
-            ("QAT accuracy drop (points)", rows.loc["qat", "accuracy_drop"], "<= 0.5"),
+            ("int8 accuracy drop (points)", rows.loc["int8", "accuracy_drop"] * 100, "<= 1"),
+            ("QAT accuracy drop (points)", rows.loc["qat", "accuracy_drop"] * 100, "<= 0.5"),
             ("prune 80% + int8, gzip smaller than float (x)", rows.loc["prune_int8", "gzip_smaller_than_float"],
              ">= 8"),
-            ("prune 80% + int8 accuracy drop (points)", rows.loc["prune_int8", "accuracy_drop"], "<= 1.5"),
+            ("prune 80% + int8 accuracy drop (points)", rows.loc["prune_int8", "accuracy_drop"] * 100, "<= 1.5"),
             ("int8 / float latency (mean)", rows.loc["int8", "latency_ms_mean"] / rows.loc["float", "latency_ms_mean"],
              "< 1"),
         ]

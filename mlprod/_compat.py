@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
                            "training": "reference", "serving": "current", "previous": "reference",
                            "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
-                           "baseline_model (a model)"}
+                           "baseline_model (a model)", "push_dir": "model_dir"}
 
 
 def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F], F]:
@@ -48,7 +48,7 @@ def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F
                     if new in kwargs:
                         raise ConfigError(f"{fn.__qualname__}: pass {new}= only ({old}= is its deprecated old name).")
                     value = kwargs.pop(old)
-                    unit = " (converted to the new unit)" if convert else ""
+                    unit = f" ({getattr(convert, 'note', 'converted to the new unit')})" if convert else ""
                     warnings.warn(f"{fn.__qualname__}({old}=...) is deprecated: use {new}=...{unit}; the old name "
                                   "goes in the next release.", DeprecationWarning, stacklevel=2)
                     kwargs[new] = convert(value) if convert else value
@@ -64,3 +64,22 @@ def warn_renamed(where: str, old: str, new: str) -> None:
     """The same warning for places a decorator cannot reach (dataclass fields, TFX component parameters)."""
     warnings.warn(f"{where}({old}=...) is deprecated: use {new}=...; the old name goes in the next release.",
                   DeprecationWarning, stacklevel=3)
+
+
+def points_to_fraction(points: float) -> float:
+    """An accuracy drop in points (1.0 = one point) as the table's fraction (0.01)."""
+    return points / 100
+
+
+points_to_fraction.note = "accuracy points, converted to a fraction: /100"  # type: ignore[attr-defined]
+
+
+def drop_as_fraction(where: str, value: float, *, stacklevel: int = 3) -> float:
+    """An accuracy drop under a name that used to take points: above 1 it can only be points (a
+    fraction drop is at most 1), so it is divided by 100 with a ``DeprecationWarning``."""
+    if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and value > 1:
+        warnings.warn(f"{where}: max_accuracy_drop={value:g} reads as accuracy points; points are deprecated, give a "
+                      f"fraction (max_accuracy_drop={value / 100:g}); converted: /100.", DeprecationWarning,
+                      stacklevel=stacklevel)
+        return value / 100
+    return value

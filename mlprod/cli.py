@@ -210,20 +210,34 @@ def _cmd_optimize(args: argparse.Namespace) -> int:
 
     from mlprod._models import load_keras
     from mlprod.errors import DataError
-    from mlprod.optimization import optimize
+    from mlprod.optimization import OPTIMIZE_PARAMS, optimize
+    from mlprod.params import check_params
 
+    max_accuracy_drop = args.max_accuracy_drop
+    if args.max_drop is not None:
+        if max_accuracy_drop is not None:
+            raise ConfigError("give --max-accuracy-drop only (--max-drop, in points, is its deprecated old name).")
+        import warnings
+
+        msg = (f"--max-drop is deprecated: use --max-accuracy-drop, a fraction (--max-drop {args.max_drop:g} points "
+               f"= --max-accuracy-drop {args.max_drop / 100:g}; converted: /100); the old flag goes in the next release.")
+        warnings.warn(msg, DeprecationWarning, stacklevel=2)
+        print(f"warning: {msg}", file=sys.stderr)
+        max_accuracy_drop = args.max_drop / 100
+    max_accuracy_drop = 0.01 if max_accuracy_drop is None else max_accuracy_drop
+    check_params("mlprod optimize", {"max_accuracy_drop": max_accuracy_drop}, OPTIMIZE_PARAMS)  # before any work
     try:
         npz = np.load(args.data)
         data = tuple(npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"--data {args.data!r} must be an .npz with x_train, y_train, x_test, y_test ({e}).") from None
     model = load_keras(args.model, trusted=args.trust_model)
-    result = optimize(model, data, [t for t in args.techniques.split(",") if t], max_drop=args.max_drop)
+    result = optimize(model, data, args.techniques, max_accuracy_drop=max_accuracy_drop)
     print(result.table.drop(columns=["note"]).to_string(index=False))
     for _, row in result.table[result.table["status"] != "ok"].iterrows():
         print(f"{row['technique']}: {row['status']}: {row['note']}")
-    paths = result.save(args.output, report=True)
-    print(f"wrote {len(paths)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
+    result.save(args.output, report=True)
+    print(f"wrote {len(result.models)} models, metrics.csv and report.html to {args.output}; best: {result.best()}")
     return 0 if result.best() else 3
 
 
@@ -429,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("model", help="tf_keras model (.h5 or SavedModel folder)")
     op.add_argument("--data", required=True, help=".npz with x_train, y_train, x_test, y_test")
     op.add_argument("--techniques", default="float,dynamic,int8,qat,prune_int8")
-    op.add_argument("--max-drop", type=float, default=1.0, help="accuracy points allowed vs Keras")
+    op.add_argument("--max-accuracy-drop", type=float, default=None,
+                    help="accuracy a model may lose vs Keras, a fraction (default 0.01: one point); in metrics.csv "
+                         "accuracy_drop is a fraction too")
+    op.add_argument("--max-drop", type=float, default=None, help="deprecated: --max-accuracy-drop in points")
     op.add_argument("--output", default="tflite-models", help="folder for .tflite files and metrics")
     op.add_argument("--trust-model", action="store_true",
                     help="load a Keras file even if it holds Lambda layers (their Python code runs)")

@@ -66,7 +66,7 @@ def test_optimize_and_evaluate_commands(capsys, tmp_path):
     m.save(tmp_path / "m.h5")
     np.savez(tmp_path / "d.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
     rc = cli.main(["optimize", str(tmp_path / "m.h5"), "--data", str(tmp_path / "d.npz"), "--techniques",
-                   "float,int8", "--max-drop", "5", "--output", str(tmp_path / "out")])
+                   "float,int8", "--max-accuracy-drop", "0.05", "--output", str(tmp_path / "out")])
     assert rc == 0 and (tmp_path / "out" / "int8.tflite").is_file()
     import pandas as pd
 

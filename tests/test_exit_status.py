@@ -47,7 +47,7 @@ s = mlprod.search(mlprod.DenseSpace((4,), 3, depth=(1, 1), width=(8, 16, 8)), (x
 r = mlprod.evaluate(s.best_model, df, EvalSpec(label="species"), feature_columns=list(df.columns[1:]))
 o = mlprod.optimize(s.best_model, (x, y), ["float"], progress=False)
 # no threshold: the verdict is whether the model beats the most common class (1 epoch may not, issue 25)
-assert r.passed == r.trivial()["beaten"] and o.best(max_drop=100) == "float"
+assert r.passed == r.trivial()["beaten"] and o.best(max_accuracy_drop=1.0) == "float"
 """,
 }
 

@@ -8,6 +8,7 @@ import pytest
 
 import mlprod
 from mlprod.monitoring.monitor import MONITOR_PARAMS
+from mlprod.optimization import OPTIMIZE_PARAMS
 from mlprod.params import Interval, Kind, OneOf, check_params
 from mlprod.serving.batching import BATCHING_PARAMS
 from mlprod.serving.requestlog import LOG_PARAMS, RequestLog
@@ -26,6 +27,8 @@ def _calls(tmp_path):
         ("request log", LOG_PARAMS, lambda **kw: RequestLog(str(tmp_path / "log"), **kw)),
         ("monitor", MONITOR_PARAMS, lambda **kw: mlprod.monitor(df, **kw)),
         ("search", SEARCH_PARAMS, lambda **kw: mlprod.search(space, data, verbose=False, **kw)),
+        # the table is checked before the model: no model needed to see each value refused
+        ("optimize", OPTIMIZE_PARAMS, lambda **kw: mlprod.optimize(object(), data, ["float"], **kw)),
     ]
 
 

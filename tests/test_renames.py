@@ -102,3 +102,123 @@ def test_public_functions_use_the_table_names():
         stale = set(params) & set(RETIRED)
         assert not stale, f"mlprod.{name} still takes {sorted(stale)}; the naming table says " + \
             ", ".join(f"{o} -> {RETIRED[o]}" for o in sorted(stale))
+
+
+# --- edge optimization (issue 27): accuracy drops are fractions, the Pusher folder is model_dir ---------------
+
+
+def _deprecations(caught):
+    return [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+def _toy_result():
+    import pandas as pd
+
+    from mlprod.optimization import OptimizeResult
+
+    table = pd.DataFrame({"technique": ["keras", "float", "int8", "prune_int8"], "accuracy": [0.9, 0.9, 0.885, 0.8],
+                          "accuracy_drop": [0.0, 0.0, 0.015, 0.1], "size_bytes": [40, 30, 10, 10],
+                          "gzip_bytes": [30, 25, 8, 4], "status": ["ok", "ok", "ok", "too_lossy"],
+                          "note": ["", "", "", ""]})
+    return OptimizeResult(table, {"float": b"f", "int8": b"i"}, max_accuracy_drop=0.02)
+
+
+def test_optimize_max_drop_points_become_a_fraction():
+    """optimize(max_drop=points) -> max_accuracy_drop=points/100, with a warning saying so."""
+    import mlprod
+    from mlprod.optimization.optimize import optimize
+
+    assert optimize.__renamed__["max_drop"][0] == "max_accuracy_drop"
+    assert optimize.__renamed__["max_drop"][1](1.5) == 0.015
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(mlprod.ConfigError, match=r"max_accuracy_drop=2\.5 "):
+        warnings.simplefilter("always")
+        optimize(object(), None, max_drop=250)  # 250 points = 2.5: refused by the fraction's range, so it was converted
+    msg = _deprecations(caught)[0]
+    assert "max_drop=" in msg and "use max_accuracy_drop=" in msg and "fraction: /100" in msg
+
+
+def test_optimize_result_passing_best_and_the_old_blessed_max_drop():
+    r = _toy_result()
+    assert list(r.passing()["technique"]) == ["float", "int8"]  # 0.015 <= 0.02
+    assert list(r.passing(0.01)["technique"]) == ["float"]
+    assert r.best() == "int8" and r.best(max_accuracy_drop=0.01) == "float"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(r.blessed(1.0)["technique"]) == ["float"]  # points, as before
+        assert r.best(max_drop=1.0) == "float" and r.best(max_drop=2.0) == "int8"
+        assert r.best(2.0) == "int8"  # a positional value above 1 can only be points
+        assert r.max_drop == 2.0  # the old attribute, in points
+    msgs = _deprecations(caught)
+    assert any("blessed" in m and "passing(max_accuracy_drop" in m for m in msgs)
+    assert any("best(max_drop=...)" in m and "use max_accuracy_drop=" in m for m in msgs)
+    assert any("points are deprecated, give a fraction" in m for m in msgs)
+    assert any("max_drop (points) is deprecated" in m for m in msgs)
+
+
+def test_optimize_result_save_folder_is_output_dir(tmp_path):
+    r = _toy_result()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = r.save(folder=tmp_path / "m", report=False)
+    assert any("save(folder=...)" in m and "use output_dir=" in m for m in _deprecations(caught))
+    assert paths["int8"].read_bytes() == b"i" and paths["table"].name == "metrics.csv" and "report" not in paths
+
+
+def test_edge_optimizer_push_dir_points_and_a_list_of_techniques():
+    import json
+
+    from tfx.types import channel, standard_artifacts
+
+    from mlprod import ConfigError
+    from mlprod.components.optimization import EdgeOptimizer
+
+    ins = {"model": channel.Channel(type=standard_artifacts.Model),
+           "examples": channel.Channel(type=standard_artifacts.Examples), "feature_key": "f", "label_key": "l"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c = EdgeOptimizer(**ins, techniques=["float", "int8"], max_accuracy_drop=1.5, push_dir="/srv/tflite")
+    p = c.exec_properties
+    assert p["model_dir"] == "/srv/tflite" and "push_dir" not in p
+    assert p["max_accuracy_drop"] == pytest.approx(0.015) and json.loads(p["techniques"]) == ["float", "int8"]
+    msgs = _deprecations(caught)
+    assert any("push_dir=" in m and "use model_dir=" in m for m in msgs)
+    assert any("max_accuracy_drop=1.5" in m and "points are deprecated, give a fraction" in m for m in msgs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c = EdgeOptimizer(**ins, techniques="float,qat", max_accuracy_drop=0.02, model_dir="/srv/tflite")
+    assert not _deprecations(caught) and c.exec_properties["techniques"] == "float,qat"  # the string form works
+    assert c.exec_properties["max_accuracy_drop"] == 0.02 and c.id == "EdgeOptimizer"
+    with pytest.raises(ConfigError, match="unknown technique"):
+        EdgeOptimizer(**ins, techniques=["float", "int4"])
+
+
+def test_mnist_edge_push_dir_is_model_dir():
+    from mlprod.pipelines import mnist_edge
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = mnist_edge.config("/tmp/mnist-edge", push_dir="/srv/tflite")
+        assert cfg.model_dir == "/srv/tflite" and cfg.push_dir == "/srv/tflite"
+        assert mnist_edge.MnistEdgeConfig("r", "m", push_dir="/srv/x").model_dir == "/srv/x"
+    msgs = _deprecations(caught)
+    assert any("config(push_dir=...)" in m and "use model_dir=" in m for m in msgs)
+    assert any("MnistEdgeConfig.push_dir is deprecated: use model_dir" in m for m in msgs)
+    assert any("__init__(push_dir=...)" in m for m in msgs)
+    assert mnist_edge.config("/tmp/mnist-edge").max_accuracy_drop == 0.015  # 1.5 points, as a fraction
+
+
+def test_cli_optimize_max_drop_flag(capsys, tmp_path):
+    """--max-drop (points) -> --max-accuracy-drop (a fraction), converted with a warning; both: an error."""
+    from mlprod import cli
+
+    base = ["optimize", str(tmp_path / "m.h5"), "--data", str(tmp_path / "none.npz")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = cli.main([*base, "--max-drop", "250"])  # 2.5 after /100: refused before loading anything
+    err = capsys.readouterr().err
+    assert rc == 1 and "--max-drop is deprecated: use --max-accuracy-drop" in err and "max_accuracy_drop=2.5" in err
+    assert any("--max-accuracy-drop 2.5" in m for m in _deprecations(caught))
+    rc = cli.main([*base, "--max-drop", "1", "--max-accuracy-drop", "0.01"])
+    assert rc == 1 and "--max-accuracy-drop only" in capsys.readouterr().err
+    rc = cli.main([*base, "--max-accuracy-drop", "0.01"])  # the new flag passes its check; the data is missing
+    assert rc == 1 and "--data" in capsys.readouterr().err

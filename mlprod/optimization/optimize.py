@@ -13,18 +13,22 @@ Example:
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlprod._compat import drop_as_fraction, points_to_fraction, renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import atomic_dir
 from mlprod.optimization import techniques as tq
+from mlprod.params import Interval, Kind, check_params
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,68 +73,128 @@ def _keras_row(model: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
             "gzip_bytes": len(gzip.compress(raw, 9)), "status": "ok", "note": "Keras .h5 (no optimizer)"}
 
 
+#: a drop within this of the limit passes (accuracies are counts over n: 0.864 - 0.854 is 0.0100000001)
+_EPS = 1e-9
+
+
 @dataclass
 class OptimizeResult(HtmlResult):
-    """Every produced model with its measurements.
+    """Every produced model with its measurements (the result protocol of
+    :class:`mlprod.reporting.HtmlResult`: ``.table``, ``.plot()``, ``.to_html()``, ``.save(output_dir)``).
 
     Attributes:
-        table: technique, accuracy, accuracy_drop (points vs Keras), size_bytes, gzip_bytes,
+        table: technique, accuracy, accuracy_drop (a fraction: Keras accuracy minus this model's,
+            0.01 = one accuracy point; negative when it gained), size_bytes, gzip_bytes,
             smaller_than_float (x), gzip_smaller_than_float (x), latency_ms_mean/p95, sparsity,
-            status (``ok``; ``too_lossy``: measured, but it lost more than ``max_drop`` points;
-            ``failed``), note (why it failed or lost accuracy, e.g. unscaled inputs under int8;
-            fallbacks).
+            status (``ok``; ``too_lossy``: measured, but its accuracy_drop is above
+            ``max_accuracy_drop``; ``failed``), note (why it failed or lost accuracy, e.g.
+            unscaled inputs under int8; fallbacks).
         models: technique -> ``.tflite`` bytes.
-        max_drop: the accuracy drop (points) allowed by :meth:`best` and the blessing.
+        max_accuracy_drop: the accuracy drop (a fraction) allowed by :meth:`passing` and
+            :meth:`best` (``max_drop``, in points, is its deprecated old name).
+
+    Example:
+        >>> r = optimize(model, (x_train, y_train, x_test, y_test), ["float", "int8"], progress=False)
+        >>> list(r.passing(max_accuracy_drop=0.02)["technique"])
+        ['float', 'int8']
     """
 
     table: "pd.DataFrame"
     models: dict[str, bytes] = field(default_factory=dict)
-    max_drop: float = 1.0
+    max_accuracy_drop: float = 0.01
 
-    def blessed(self, max_drop: float | None = None) -> "pd.DataFrame":
-        """Rows of TFLite models within ``max_drop`` accuracy points of the Keras baseline."""
-        md = self.max_drop if max_drop is None else max_drop
-        t = self.table
-        return t[(t["status"] == "ok") & (t["technique"] != "keras") & (t["accuracy_drop"] <= md)]
+    @property
+    def max_drop(self) -> float:
+        """Deprecated: :attr:`max_accuracy_drop` in accuracy points (x100)."""
+        warnings.warn("OptimizeResult.max_drop (points) is deprecated: use max_accuracy_drop (a fraction; "
+                      "max_drop = 100 * max_accuracy_drop); the old name goes in the next release.",
+                      DeprecationWarning, stacklevel=2)
+        return self.max_accuracy_drop * 100
 
-    def best(self, max_drop: float | None = None) -> str | None:
-        """The smallest (gzip size) blessed technique, or None when none qualifies."""
-        b = self.blessed(max_drop)
-        return None if b.empty else str(b.sort_values(["gzip_bytes", "size_bytes"]).iloc[0]["technique"])
-
-    def save(self, folder: str | Path, *, report: bool = False) -> dict[str, Path]:
-        """Write every model as ``<technique>.tflite`` plus ``metrics.csv`` (and ``report.html``).
-
-        Only these files are written (atomically, each replacing what an earlier ``save`` wrote);
-        other files in ``folder`` are left alone, and a file of the same name that mlprod did
-        not write is refused (:func:`mlprod._fs.atomic_dir`).
+    def passing(self, max_accuracy_drop: float | None = None) -> "pd.DataFrame":
+        """Rows of TFLite models measured ``ok`` and within ``max_accuracy_drop`` (a fraction;
+        default: the one given to :func:`optimize`) of the Keras baseline's accuracy.
 
         Example:
             >>> r = optimize(model, (x_train, y_train, x_test, y_test), ["float"], progress=False)
-            >>> sorted(p.name for p in r.save("tflite-models", report=True).values())
-            ['float.tflite']
+            >>> list(r.passing()["technique"])
+            ['float']
         """
-        folder = Path(folder)
-        with atomic_dir(folder) as tmp:
+        md = self.max_accuracy_drop if max_accuracy_drop is None else drop_as_fraction(
+            "OptimizeResult.passing", max_accuracy_drop)
+        t = self.table
+        return t[(t["status"] == "ok") & (t["technique"] != "keras") & (t["accuracy_drop"] <= md + _EPS)]
+
+    def blessed(self, max_drop: float | None = None) -> "pd.DataFrame":
+        """Deprecated: :meth:`passing` (``max_drop`` in points; ``passing`` takes a fraction)."""
+        warnings.warn("OptimizeResult.blessed(max_drop) is deprecated: use passing(max_accuracy_drop=...), which "
+                      "takes a fraction (max_drop points / 100); the old name goes in the next release.",
+                      DeprecationWarning, stacklevel=2)
+        return self.passing(None if max_drop is None else points_to_fraction(max_drop))
+
+    @renamed(max_drop=("max_accuracy_drop", points_to_fraction))
+    def best(self, max_accuracy_drop: float | None = None) -> str | None:
+        """The smallest (gzip size) passing technique (:meth:`passing`), or None when none qualifies.
+
+        Example:
+            >>> r = optimize(model, (x_train, y_train, x_test, y_test), ["float", "int8"], progress=False)
+            >>> r.best(max_accuracy_drop=0.02)
+            'int8'
+        """
+        b = self.passing(max_accuracy_drop)
+        return None if b.empty else str(b.sort_values(["gzip_bytes", "size_bytes"]).iloc[0]["technique"])
+
+    @renamed(folder="output_dir")
+    def save(self, output_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
+        """Write every model as ``<technique>.tflite``, the table as ``metrics.csv`` and (``report=True``,
+        the default) ``report.html`` under ``output_dir``.
+
+        Returns ``{technique: .tflite path}`` plus ``"table"`` (metrics.csv) and ``"report"``
+        (report.html, when written). Only these files are written (atomically, each replacing what an
+        earlier ``save`` wrote); other files in ``output_dir`` are left alone, and a file of the same
+        name that mlprod did not write is refused (:func:`mlprod.io.files.atomic_dir`). ``folder=``
+        is the deprecated old name of ``output_dir``.
+
+        Example:
+            >>> r = optimize(model, (x_train, y_train, x_test, y_test), ["float"], progress=False)
+            >>> sorted(p.name for p in r.save("tflite-models").values())
+            ['float.tflite', 'metrics.csv', 'report.html']
+        """
+        out = Path(output_dir)
+        with atomic_dir(out) as tmp:
             for name, flat in self.models.items():
                 (Path(tmp) / f"{name}.tflite").write_bytes(flat)
             self.table.to_csv(Path(tmp) / "metrics.csv", index=False)
             if report:
                 (Path(tmp) / "report.html").write_text(self.to_html(full=True), encoding="utf-8")
-        return {name: Path(os.path.abspath(folder)) / f"{name}.tflite" for name in self.models}
+        base = Path(os.path.abspath(out))
+        written = {name: base / f"{name}.tflite" for name in self.models}
+        written["table"] = base / "metrics.csv"
+        if report:
+            written["report"] = base / "report.html"
+        return written
 
     def __repr__(self) -> str:
         ok = self.table[self.table["status"] == "ok"]
         return f"<OptimizeResult {len(ok)} ok / {len(self.table)} rows; best={self.best()}>"
 
-    def _plot(self) -> str:
+    def plot(self, ax: Any = None) -> Any:
+        """Size (KiB, log; on disk and gzip) against accuracy of every measured model, each labelled
+        with its technique; returns the matplotlib Axes.
+
+        Example:
+            >>> r = optimize(model, (x_train, y_train, x_test, y_test), ["float", "int8"], progress=False)
+            >>> r.plot().get_xlabel()
+            'model size (KiB, log)'
+        """
         import matplotlib
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
         t = self.table[self.table["accuracy"].notna()] if "accuracy" in self.table else self.table.iloc[:0]
-        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 3.6))
         ax.scatter(t["size_bytes"] / 1024, t["accuracy"], label="on disk")
         ax.scatter(t["gzip_bytes"] / 1024, t["accuracy"], marker="x", label="gzip")
         for _, r in t.iterrows():
@@ -139,24 +203,29 @@ class OptimizeResult(HtmlResult):
         ax.set_xlabel("model size (KiB, log)")
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=8)
-        return figure_html(fig)
+        return ax
 
     def to_html(self, full: bool = True) -> str:
         cols = [c for c in self.table.columns if c != "predictions"]
         return html_page("mlprod edge optimization", [
-            ("Size vs accuracy (TFLite interpreter)", self._plot()),
-            ("All models", table_html(self.table[cols], row_class=[
-                "mlprod-bad" if s != "ok" else "" for s in self.table["status"]]))], full=full)
+            ("Size vs accuracy (TFLite interpreter)", figure_html(self.plot().figure)),
+            (f"All models (accuracy_drop: a fraction of Keras accuracy; max_accuracy_drop={self.max_accuracy_drop:g})",
+             table_html(self.table[cols], row_class=[
+                 "mlprod-bad" if s != "ok" else "" for s in self.table["status"]]))], full=full)
 
 
-def _judge_drops(table: "pd.DataFrame", max_drop: float, x_calibration: np.ndarray) -> None:
-    """Mark measured models that lost more than ``max_drop`` points ``too_lossy``, saying by how much and,
-    for quantized inputs on unscaled features, why (:func:`techniques.unscaled_input_note`)."""
+def _judge_drops(table: "pd.DataFrame", max_accuracy_drop: float, x_calibration: np.ndarray) -> None:
+    """Mark measured models whose accuracy_drop (a fraction) is above ``max_accuracy_drop`` ``too_lossy``,
+    saying by how much and, for quantized inputs on unscaled features, why
+    (:func:`techniques.unscaled_input_note`)."""
     cause = tq.unscaled_input_note(x_calibration)
     for i, row in table.iterrows():
-        if row["technique"] == "keras" or row["status"] != "ok" or not row["accuracy_drop"] > max_drop:
+        if (row["technique"] == "keras" or row["status"] != "ok"
+                or not row["accuracy_drop"] > max_accuracy_drop + _EPS):
             continue
-        why = f"accuracy fell {row['accuracy_drop']:.1f} points vs Keras, more than max_drop={max_drop:g}"
+        drop = row["accuracy_drop"]
+        why = (f"accuracy fell {drop * 100:.1f} points (accuracy_drop={drop:.3f}) vs Keras, more than "
+               f"max_accuracy_drop={max_accuracy_drop:g}")
         if cause and row["technique"] in tq.QUANTIZED_INPUT:
             why += f"; {cause}"
         table.loc[i, "status"] = "too_lossy"
@@ -184,8 +253,47 @@ def _split(data: Any) -> tuple[np.ndarray, ...]:
     return tuple(arrays)
 
 
-def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DEFAULT, *,
-             fine_tune_epochs: int = 2, sparsity: float = 0.8, clusters: int = 16, max_drop: float = 1.0,
+def technique_names(techniques: "list[str] | tuple[str, ...] | str") -> list[str]:
+    """The technique names of a list, a comma-separated string (``"float,int8"``) or a JSON list
+    (``'["float", "int8"]'``, how :class:`~mlprod.components.EdgeOptimizer` stores a list in its
+    string parameter), checked against :data:`TECHNIQUES`.
+
+    Raises:
+        ConfigError: an unknown name, none at all, or something that is neither a string nor a list.
+
+    Example:
+        >>> technique_names("float, int8"), technique_names(["qat"]), technique_names('["prune"]')
+        (['float', 'int8'], ['qat'], ['prune'])
+    """
+    if isinstance(techniques, str):
+        text = techniques.strip()
+        if text.startswith("["):
+            try:
+                techniques = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"techniques={techniques!r} is not a JSON list; give a list of names or "
+                                  "'float,int8'.") from None
+        else:
+            techniques = [t.strip() for t in text.split(",") if t.strip()]
+    if not isinstance(techniques, (list, tuple)) or not all(isinstance(t, str) for t in techniques):
+        raise ConfigError(f"techniques={techniques!r} must be a list of names (or 'float,int8'); choose from "
+                          f"{TECHNIQUES}.")
+    names = [t.strip() for t in techniques]
+    unknown = [t for t in names if t not in TECHNIQUES]
+    if unknown or not names:
+        raise ConfigError(f"unknown technique(s) {unknown or '(none given)'}; choose from {TECHNIQUES}.")
+    return names
+
+
+#: constraint table of :func:`optimize` (``mlprod.params``)
+OPTIMIZE_PARAMS = {"fine_tune_epochs": Interval(int, 0), "sparsity": Interval(float, 0, 1, closed="neither"),
+                   "clusters": Interval(int, 2), "max_accuracy_drop": Interval(float, 0, 1),
+                   "latency_samples": Interval(int, 1), "progress": Kind(bool)}
+
+
+@renamed(max_drop=("max_accuracy_drop", points_to_fraction))
+def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] | str = DEFAULT, *,
+             fine_tune_epochs: int = 2, sparsity: float = 0.8, clusters: int = 16, max_accuracy_drop: float = 0.01,
              latency_samples: int = 200, progress: bool = True) -> OptimizeResult:
     """Optimize a trained tf_keras classifier for the edge and measure every result.
 
@@ -195,34 +303,39 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
             :mod:`mlprod.io.splits`) or
             ``(x_train, y_train, x_test, y_test)``. ``y`` holds integer class labels.
             Training data feeds fine-tuning and int8 calibration; test data the measurements.
-        techniques: any of :data:`TECHNIQUES`: ``float``, PTQ ``dynamic``/``float16``/``int8``
+        techniques: a list (or a comma-separated string) of :data:`TECHNIQUES`: ``float``, PTQ ``dynamic``/``float16``/``int8``
             (int8 I/O)/``int8_float_io``, ``qat``, ``prune`` (float TFLite of the pruned model),
             ``prune_int8``, ``cluster``, ``prune_qat`` (sparsity-preserving QAT).
         fine_tune_epochs: epochs for QAT, pruning and clustering.
         sparsity: target sparsity for pruning, in (0, 1).
-        max_drop: accuracy points a model may lose vs Keras to be blessed (:meth:`OptimizeResult.best`).
+        clusters: weight clusters per layer for ``cluster`` (>= 2).
+        max_accuracy_drop: the accuracy a model may lose vs Keras to pass, as a fraction (0.01 =
+            one accuracy point; :meth:`OptimizeResult.passing`, :meth:`OptimizeResult.best`).
+            ``max_drop=`` (in points) is its deprecated old name: converted /100 with a warning.
+        latency_samples: single-example calls timed per model.
+        progress: print one line per technique.
 
     Raises:
-        ConfigError: not a tf_keras model, unknown technique, sparsity outside (0, 1).
+        ConfigError: not a tf_keras model, unknown technique, an argument outside its range
+            (:data:`OPTIMIZE_PARAMS`: sparsity in (0, 1), max_accuracy_drop in [0, 1] ...).
         DataError: data of the wrong shape/dtype, empty data.
 
     A technique that fails does not stop the others: its row says ``failed`` and why. One that
-    loses more than ``max_drop`` points says ``too_lossy``, by how much and, where the inputs are
+    loses more than ``max_accuracy_drop`` says ``too_lossy``, by how much and, where the inputs are
     unscaled and the technique quantizes them (int8, QAT), that this is the likely cause.
 
     Example:
         >>> r = optimize(model, (x_train, y_train), techniques=["float", "int8"], progress=False)
-        >>> r.best(max_drop=2.0)
+        >>> r.best(max_accuracy_drop=0.02)
         'int8'
     """
     import pandas as pd
 
+    check_params("optimize", {"fine_tune_epochs": fine_tune_epochs, "sparsity": sparsity, "clusters": clusters,
+                              "max_accuracy_drop": max_accuracy_drop, "latency_samples": latency_samples,
+                              "progress": progress}, OPTIMIZE_PARAMS)
     tq.check_model(model)
-    unknown = [t for t in techniques if t not in TECHNIQUES]
-    if unknown or not techniques:
-        raise ConfigError(f"unknown technique(s) {unknown or '(none given)'}; choose from {TECHNIQUES}.")
-    if not 0.0 < sparsity < 1.0:
-        raise ConfigError(f"sparsity={sparsity} must be in (0, 1), e.g. 0.8 for 80% zeros.")
+    techniques = technique_names(techniques)
     x_tr, y_tr, x_te, y_te = _split(data)
     x_tr, x_te = tq.check_data(model, x_tr, "training data"), tq.check_data(model, x_te, "test data")
     if len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
@@ -270,12 +383,12 @@ def optimize(model: Any, data: Any, techniques: list[str] | tuple[str, ...] = DE
             rows.append({"technique": name, "status": "failed", "note": f"{type(e).__name__}: {str(e)[:200]}"})
     table = pd.DataFrame(rows)
     base = table.loc[table["technique"] == "keras", "accuracy"].iloc[0]
-    table["accuracy_drop"] = (base - table["accuracy"]) * 100
-    _judge_drops(table, max_drop, x_tr)
+    table["accuracy_drop"] = base - table["accuracy"]  # a fraction, as every accuracy drop in mlprod
+    _judge_drops(table, max_accuracy_drop, x_tr)
     if "float" in models:
         fl = table.set_index("technique").loc["float"]
         table["smaller_than_float"] = fl["size_bytes"] / table["size_bytes"]
         table["gzip_smaller_than_float"] = fl["gzip_bytes"] / table["gzip_bytes"]
     order = ["technique", "accuracy", "accuracy_drop", "size_bytes", "gzip_bytes", "smaller_than_float",
              "gzip_smaller_than_float", "latency_ms_mean", "latency_ms_p95", "sparsity", "status", "note"]
-    return OptimizeResult(table[[c for c in order if c in table.columns]], models, max_drop)
+    return OptimizeResult(table[[c for c in order if c in table.columns]], models, max_accuracy_drop)

@@ -2,7 +2,7 @@
 
 ImportExampleGen (bundled 1,000-digit MNIST subset) -> StatisticsGen -> SchemaGen -> Trainer ->
 EdgeOptimizer (PTQ, QAT, pruning on the real TFLite interpreter; blesses models within
-``max_accuracy_drop`` points; pushes the smallest blessed ``.tflite``).
+``max_accuracy_drop``, a fraction of accuracy; pushes the smallest blessed ``.tflite`` to ``model_dir``).
 
 Example:
     (Needs a pipeline or a run's outputs; tests/pipelines/test_mnist_edge.py runs this path.)
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod import datasets
+from mlprod._compat import drop_as_fraction, renamed
 from mlprod.beam import worker_args
 from mlprod.errors import ConfigError
 from mlprod.io.files import check_writable, join_uri
@@ -30,16 +31,22 @@ NAME = "mnist_edge"
 
 @dataclass(frozen=True)
 class MnistEdgeConfig:
-    """Config of the MNIST edge pipeline (paths may be str or Path)."""
+    """Config of the MNIST edge pipeline (paths may be str or Path).
+
+    ``model_dir``: the Pusher folder the smallest blessed ``.tflite`` goes to (``push_dir``: its
+    deprecated old name, for one release). ``techniques``: a list of names or a comma-separated
+    string. ``max_accuracy_drop``: a fraction (0.015 = 1.5 accuracy points; above 1 reads as the
+    old points, with a DeprecationWarning).
+    """
 
     pipeline_root: str
     metadata_path: str
-    push_dir: str
+    model_dir: str
     data_root: str = str(datasets.path("mnist").parent)
     pipeline_name: str = NAME
     train_steps: int = 300
-    techniques: str = "float,dynamic,int8,qat,prune_int8"
-    max_accuracy_drop: float = 1.5
+    techniques: tuple[str, ...] | str = ("float", "dynamic", "int8", "qat", "prune_int8")
+    max_accuracy_drop: float = 0.015
     beam_args: tuple[str, ...] = field(default_factory=lambda: tuple(default_beam_args()))
     enable_cache: bool = True
 
@@ -47,17 +54,30 @@ class MnistEdgeConfig:
     def metadata(self) -> str:
         return str(self.metadata_path)
 
+    @property
+    def push_dir(self) -> str:
+        """Deprecated: :attr:`model_dir`."""
+        import warnings
 
+        warnings.warn("MnistEdgeConfig.push_dir is deprecated: use model_dir; the old name goes in the next release.",
+                      DeprecationWarning, stacklevel=2)
+        return self.model_dir
+
+
+MnistEdgeConfig.__init__ = renamed(push_dir="model_dir")(MnistEdgeConfig.__init__)  # type: ignore[method-assign]
+
+
+@renamed(push_dir="model_dir")
 def config(output_dir: str | Path, **overrides: Any) -> MnistEdgeConfig:
-    """Default config under ``output_dir``.
+    """Default config under ``output_dir`` (the pushed models in ``output_dir/serving_tflite``).
 
     Example:
         >>> config("/tmp/mnist").techniques
-        'float,dynamic,int8,qat,prune_int8'
+        ('float', 'dynamic', 'int8', 'qat', 'prune_int8')
     """
     base = MnistEdgeConfig(pipeline_root=join_uri(output_dir, "pipeline_root"),
                            metadata_path=join_uri(output_dir, "metadata.sqlite"),
-                           push_dir=join_uri(output_dir, "serving_tflite"))
+                           model_dir=join_uri(output_dir, "serving_tflite"))
     return replace(base, **overrides)
 
 
@@ -71,11 +91,10 @@ def create_pipeline(cfg: MnistEdgeConfig) -> "tfx.dsl.Pipeline":
     from tfx import v1 as tfx
 
     from mlprod.components.optimization import EdgeOptimizer
-    from mlprod.optimization.optimize import TECHNIQUES
+    from mlprod.optimization.optimize import technique_names
 
-    unknown = [t for t in cfg.techniques.split(",") if t.strip() and t.strip() not in TECHNIQUES]
-    if unknown:
-        raise ConfigError(f"unknown technique(s) {unknown}; choose from {TECHNIQUES}.")
+    technique_names(cfg.techniques)  # an unknown name fails before anything runs
+    max_accuracy_drop = drop_as_fraction("MnistEdgeConfig", cfg.max_accuracy_drop)
     if cfg.train_steps <= 0:
         raise ConfigError("train_steps must be positive.")
     check_writable(cfg.pipeline_root)
@@ -88,8 +107,8 @@ def create_pipeline(cfg: MnistEdgeConfig) -> "tfx.dsl.Pipeline":
         eval_args=tfx.proto.EvalArgs(num_steps=5))
     optimizer = EdgeOptimizer(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
                               feature_key=datasets.MNIST_FEATURE, label_key=datasets.MNIST_LABEL,
-                              techniques=cfg.techniques, max_accuracy_drop=cfg.max_accuracy_drop,
-                              push_dir=str(cfg.push_dir))
+                              techniques=cfg.techniques, max_accuracy_drop=max_accuracy_drop,
+                              model_dir=str(cfg.model_dir))
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.pipeline_name, pipeline_root=str(cfg.pipeline_root),
         components=[example_gen, statistics_gen, schema_gen, trainer, optimizer], enable_cache=cfg.enable_cache,

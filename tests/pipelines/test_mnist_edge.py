@@ -14,12 +14,12 @@ def test_mnist_edge_pipeline(tmp_path):
     cfg = mnist_edge.config(tmp_path, techniques="float,int8,prune_int8", train_steps=200)
     summary = run_pipeline(mnist_edge.create_pipeline(cfg))
     assert summary.executions["EdgeOptimizer"] == "COMPLETE"
-    assert summary.blessed and summary.pushed_model and summary.pushed_model.startswith(str(cfg.push_dir))
+    assert summary.blessed and summary.pushed_model and summary.pushed_model.startswith(str(cfg.model_dir))
     models = Path(summary.artifacts["mlprod.TFLiteModels"])
     metrics = pd.read_csv(models / "metrics.csv").set_index("technique")
     assert metrics.loc["keras", "accuracy"] > 0.8
     assert metrics.loc["int8", "size_bytes"] * 3.5 < metrics.loc["float", "size_bytes"]
-    pushed = sorted(Path(cfg.push_dir).glob("*/model.tflite"))
+    pushed = sorted(Path(cfg.model_dir).glob("*/model.tflite"))
     assert len(pushed) == 1
     from mlprod._tflite import run_tflite
     from mlprod.datasets import mnist
