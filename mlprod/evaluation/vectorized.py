@@ -517,7 +517,7 @@ def _stored_predictions(batch: Any, spec: EvalSpec) -> np.ndarray:
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float32)
 
 
-class BatchStats(beam.DoFn):  # type: ignore[misc]
+class BatchStats(beam.DoFn):
     """Statistics of each RecordBatch (scored by the SavedModel when one is given)."""
 
     def __init__(self, spec: EvalSpec, model: str | None) -> None:
@@ -538,7 +538,7 @@ class BatchStats(beam.DoFn):  # type: ignore[misc]
         yield batch_stats(batch, preds, self._spec)
 
 
-class MergeStats(beam.CombineFn):  # type: ignore[misc]
+class MergeStats(beam.CombineFn):
     """Adds up batch statistics per slice key (:func:`merge`)."""
 
     def create_accumulator(self) -> dict[SliceKey, Stats]:
