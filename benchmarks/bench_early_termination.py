@@ -95,8 +95,8 @@ def run_one(task: tuple) -> dict:
     estimation.hopeless = old_hopeless if rule == "old" else CURRENT  # this worker only: the rule as it was
     data, space = datasets_()[data_name]
     t0 = time.perf_counter()
-    r = mlprod.search(space, data, seed=seed, verbose=False, early_termination=rule != "none", **SEARCH)
-    t = r.trials
+    r = mlprod.search(space, data, seed=seed, progress=False, early_termination=rule != "none", **SEARCH)
+    t = r.table
     stopped = t[t["stopped"].notna()]
     return {"data": data_name, "rule": rule, "seed": seed, "best": float(t["score"].max()),
             "epochs": int(t["epochs"].fillna(0).sum()), "stopped": len(stopped),

@@ -99,7 +99,7 @@ def run_one(task: tuple) -> dict:
         curve = plain_random(space, data, trials, epochs, seed)
     else:
         r = mlprod.search(space, data, strategy=strategy, max_trials=trials, epochs=epochs, seed=seed,
-                          verbose=False, early_stopping=False, **options)
+                          progress=False, early_stopping=False, **options)
         c = r.compute_curve()
         curve = list(zip(c["epochs_spent"].astype(float), c["best_score"].astype(float), strict=True))
     return {"data": data_name, "case": label, "seed": seed, "best": curve[-1][1], "epochs": curve[-1][0],
