@@ -129,10 +129,8 @@ class SearchResult(HtmlResult):
 
     def plot(self) -> "Figure":
         """The objective per trial (best so far dashed, trials stopped early marked) and the best
-        score against the training epochs spent, as a matplotlib ``Figure``.
-
-        Example:
-            >>> r.plot().savefig("search.png")                                    # doctest: +SKIP
+        score against the training epochs spent, as a matplotlib ``Figure`` (``fig.savefig(...)``;
+        shown inline in Jupyter). The class example above draws one.
         """
         from matplotlib.figure import Figure
 
