@@ -18,45 +18,17 @@ Usage (the numbers in docs/benchmarks.md):
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 
 import numpy as np
 
+from benchmarks._tuning_common import SPACES, pick, run_searches, search_data
 from benchmarks.harness import print_table
 
 RULES = ("none", "old", "new")
 CURRENT = None  # the library's stop rule, restored after an "old" search in the same worker
 SEARCH = {"strategy": "evolution", "max_trials": 6, "epochs": 8, "population_size": 3, "sample_size": 2}
-
-
-def datasets_() -> dict:
-    """(x, y) and a search space per data set, all from mlprod.datasets."""
-    from mlprod import datasets
-    from mlprod.tuning import DenseSpace
-
-    x, y = datasets.mnist()
-    peng = datasets.penguins()
-    px, py = peng.drop(columns="species").to_numpy("float32"), peng["species"].to_numpy()
-    taxi = datasets.chicago_taxi()
-    num = ["trip_miles", "fare", "trip_seconds", "trip_start_hour", "trip_start_day", "trip_start_month",
-           "pickup_latitude", "pickup_longitude"]
-    taxi = taxi.dropna(subset=[*num, "tips"]).sample(2000, random_state=0)
-    tx = np.log1p(np.abs(taxi[num].to_numpy("float64"))) * np.sign(taxi[num].to_numpy("float64"))
-    tx = ((tx - tx.mean(0)) / (tx.std(0) + 1e-9)).astype("float32")
-    ty = (taxi["tips"] > 0.2 * taxi["fare"]).astype(int).to_numpy()
-    return {
-        "mnist (1,000)": ((x, y), DenseSpace(input_shape=(784,), num_classes=10, depth=(1, 2), width=(32, 128, 32),
-                                              batch_norm=(False,), learning_rate=(1e-4, 1e-2))),
-        "penguins": ((px, py), DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 3), width=(8, 64, 8),
-                                          learning_rate=(1e-3, 3e-2))),
-        "taxi tips (2,000)": ((tx, ty), DenseSpace(input_shape=(len(num),), num_classes=2, depth=(1, 3),
-                                                   width=(8, 64, 8), learning_rate=(1e-4, 1e-2))),
-    }
 
 
 def old_hopeless(curve, horizon, best, maximize, z=2.0, min_epochs=3, validation_rows=None):  # noqa: ANN001, ANN201
@@ -76,14 +48,6 @@ def old_hopeless(curve, horizon, best, maximize, z=2.0, min_epochs=3, validation
     return f"predicted {sign * pred:.4f} ± {se:.4f}; even {sign * bound:.4f} would not beat {best:.4f}"
 
 
-def _init_worker() -> None:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def run_one(task: tuple) -> dict:
     """One search: its best score, epochs trained, trials stopped (and why)."""
     data_name, rule, seed = task
@@ -93,10 +57,10 @@ def run_one(task: tuple) -> dict:
     global CURRENT
     CURRENT = CURRENT or estimation.hopeless
     estimation.hopeless = old_hopeless if rule == "old" else CURRENT  # this worker only: the rule as it was
-    data, space = datasets_()[data_name]
+    data, space = search_data(data_name)
     t0 = time.perf_counter()
-    r = mlprod.search(space, data, seed=seed, verbose=False, early_termination=rule != "none", **SEARCH)
-    t = r.trials
+    r = mlprod.search(space, data, seed=seed, progress=False, early_termination=rule != "none", **SEARCH)
+    t = r.table
     stopped = t[t["stopped"].notna()]
     return {"data": data_name, "rule": rule, "seed": seed, "best": float(t["score"].max()),
             "epochs": int(t["epochs"].fillna(0).sum()), "stopped": len(stopped),
@@ -135,26 +99,16 @@ def main() -> None:
                                   "are not run again (resume)")
     args = ap.parse_args()
     rules = [r.strip() for r in args.rules.split(",") if r.strip() in RULES]
-    names = [n for n in datasets_() if not args.data or any(w in n for w in args.data.split(","))]
+    names = pick(SPACES, args.data)  # mnist, penguins, taxi tips (benchmarks._tuning_common)
     tasks = [(d, rule, seed) for seed in range(args.seeds) for d in names for rule in rules]
-    results = []
-    if args.out and os.path.exists(args.out):
-        with open(args.out) as f:
-            results = [json.loads(line) for line in f if line.strip()]
-        done = {(r["data"], r["rule"], r["seed"]) for r in results}
-        tasks = [t for t in tasks if t not in done]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-        for fut in as_completed([pool.submit(run_one, t) for t in tasks]):
-            r = fut.result()
-            results.append(r)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(r) + "\n")
-            print(f"[{time.perf_counter() - t0:6.0f}s] {r['data']} | {r['rule']} | seed {r['seed']}: best "
-                  f"{r['best']:.4f}, {r['epochs']} epochs, {r['stopped']} stopped, {r['seconds']:.0f}s", flush=True)
-            for why in r["why"]:
-                print(f"        stopped: {why}", flush=True)
+
+    def line(r: dict, seconds: float) -> str:
+        why = "".join(f"\n        stopped: {w}" for w in r["why"])
+        return (f"[{seconds:6.0f}s] {r['data']} | {r['rule']} | seed {r['seed']}: best {r['best']:.4f}, "
+                f"{r['epochs']} epochs, {r['stopped']} stopped, {r['seconds']:.0f}s{why}")
+
+    results = run_searches(tasks, run_one, jobs=args.jobs, out=args.out, task_key=tuple,
+                           result_key=lambda r: (r["data"], r["rule"], r["seed"]), line=line)
     print_table(summarize(results), f"Early termination regret: {SEARCH}, early_stopping on (the issue's call)")
 
 

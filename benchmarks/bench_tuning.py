@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 
 import numpy as np
 
+from benchmarks._tuning_common import pick, run_searches, search_data
 from benchmarks.harness import print_table
 
+DATA = ("mnist (1,000)", "penguins")  # of benchmarks._tuning_common.SPACES
 # (label, strategy, search options); plain Keras Tuner random is the peer
 CASES = [
     ("plain keras_tuner.RandomSearch", "plain", {}),
@@ -45,29 +44,6 @@ CASES = [
     ("evolution + weight inheritance + early termination", "evolution",
      {"weight_inheritance": True, "early_termination": True}),
 ]
-
-
-def datasets_() -> dict:
-    from mlprod import datasets
-    from mlprod.tuning import DenseSpace
-
-    x, y = datasets.mnist()
-    df = datasets.penguins()
-    px, py = df.drop(columns="species").to_numpy("float32"), df["species"].to_numpy()
-    return {
-        "mnist (1,000)": ((x, y), DenseSpace(input_shape=(784,), num_classes=10, depth=(1, 2), width=(32, 128, 32),
-                                              batch_norm=(False,), learning_rate=(1e-4, 1e-2))),
-        "penguins": ((px, py), DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 3), width=(8, 64, 8),
-                                          learning_rate=(1e-3, 3e-2))),
-    }
-
-
-def _init_worker() -> None:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def plain_random(space, data, trials, epochs, seed):  # noqa: ANN001, ANN201
@@ -93,13 +69,13 @@ def run_one(task: tuple) -> dict:
     data_name, label, strategy, options, trials, epochs, seed = task
     import mlprod
 
-    data, space = datasets_()[data_name]
+    data, space = search_data(data_name)
     t0 = time.perf_counter()
     if strategy == "plain":
         curve = plain_random(space, data, trials, epochs, seed)
     else:
         r = mlprod.search(space, data, strategy=strategy, max_trials=trials, epochs=epochs, seed=seed,
-                          verbose=False, early_stopping=False, **options)
+                          progress=False, early_stopping=False, **options)
         c = r.compute_curve()
         curve = list(zip(c["epochs_spent"].astype(float), c["best_score"].astype(float), strict=True))
     return {"data": data_name, "case": label, "seed": seed, "best": curve[-1][1], "epochs": curve[-1][0],
@@ -193,27 +169,15 @@ def main() -> None:
         return
     wanted = [w.strip() for w in args.strategies.split(",") if w.strip()]
     cases = [c for c in CASES if not wanted or c[0] in wanted or (c[1] == "plain" and "plain" in wanted)]
-    names = [n for n in datasets_() if not args.data or any(w in n for w in args.data.split(","))]
+    names = pick(DATA, args.data)
     # seed-major: a run stopped early (resume with --out) still has every case at the same seeds
     tasks = [(d, label, strategy, options, args.trials, args.epochs, seed)
              for seed in range(args.seeds) for d in names for label, strategy, options in cases]
-    results = []
-    if args.out and os.path.exists(args.out):  # resume: searches already in --out are not run again
-        with open(args.out) as f:
-            results = [json.loads(line) for line in f if line.strip()]
-        done = {(r["data"], r["case"], r["seed"]) for r in results}
-        tasks = [t for t in tasks if (t[0], t[1], t[6]) not in done]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
-        for fut in as_completed([pool.submit(run_one, t) for t in tasks]):
-            r = fut.result()
-            results.append(r)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(r) + "\n")
-            print(f"[{time.perf_counter() - t0:6.0f}s] {r['data']} | {r['case']} | seed {r['seed']}: best "
-                  f"{r['best']:.4f} after {r['epochs']:.1f} epochs, {r['trials']} trials, {r['seconds']:.0f}s",
-                  flush=True)
+    results = run_searches(
+        tasks, run_one, jobs=args.jobs, out=args.out, task_key=lambda t: (t[0], t[1], t[6]),
+        result_key=lambda r: (r["data"], r["case"], r["seed"]),
+        line=lambda r, s: (f"[{s:6.0f}s] {r['data']} | {r['case']} | seed {r['seed']}: best {r['best']:.4f} after "
+                           f"{r['epochs']:.1f} epochs, {r['trials']} trials, {r['seconds']:.0f}s"))
     report(results, args)
 
 

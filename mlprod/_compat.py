@@ -29,7 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
                            "training": "reference", "serving": "current", "previous": "reference",
                            "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
-                           "baseline_model (a model)", "push_dir": "model_dir"}
+                           "baseline_model (a model)", "push_dir": "model_dir", "directory": "output_dir",
+                           "verbose": "progress"}
 
 
 def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F], F]:

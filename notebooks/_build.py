@@ -106,19 +106,19 @@ NOTEBOOKS = {
              "                   batch_norm=(False,), optimizers=('adam',), learning_rate=(3e-3, 3e-2))"),
         code("result = mlprod.search(space, (x, y), strategy='evolution', max_trials=4, epochs=3,\n"
              "                       max_params=600, population_size=2, sample_size=1)\nresult"),
-        code("result.trials[['trial_id', 'status', 'score', 'params', 'fits_budget']]"),
+        code("result.table[['trial_id', 'status', 'score', 'params', 'fits_budget']]"),
         code("type(result.best_model).__module__, result.best_model.count_params()"),
         md("## Spending less compute\n\nThe same evolution search twice: every trial trained in full, then "
            "with early termination (hopeless learning curves are stopped) and weight inheritance (a child "
            "starts from its parent's trained weights and trains a third of the epochs). Training is counted "
            "in full-data epochs."),
         code("kw = dict(strategy='evolution', max_trials=10, epochs=9, population_size=4, sample_size=2,\n"
-             "          early_stopping=False, verbose=False)\n"
+             "          early_stopping=False, progress=False)\n"
              "full = mlprod.search(space, (x, y), **kw)\n"
              "lean = mlprod.search(space, (x, y), weight_inheritance=True, early_termination=True, **kw)\n"
              "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"
-             "    print(f\"{name:32s} best {r.trials['score'].max():.3f} after {r.trials['budget'].sum():.0f} epochs\")"),
-        code("lean.trials[['trial_id', 'score', 'epochs', 'budget', 'warm_start', 'inherited_layers', 'stopped']]"),
+             "    print(f\"{name:32s} best {r.table['score'].max():.3f} after {r.table['budget'].sum():.0f} epochs\")"),
+        code("lean.table[['trial_id', 'score', 'epochs', 'budget', 'warm_start', 'inherited_layers', 'stopped']]"),
         code("import matplotlib.pyplot as plt\nfrom IPython.display import HTML\n\nfrom mlprod.reporting import figure_html\n\n"
              "fig, ax = plt.subplots(figsize=(5, 3))\n"
              "for name, r in (('full', full), ('inheritance + early termination', lean)):\n"

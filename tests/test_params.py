@@ -26,7 +26,7 @@ def _calls(tmp_path):
         ("Batching", BATCHING_PARAMS, lambda **kw: Batching(**kw)),
         ("request log", LOG_PARAMS, lambda **kw: RequestLog(str(tmp_path / "log"), **kw)),
         ("monitor", MONITOR_PARAMS, lambda **kw: mlprod.monitor(df, **kw)),
-        ("search", SEARCH_PARAMS, lambda **kw: mlprod.search(space, data, verbose=False, **kw)),
+        ("search", SEARCH_PARAMS, lambda **kw: mlprod.search(space, data, progress=False, **kw)),
         # the table is checked before the model: no model needed to see each value refused
         ("optimize", OPTIMIZE_PARAMS, lambda **kw: mlprod.optimize(object(), data, ["float"], **kw)),
     ]

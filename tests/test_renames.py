@@ -30,6 +30,13 @@ KEYWORDS = [
     ("mlprod.monitoring.monitor:monitor", "baseline", "reference"),
     ("mlprod.monitoring.retrain:plan_retrain", "baseline", "reference"),
     ("mlprod.pipelines.retrain:retrain_if", "baseline", "reference"),
+    ("mlprod.tuning.search:search", "directory", "output_dir"),
+    ("mlprod.tuning.search:search", "verbose", "progress"),
+]
+
+#: (result class, old attribute, new attribute): the old one is a property that warns and returns the new one
+ATTRIBUTES = [
+    ("mlprod.tuning.search:SearchResult", "trials", "table"),
 ]
 
 
@@ -73,6 +80,24 @@ def test_old_keyword_is_mapped_with_a_warning(where, old, new):
         shim(**{old: "value"})
     assert seen == {new: "value"}
     assert any(f"{old}=" in str(w.message) and f"use {new}=" in str(w.message) for w in caught
+               if issubclass(w.category, DeprecationWarning))
+
+
+@pytest.mark.parametrize("where, old, new", ATTRIBUTES)
+def test_old_result_attribute_warns_and_returns_the_new_one(where, old, new):
+    """A renamed result attribute stays as a deprecated property (read on a bare instance: no run needed)."""
+    import inspect
+
+    mod, cls_name = where.split(":")
+    cls = getattr(importlib.import_module(mod), cls_name)
+    assert isinstance(inspect.getattr_static(cls, old), property) and new in cls.__dataclass_fields__
+    obj = object.__new__(cls)
+    sentinel = object()
+    object.__setattr__(obj, new, sentinel)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert getattr(obj, old) is sentinel
+    assert any(f".{old} is deprecated" in str(w.message) and f".{new}" in str(w.message) for w in caught
                if issubclass(w.category, DeprecationWarning))
 
 

@@ -8,8 +8,8 @@ Example:
     >>> import mlprod
     >>> from mlprod.tuning import DenseSpace
     >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
-    >>> r = mlprod.search(DenseSpace((4,), 3), (x, y), strategy="evolution", max_trials=3, epochs=2, verbose=False)
-    >>> len(r.trials)
+    >>> r = mlprod.search(DenseSpace((4,), 3), (x, y), strategy="evolution", max_trials=3, epochs=2, progress=False)
+    >>> len(r.table)
     3
 """
 from mlprod.tuning.estimation import extrapolate, hopeless

@@ -33,6 +33,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlprod.errors import ConfigError, DataError
+
 MIN_EPOCHS = 3
 Z = 2.0  # one-sided ~97.7%: a trial is stopped only when it very probably cannot win
 
@@ -41,7 +43,8 @@ def extrapolate(curve: Sequence[float], horizon: int) -> tuple[float, float]:
     """The curve's predicted value at epoch ``horizon`` (1-based) and the prediction's standard error.
 
     Raises:
-        ValueError: fewer than 3 points, a non-finite value, or ``horizon`` before the last point.
+        DataError: fewer than 3 points, or a NaN/infinite value in the curve.
+        ConfigError: ``horizon`` before the curve's last point.
 
     Example:
         >>> extrapolate([0.5, 0.6, 0.65], horizon=3)[0] == extrapolate([0.5, 0.6, 0.65], 3)[0]
@@ -49,12 +52,14 @@ def extrapolate(curve: Sequence[float], horizon: int) -> tuple[float, float]:
     """
     n = len(curve)
     if n < 3:
-        raise ValueError(f"a learning curve needs at least 3 points to extrapolate, got {n}.")
+        raise DataError(f"a learning curve needs at least 3 points to extrapolate, got {n}; train at least 3 "
+                        "epochs first.")
     if horizon < n:
-        raise ValueError(f"horizon={horizon} is before the curve's last epoch ({n}).")
+        raise ConfigError(f"horizon={horizon} is before the curve's last epoch ({n}); pass horizon >= {n}.")
     ys = [float(y) for y in curve]
     if not all(math.isfinite(y) for y in ys):
-        raise ValueError("the learning curve holds NaN or infinite values.")
+        raise DataError("the learning curve holds NaN or infinite values; drop them (a diverged trial has no "
+                        "curve to extrapolate).")
     a, b, s2, mx, sxx = _fit(ys)
     x0 = 1.0 / horizon
     se = math.sqrt(s2 * (1.0 / n + (x0 - mx) ** 2 / sxx))

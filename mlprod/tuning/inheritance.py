@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from mlprod.errors import ConfigError
+
 LayerWeights = list[tuple[str, list[np.ndarray]]]
 
 
@@ -38,6 +40,10 @@ def layer_weights(model: Any) -> LayerWeights:
             for layer in model.layers if layer.get_weights()]
 
 
+class NotAModelError(ConfigError, TypeError):
+    """A ConfigError that is also the ``TypeError`` :func:`inherit_weights` raised before (one release)."""
+
+
 def _same(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]]) -> bool:
     return a[0] == b[0] and len(a[1]) == len(b[1]) and all(x.shape == y.shape for x, y in zip(a[1], b[1], strict=True))
 
@@ -49,7 +55,8 @@ def inherit_weights(child: Any, parent: Any) -> int:
     their fresh initialisation.
 
     Raises:
-        TypeError: ``child`` is not a Keras model.
+        ConfigError: ``child`` is not a Keras model, or ``parent`` neither a model nor its
+            :func:`layer_weights` (also a ``TypeError``, as it was before).
 
     Example:
         >>> import tf_keras as k
@@ -59,7 +66,11 @@ def inherit_weights(child: Any, parent: Any) -> int:
         0
     """
     if not hasattr(child, "layers"):
-        raise TypeError(f"inherit_weights needs a Keras model as child, got {type(child).__name__}.")
+        raise NotAModelError(f"inherit_weights needs a Keras model as child, got {type(child).__name__}; pass the "
+                             "built model (space.build(hp)).")
+    if not isinstance(parent, list) and not hasattr(parent, "layers"):
+        raise NotAModelError(f"inherit_weights needs a Keras model or its layer_weights() as parent, got "
+                             f"{type(parent).__name__}.")
     source = parent if isinstance(parent, list) else layer_weights(parent)
     targets = [layer for layer in child.layers if layer.get_weights()]
     mine = [(type(layer).__name__, [np.asarray(w) for w in layer.get_weights()]) for layer in targets]

@@ -5,22 +5,27 @@ Example:
     >>> from mlprod.tuning import DenseSpace
     >>> space = DenseSpace(input_shape=(4,), num_classes=3)
     >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
-    >>> result = mlprod.search(space, (x, y), strategy="evolution", max_trials=3, epochs=2, verbose=False)
-    >>> sorted(result.best_hyperparameters)[:2], len(result.trials)
+    >>> result = mlprod.search(space, (x, y), strategy="evolution", max_trials=3, epochs=2, progress=False)
+    >>> sorted(result.best_hyperparameters)[:2], len(result.table)
     (['activation', 'batch_norm'], 3)
 """
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
+from mlprod.io.files import atomic_write_text
 from mlprod.io.splits import holdout_indices
 from mlprod.params import Interval, Kind, check_params
 from mlprod.reporting import HtmlResult, figure_html, html_page, table_html
@@ -29,6 +34,7 @@ from mlprod.tuning.strategies import STRATEGIES as _REGISTRY
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from matplotlib.figure import Figure
 
 #: the constraints on search's budget and split (shared with the Tuner component; mlprod.params)
 SEARCH_PARAMS = {"max_trials": Interval(int, 1), "epochs": Interval(int, 1),
@@ -72,42 +78,65 @@ def _split(data: Any, validation_split: float, subsample: float | None, seed: in
 
 @dataclass
 class SearchResult(HtmlResult):
-    """Outcome of :func:`search`.
+    """Outcome of :func:`search` (the result protocol of :class:`~mlprod.reporting.HtmlResult`).
 
     Attributes:
         best_hyperparameters: values of the chosen trial (respecting any size budget).
         best_model: the chosen architecture as a **tf_keras** model with the searched weights
             (ready for :func:`mlprod.optimize` / QAT).
-        trials: DataFrame: trial_id, status, score, epochs (trained), fraction (share of the
+        table: one row per trial: trial_id, status, score, epochs (trained), fraction (share of the
             training data), budget (epochs x fraction: full-data epochs), warm_start (the trial whose
             weights it started from: a promoted or a parent trial), inherited_layers, stopped (why
             early termination stopped it, else None), hp.* values, params, tflite_bytes, fits_budget.
+            (``trials`` is its deprecated old name, one release.)
         objective, strategy: what was optimized and how.
+        seconds: wall time of the search. notes: what the search noticed (e.g. unscaled features).
+        best_trial_id: the chosen trial's ``trial_id`` in :attr:`table`.
+
+    Example:
+        >>> from mlprod.tuning import DenseSpace
+        >>> r = search(DenseSpace((4,), 3), (df[features].to_numpy("float32"), df["species"].to_numpy()),
+        ...            max_trials=2, epochs=2, progress=False)
+        >>> list(r.table.columns[:3]), type(r.plot()).__name__
+        (['trial_id', 'status', 'score'], 'Figure')
+        >>> sorted(r.save("search-report"))
+        ['best_hyperparameters', 'report', 'table']
     """
 
     best_hyperparameters: dict[str, Any]
     best_model: Any
-    trials: "pd.DataFrame"
+    table: "pd.DataFrame"
     objective: str
     strategy: str
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    best_trial_id: str | None = None
+
+    @property
+    def trials(self) -> "pd.DataFrame":
+        """Deprecated name of :attr:`table` (one release)."""
+        warnings.warn("SearchResult.trials is deprecated: use SearchResult.table; the old name goes in the next "
+                      "release.", DeprecationWarning, stacklevel=2)
+        return self.table
 
     def __repr__(self) -> str:
-        ok = self.trials[self.trials["status"] == "COMPLETED"]
-        col = "budget" if "budget" in self.trials else "epochs"
-        epochs = round(float(self.trials[col].fillna(0).sum()), 1) if col in self.trials else 0
-        return (f"<SearchResult {self.strategy}: {len(ok)}/{len(self.trials)} trials completed, best "
+        t = self.table
+        ok = t[t["status"] == "COMPLETED"]
+        col = "budget" if "budget" in t else "epochs"
+        epochs = round(float(t[col].fillna(0).sum()), 1) if col in t else 0
+        return (f"<SearchResult {self.strategy}: {len(ok)}/{len(t)} trials completed, best "
                 f"{self.objective}={ok['score'].max() if len(ok) else float('nan'):.4f}, {epochs} epochs trained>")
 
-    def plot_html(self) -> str:
-        import matplotlib
+    def plot(self) -> "Figure":
+        """The objective per trial (best so far dashed, trials stopped early marked) and the best
+        score against the training epochs spent, as a matplotlib ``Figure`` (``fig.savefig(...)``;
+        shown inline in Jupyter). The class example above draws one.
+        """
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        t = self.trials.dropna(subset=["score"])
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3))
+        t = self.table.dropna(subset=["score"])
+        fig = Figure(figsize=(10, 3))
+        ax, ax2 = fig.subplots(1, 2)
         ax.plot(range(len(t)), t["score"], "o-", label=self.objective)
         best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
         ax.plot(range(len(t)), best, "--", label="best so far")
@@ -124,7 +153,12 @@ class SearchResult(HtmlResult):
         ax2.set_xlabel("training epochs spent (all trials)")
         ax2.set_ylabel(f"best {self.objective}")
         ax2.set_title("best score vs compute")
-        return figure_html(fig)
+        fig.tight_layout()
+        return fig
+
+    def plot_html(self) -> str:
+        """:meth:`plot` as an inline ``<img>`` (what the report shows)."""
+        return figure_html(self.plot())
 
     def compute_curve(self) -> "pd.DataFrame":
         """Best score so far against the training epochs spent so far, trial by trial.
@@ -134,11 +168,11 @@ class SearchResult(HtmlResult):
         Example:
             >>> from mlprod.tuning import DenseSpace
             >>> r = search(DenseSpace((4,), 3), (df[features].to_numpy("float32"), df["species"].to_numpy()),
-            ...            max_trials=2, epochs=2, verbose=False)
+            ...            max_trials=2, epochs=2, progress=False)
             >>> list(r.compute_curve().columns), int(r.compute_curve()["epochs_spent"].iloc[-1]) <= 4
             (['trial_id', 'epochs_spent', 'best_score'], True)
         """
-        t = self.trials.dropna(subset=["score"])
+        t = self.table.dropna(subset=["score"])
         cost = t["budget"] if "budget" in t else t["epochs"] if "epochs" in t else None
         spent = cost.fillna(0).cumsum() if cost is not None else range(1, len(t) + 1)
         best = t["score"].cummax() if "loss" not in self.objective else t["score"].cummin()
@@ -149,7 +183,28 @@ class SearchResult(HtmlResult):
         return html_page(f"mlprod search ({self.strategy})", [
             ("Metric per trial", self.plot_html()),
             ("Best hyperparameters", table_html(_frame([self.best_hyperparameters]))),
-            ("Trials", table_html(self.trials.astype(str)))], full=full)
+            ("Trials", table_html(self.table.astype(str)))], full=full)
+
+    def save(self, output_dir: "str | Path") -> dict[str, Path]:
+        """Write ``table.csv`` (the trials), ``report.html`` and ``best_hyperparameters.json`` under
+        ``output_dir``; returns ``{name: path}``.
+
+        The JSON holds the chosen trial's values, with the objective, strategy and score, so the
+        architecture can be rebuilt with ``space.build(keras_tuner.HyperParameters.from_config(...))``
+        or passed to :func:`mlprod.tuning.tfx_fn.build_from_hyperparameters`.
+        """
+        written = super().save(output_dir)
+        row = self.table[self.table["trial_id"].astype(str) == str(self.best_trial_id)]
+        doc = {"objective": self.objective, "strategy": self.strategy, "trial_id": self.best_trial_id,
+               "score": float(row["score"].iloc[0]) if len(row) else None, "values": self.best_hyperparameters}
+        written["best_hyperparameters"] = atomic_write_text(
+            Path(output_dir) / "best_hyperparameters.json", json.dumps(doc, indent=1, default=_plain) + "\n")
+        return written
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars (a hyperparameter value can be one) as plain Python for JSON."""
+    return v.item() if hasattr(v, "item") else str(v)
 
 
 def _frame(rows: list[dict]) -> "pd.DataFrame":
@@ -164,13 +219,14 @@ def _tflite_bytes(model: Any) -> int:
     return len(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
+@renamed(directory="output_dir", verbose="progress")
 def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = "val_accuracy",
            max_trials: int = 10, epochs: int = 5, max_seconds: float | None = None, subsample: float | None = None,
            early_stopping: bool = True, early_termination: bool = False, fidelity: str = "epochs",
            weight_inheritance: bool = False, inherited_epochs: int | None = None, max_params: int | None = None,
            max_tflite_bytes: int | None = None,
-           validation_split: float = 0.2, batch_size: int = 32, seed: int = 0, directory: str | None = None,
-           verbose: bool = True, **strategy_kwargs: Any) -> SearchResult:
+           validation_split: float = 0.2, batch_size: int = 32, seed: int = 0, output_dir: str | Path | None = None,
+           progress: bool = True, **strategy_kwargs: Any) -> SearchResult:
     """Search architectures/hyperparameters in ``space`` with a Keras Tuner strategy.
 
     Args:
@@ -202,6 +258,12 @@ def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = 
         inherited_epochs: epochs for an inheriting child (default ``ceil(epochs / 3)``).
         max_params, max_tflite_bytes: size budget; the best trial that fits is chosen.
         seed: makes the search deterministic.
+        output_dir: keep Keras Tuner's trials (checkpoints, oracle state) in this folder; None: a
+            temporary folder, removed when the search ends. (Old name ``directory=``, one release.)
+        progress: print a line when the search starts, notes, and when it ends. (Old name
+            ``verbose=``, one release.)
+        **strategy_kwargs: the strategy's own options (``population_size``, ``sample_size``,
+            ``initial_points``, ``eta``; :func:`~mlprod.tuning.strategies.make_oracle`).
 
     Raises:
         ConfigError: unknown strategy/objective, empty or contradictory space, too small a budget.
@@ -210,7 +272,7 @@ def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = 
     Example:
         >>> from mlprod.tuning import DenseSpace
         >>> x, y = df[features].to_numpy("float32"), df["species"].to_numpy()
-        >>> r = search(DenseSpace((4,), 3), (x, y), strategy="bayesian", max_trials=2, epochs=2, verbose=False)
+        >>> r = search(DenseSpace((4,), 3), (x, y), strategy="bayesian", max_trials=2, epochs=2, progress=False)
         >>> r.best_model.count_params() > 0   # a tf_keras model, ready for mlprod.optimize
         True
     """
@@ -244,13 +306,13 @@ def search(space: Any, data: Any, *, strategy: Any = "random", objective: str = 
         raise ConfigError(f"the search space cannot build a model: {type(e).__name__}: {e}") from e
 
     keras.utils.set_random_seed(seed)
-    work = directory or tempfile.mkdtemp(prefix="mlprod-search-")
+    work = str(output_dir) if output_dir is not None else tempfile.mkdtemp(prefix="mlprod-search-")
     try:
         return _run_search(space, build, strategy, objective, max_trials, epochs, seed, x_tr, y_tr, x_val, y_val,
                            work, batch_size, early_stopping, early_termination, max_seconds, max_params,
-                           max_tflite_bytes, verbose, strategy_kwargs, child_epochs)
+                           max_tflite_bytes, progress, strategy_kwargs, child_epochs)
     finally:
-        if directory is None:  # a failed search must not leave its trials behind either
+        if output_dir is None:  # a failed search must not leave its trials behind either
             shutil.rmtree(work, ignore_errors=True)
 
 
@@ -308,7 +370,7 @@ def _validation_rows(val: Any) -> int | None:
 
 def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trials: int, epochs: int, seed: int,
                 x_tr: Any, y_tr: Any, x_val: Any, y_val: Any, work: str, batch_size: int, early_stopping: bool,
-                early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, verbose: bool,
+                early_termination: bool, max_seconds: float | None, max_params: int | None, max_tflite_bytes: int | None, progress: bool,
                 strategy_kwargs: dict[str, Any], child_epochs: int | None = None) -> "SearchResult":
     import keras
     import keras_tuner as kt
@@ -341,8 +403,9 @@ def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trial
     else:
         fit.update(x=x_tr, validation_data=y_tr)
         fit.pop("batch_size")
-    if verbose:
+    if progress:
         print(f"search: {name}, objective {objective}, up to {max_trials} trials x {epochs} epochs", flush=True)
+    halted = None  # why Keras Tuner ended the search before its budget
     try:
         tuner.search(**fit)
     except kt.errors.FatalError as e:
@@ -351,6 +414,11 @@ def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trial
         if "objective" in str(e).lower():
             raise ConfigError(f"objective {objective!r} is not reported by the model ({e}).") from e
         raise
+    except RuntimeError as e:  # keras-tuner's own stop: "Number of consecutive failures exceeded the limit of 3."
+        if "consecutive failures" not in str(e):
+            raise
+        halted = (f"Keras Tuner stopped the search after {getattr(oracle, 'max_consecutive_failed_trials', 3)} "
+                  "failed trials in a row")
 
     table_rows: list[dict[str, Any]] = []
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
@@ -368,7 +436,7 @@ def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trial
     if done.empty:
         first = next((t for t in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id) if t.message), None)
         why = f" The first failed trial ({first.trial_id}) raised: {_trial_error(first.message)}" if first else ""
-        raise DataError(f"no trial completed.{why}")
+        raise DataError(f"no trial completed{f' ({halted})' if halted else ''}.{why}")
     # size of every completed architecture, in tf_keras (what goes to the device)
     tfk_build = (lambda hp: space.build(hp, backend="tf_keras")) if hasattr(space, "build") else None
     params, sizes = {}, {}
@@ -401,12 +469,18 @@ def _run_search(space: Any, build: Any, strategy: Any, objective: str, max_trial
     else:
         best = best_k3
         notes.append("custom build(hp): best_model is the Keras 3 model keras-tuner trained")
+    if halted:
+        failed = int((trials["status"] == "FAILED").sum())
+        notes.append(f"{halted}: {len(trials)} of max_trials={max_trials} ran, {failed} failed (see the table's "
+                     "status); the best is the best of the completed ones")
+        if progress:
+            print(f"search: note: {notes[-1]}", flush=True)
     hint = _scale_hint(x_tr, y_val, float(eligible["score"].max()), objective)
     if hint:
         notes.append(hint)
-        if verbose:
+        if progress:
             print(f"search: note: {hint}", flush=True)
     seconds = time.perf_counter() - started
-    if verbose:
+    if progress:
         print(f"search: done in {seconds:.1f} s; best trial {best_id}", flush=True)
-    return SearchResult(dict(best_hp.values), best, trials, objective, name, seconds, notes)
+    return SearchResult(dict(best_hp.values), best, trials, objective, name, seconds, notes, str(best_id))

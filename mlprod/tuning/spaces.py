@@ -15,6 +15,7 @@ Example:
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +36,28 @@ def backend_module(backend: str) -> Any:
 
 
 def _range(owner: str, name: str, r: tuple, n: int = 2) -> None:
+    if not isinstance(r, (tuple, list)) or not all(isinstance(v, numbers.Real) for v in r):
+        raise ConfigError(f"{owner}: {name}={r!r} must be a tuple of numbers, (min, max)"
+                          f"{', step' if n == 3 else ''}.")
     if len(r) < n or r[0] > r[1]:
         raise ConfigError(f"{owner}: {name}={r} is empty or contradictory; give (min, max) with min <= max.")
 
 
 def _choices(owner: str, name: str, c: tuple) -> None:
+    if not isinstance(c, (tuple, list)):
+        raise ConfigError(f"{owner}: {name}={c!r} must be a tuple of choices, e.g. ({c!r},).")
     if not c:
         raise ConfigError(f"{owner}: {name} has no choices; give at least one.")
+
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+POOLING = ("max", "avg")
+
+
+def _known(owner: str, name: str, c: tuple, known: tuple[str, ...]) -> None:
+    unknown = [v for v in c if v not in known]
+    if unknown:
+        raise ConfigError(f"{owner}: {name} has unknown choice(s) {unknown}; use some of {known}.")
 
 
 def _optimizer(k: Any, name: str, lr: float) -> Any:
@@ -78,6 +94,7 @@ class DenseSpace:
         _range(o, "learning_rate", self.learning_rate)
         for name in ("activations", "batch_norm", "optimizers"):
             _choices(o, name, getattr(self, name))
+        _known(o, "optimizers", self.optimizers, OPTIMIZERS)
         if self.num_classes < 1 or self.depth[0] < 0 or self.width[0] < 1:
             raise ConfigError(f"{o}: num_classes, depth and width must be positive.")
 
@@ -143,6 +160,7 @@ class ConvSpace:
         _range(o, "learning_rate", self.learning_rate)
         _choices(o, "kernel_sizes", self.kernel_sizes)
         _choices(o, "pooling", self.pooling)
+        _known(o, "pooling", self.pooling, POOLING)
         if len(self.input_shape) != 3:
             raise ConfigError(f"{o}: input_shape must be (height, width, channels), got {self.input_shape}.")
 

@@ -4,6 +4,7 @@ import pytest
 
 import mlprod
 from mlprod import datasets
+from mlprod.errors import ConfigError, DataError
 from mlprod.tuning import DenseSpace
 from mlprod.tuning.estimation import extrapolate, hopeless, trial_callback, validation_noise
 
@@ -17,8 +18,18 @@ def test_extrapolation_recovers_a_saturating_curve_and_its_uncertainty():
     noisy = np.array(curve) + np.random.default_rng(0).normal(0, 0.02, len(curve))
     pred, se = extrapolate(noisy, 30)
     assert abs(pred - (0.9 - 0.4 / 30)) < 3 * se + 0.02 and se > 0
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(DataError, match="at least 3"):
         extrapolate([0.5, 0.6], 10)
+
+
+def test_extrapolation_errors_are_mlprod_errors_and_still_value_errors():
+    """Issue 27: extrapolate raised plain ValueErrors; now DataError/ConfigError (both ValueErrors)."""
+    with pytest.raises(ConfigError, match=r"horizon=2 .* pass horizon >= 3"):
+        extrapolate([0.5, 0.6, 0.7], 2)
+    with pytest.raises(DataError, match="NaN or infinite"):
+        extrapolate([0.5, float("nan"), 0.7], 10)
+    with pytest.raises(ValueError):  # code written against the old errors still catches them
+        extrapolate([0.5], 10)
 
 
 def test_stop_rule():
@@ -79,15 +90,15 @@ def test_a_hopeless_real_training_is_stopped_and_a_promising_one_is_not(penguins
 def test_search_with_early_termination_spends_fewer_epochs_and_explains_stops(penguins):
     space = DenseSpace(input_shape=(4,), num_classes=3, depth=(1, 1), width=(8, 16, 8), batch_norm=(False,),
                        optimizers=("adam", "sgd"), learning_rate=(1e-5, 3e-2), dropout=(0.0, 0.0))
-    kw = dict(strategy="random", max_trials=6, epochs=12, seed=3, early_stopping=False, verbose=False)
+    kw = dict(strategy="random", max_trials=6, epochs=12, seed=3, early_stopping=False, progress=False)
     full = mlprod.search(space, penguins, **kw)
     cut = mlprod.search(space, penguins, early_termination=True, **kw)
-    assert (full.trials["epochs"] == 12).all() and full.trials["stopped"].isna().all()
-    stopped = cut.trials[cut.trials["stopped"].notna()]
+    assert (full.table["epochs"] == 12).all() and full.table["stopped"].isna().all()
+    stopped = cut.table[cut.table["stopped"].notna()]
     assert len(stopped) >= 1 and (stopped["epochs"] < 12).all()
     assert stopped["stopped"].str.contains("would not beat").all()
     assert stopped["stopped"].str.contains("validation noise .* on 66 rows").all()  # the search passed its rows
-    assert (stopped["score"] < cut.trials["score"].max()).all()  # each stopped trial was behind on what it saw
-    assert cut.trials["epochs"].sum() < full.trials["epochs"].sum()
+    assert (stopped["score"] < cut.table["score"].max()).all()  # each stopped trial was behind on what it saw
+    assert cut.table["epochs"].sum() < full.table["epochs"].sum()
     # the same draws (same seed): the best trial is not lost by stopping the others
-    assert cut.trials["score"].max() >= full.trials["score"].max() - 0.05
+    assert cut.table["score"].max() >= full.table["score"].max() - 0.05

@@ -36,8 +36,10 @@ def test_inherit_weights_takes_every_matching_layer_from_both_ends(penguins):
     shallow = SPACE.build(hp)
     assert inherit_weights(shallow, parent) == 1
     np.testing.assert_array_equal(shallow.layers[0].get_weights()[0], parent.layers[0].get_weights()[0])
-    with pytest.raises(TypeError, match="Keras model"):
+    with pytest.raises(ConfigError, match="Keras model"):  # issue 27: a ConfigError, still a TypeError
         inherit_weights("not a model", parent)
+    with pytest.raises(TypeError, match="Keras model or its layer_weights"):  # it was an AttributeError
+        inherit_weights(child, "not a model")
 
 
 def test_evolution_children_start_from_their_parents_trained_weights(penguins, tmp_path):
@@ -77,12 +79,12 @@ def test_evolution_children_start_from_their_parents_trained_weights(penguins, t
 
 
 def test_search_with_weight_inheritance_spends_fewer_epochs(penguins):
-    kw = dict(strategy="evolution", max_trials=6, epochs=6, seed=0, verbose=False, early_stopping=False,
+    kw = dict(strategy="evolution", max_trials=6, epochs=6, seed=0, progress=False, early_stopping=False,
               population_size=3, sample_size=2)
     inherit = mlprod.search(SPACE, penguins, weight_inheritance=True, **kw)
-    kids = inherit.trials[inherit.trials["warm_start"].notna()]
+    kids = inherit.table[inherit.table["warm_start"].notna()]
     assert len(kids) == 3 and (kids["epochs"] == 2).all() and (kids["inherited_layers"] >= 1).all()
-    assert inherit.trials["budget"].sum() == 3 * 6 + 3 * 2  # plain evolution: 6 * 6
+    assert inherit.table["budget"].sum() == 3 * 6 + 3 * 2  # plain evolution: 6 * 6
     # children continue a trained network: a 2-epoch child scores like a trained model, not a fresh one
     assert kids["score"].max() >= 0.9
     assert inherit.compute_curve()["epochs_spent"].iloc[-1] == 24
@@ -90,9 +92,9 @@ def test_search_with_weight_inheritance_spends_fewer_epochs(penguins):
 
 def test_asha_promotes_the_best_of_a_rung_without_waiting_for_it_to_fill(penguins):
     assert rungs(9, 3) == [1, 3, 9]
-    r = mlprod.search(SPACE, penguins, strategy="asha", max_trials=8, epochs=9, seed=0, verbose=False,
+    r = mlprod.search(SPACE, penguins, strategy="asha", max_trials=8, epochs=9, seed=0, progress=False,
                       early_stopping=False)
-    t = r.trials.set_index("trial_id")
+    t = r.table.set_index("trial_id")
     assert list(t["hp.tuner/round"][:4]) == [0, 0, 0, 1]  # the 4th trial already promotes the best of 3
     promoted = t[t["warm_start"].notna()]
     assert len(promoted) >= 1
@@ -106,19 +108,19 @@ def test_asha_promotes_the_best_of_a_rung_without_waiting_for_it_to_fill(penguin
 
 
 def test_hyperband_trains_each_trial_for_its_rung_and_over_data_subsets(penguins):
-    r = mlprod.search(SPACE, penguins, strategy="hyperband", epochs=3, seed=0, verbose=False, early_stopping=False)
-    t = r.trials
+    r = mlprod.search(SPACE, penguins, strategy="hyperband", epochs=3, seed=0, progress=False, early_stopping=False)
+    t = r.table
     assert (t["epochs"] == t["hp.tuner/epochs"] - t["hp.tuner/initial_epoch"]).all()  # not 3 epochs each
     assert t["budget"].sum() < len(t) * 3 and t["warm_start"].notna().any()
     d = mlprod.search(SPACE, penguins, strategy="hyperband", fidelity="data", max_resource=3, epochs=2, seed=0,
-                      verbose=False, early_stopping=False)
-    assert sorted(set(np.round(d.trials["fraction"], 4))) == [round(1 / 3, 4), 1.0]
-    assert (d.trials["epochs"] == 2).all()
-    np.testing.assert_allclose(d.trials["budget"], 2 * d.trials["fraction"])
+                      progress=False, early_stopping=False)
+    assert sorted(set(np.round(d.table["fraction"], 4))) == [round(1 / 3, 4), 1.0]
+    assert (d.table["epochs"] == 2).all()
+    np.testing.assert_allclose(d.table["budget"], 2 * d.table["fraction"])
     a = mlprod.search(SPACE, penguins, strategy="asha", fidelity="data", max_trials=4, epochs=2, seed=0,
-                      verbose=False, early_stopping=False)
-    assert list(np.round(a.trials["fraction"], 4)) == [round(1 / 9, 4)] * 3 + [round(1 / 3, 4)]
-    assert a.trials["warm_start"].iloc[3] in set(a.trials["trial_id"][:3])
+                      progress=False, early_stopping=False)
+    assert list(np.round(a.table["fraction"], 4)) == [round(1 / 9, 4)] * 3 + [round(1 / 3, 4)]
+    assert a.table["warm_start"].iloc[3] in set(a.table["trial_id"][:3])
 
 
 def test_compute_saving_options_are_checked_up_front(penguins):
