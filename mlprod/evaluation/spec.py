@@ -155,6 +155,12 @@ class EvalSpec:
             if not isinstance(s, (str, tuple, list, Buckets)) or (isinstance(s, (tuple, list)) and (
                     not s or not all(isinstance(c, str) for c in s))):
                 raise ConfigError(f"slice {s!r}: use a column name, a tuple of column names or Buckets(...).")
+        # one shape whatever was given (lists or tuples): specs compare equal and survive JSON
+        norm = lambda xs: tuple(x if isinstance(x, (str, Buckets)) else tuple(x) for x in xs)  # noqa: E731
+        object.__setattr__(self, "slices", norm(self.slices))
+        object.__setattr__(self, "fairness", norm(self.fairness))
+        if self.metrics is not None and not isinstance(self.metrics, str):
+            object.__setattr__(self, "metrics", tuple(self.metrics) or None)
         if self.model_type not in MODEL_TYPES:
             raise ConfigError(f"model_type={self.model_type!r}; choose one of {MODEL_TYPES}.")
         known = METRICS[self.model_type]
@@ -246,6 +252,47 @@ class EvalSpec:
         configs.append(self._trivial_config())
         return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slicing,
                                metrics_specs=[tfma.MetricsSpec(metrics=configs)])
+
+    def to_json(self) -> str:
+        """The spec as JSON (what the pipelines' Evaluator stores as a parameter); :meth:`from_json` reads it.
+
+        Example:
+            >>> spec = EvalSpec(label="y", slices=["a", ("a", "b"), Buckets("x", (1, 2))],
+            ...                 thresholds={"sparse_categorical_accuracy": Threshold(lower=0.9)})
+            >>> EvalSpec.from_json(spec.to_json()) == spec
+            True
+        """
+        import json
+        from dataclasses import asdict, fields
+
+        def slice_json(s: Any) -> Any:
+            if isinstance(s, Buckets):
+                return {"buckets": s.feature, "boundaries": list(s.boundaries)}
+            return s if isinstance(s, str) else list(s)
+
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["slices"] = [slice_json(s) for s in self.slices]
+        out["fairness"] = [slice_json(s) for s in self.fairness]
+        out["metrics"] = list(self.metrics) if self.metrics else None
+        out["thresholds"] = {k: asdict(t) for k, t in self.thresholds.items()}
+        return json.dumps(out, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "EvalSpec":
+        """The spec :meth:`to_json` wrote (slices come back as tuples, like the ones given)."""
+        import json
+
+        def slice_of(s: Any) -> Any:
+            if isinstance(s, dict):
+                return Buckets(s["buckets"], tuple(s["boundaries"]))
+            return s if isinstance(s, str) else tuple(s)
+
+        d = json.loads(text)
+        d["slices"] = tuple(slice_of(s) for s in d.get("slices", ()))
+        d["fairness"] = tuple(slice_of(s) for s in d.get("fairness", ()))
+        d["metrics"] = tuple(d["metrics"]) if d.get("metrics") else None
+        d["thresholds"] = {k: Threshold(**t) for k, t in d.get("thresholds", {}).items()}
+        return cls(**d)
 
     def _trivial_config(self) -> Any:
         """TFMA config of :class:`mlprod.evaluation.metrics.TrivialBaseline` (judged on Overall with beat_trivial)."""

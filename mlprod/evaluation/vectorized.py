@@ -583,3 +583,23 @@ def evaluate_files(pattern: str, spec: EvalSpec, output_dir: str, *, model: str 
              | "Merge" >> beam.CombineGlobally(MergeStats())
              | "Write" >> beam.Map(_Finish(spec, output_dir, where)))
     return output_dir
+
+
+def rewrite_validation(output_dir: str, result: Any) -> str:
+    """Rewrite TFMA's ``validations.tfrecord`` in ``output_dir`` from ``result``'s final verdict
+    (after a separately evaluated baseline's change thresholds were applied)."""
+    import tensorflow as tf
+    from tensorflow_model_analysis.proto import validation_result_pb2 as vpb
+
+    vr = vpb.ValidationResult(validation_ok=bool(result.passed))
+    for sname, metric in result.failures or []:
+        per = vr.metric_validations_per_slice.add()
+        if sname != "Overall":
+            for part in sname.split(", "):
+                col, _, val = part.partition("=")
+                per.slice_key.single_slice_keys.add(column=col, bytes_value=val.encode("utf-8"))
+        fl = per.failures.add(message=f"{metric} failed its threshold")
+        fl.metric_key.name, fl.metric_key.model_name = metric, "candidate"
+    with tf.io.TFRecordWriter(os.path.join(output_dir, "validations.tfrecord")) as f:
+        f.write(vr.SerializeToString())
+    return output_dir
