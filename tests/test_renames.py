@@ -102,3 +102,22 @@ def test_public_functions_use_the_table_names():
         stale = set(params) & set(RETIRED)
         assert not stale, f"mlprod.{name} still takes {sorted(stale)}; the naming table says " + \
             ", ".join(f"{o} -> {RETIRED[o]}" for o in sorted(stale))
+
+
+#: (command line with the old flag, the new flag, argparse dest, expected value)
+CLI_FLAGS = [
+    (["monitor", "logs", "--html", "r.html"], "--report", "report", "r.html"),
+    (["monitor", "logs", "--baseline", "train.csv"], "--reference", "reference", "train.csv"),
+]
+
+
+@pytest.mark.parametrize("argv, new, dest, value", CLI_FLAGS)
+def test_old_cli_flag_works_and_names_the_new_one(argv, new, dest, value, capsys):
+    from mlprod.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    err = capsys.readouterr().err
+    assert f"{argv[-2]} is deprecated: use {new}" in err
+    new_args = build_parser().parse_args([*argv[:-2], new, value])  # the new flag: same value, no message
+    assert getattr(new_args, dest) == value and "deprecated" not in capsys.readouterr().err
