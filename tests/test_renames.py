@@ -121,3 +121,37 @@ def test_old_cli_flag_works_and_names_the_new_one(argv, new, dest, value, capsys
     assert f"{argv[-2]} is deprecated: use {new}" in err
     new_args = build_parser().parse_args([*argv[:-2], new, value])  # the new flag: same value, no message
     assert getattr(new_args, dest) == value and "deprecated" not in capsys.readouterr().err
+
+
+def _eval_result(**kw):
+    import pandas as pd
+
+    from mlprod.evaluation import EvalSpec
+    from mlprod.evaluation.result import EvalResult
+
+    return EvalResult(table=pd.DataFrame(), spec=EvalSpec(label="y"), **kw)
+
+
+def _validation_result(**kw):
+    import pandas as pd
+
+    from mlprod.validation import ValidationResult
+
+    return ValidationResult("drift", pd.DataFrame(), **kw)
+
+
+#: (a result made with the new attribute set, old attribute, new attribute)
+ATTRIBUTES = [
+    (lambda: _eval_result(output_dir="tfma-out"), "output_path", "output_dir"),
+    (lambda: _validation_result(reference_statistics="stats"), "baseline_statistics", "reference_statistics"),
+]
+
+
+@pytest.mark.parametrize("make, old, new", ATTRIBUTES, ids=[a[1] for a in ATTRIBUTES])
+def test_old_result_attribute_reads_the_new_one_with_a_warning(make, old, new):
+    r = make()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert getattr(r, old) == getattr(r, new)
+    assert any(f"{old}=" in str(w.message) and f"use {new}=" in str(w.message) for w in caught
+               if issubclass(w.category, DeprecationWarning))

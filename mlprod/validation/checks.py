@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from mlprod._compat import renamed
 from mlprod.errors import DataError
 from mlprod.validation import distance as dist
+from mlprod.validation.protos import unwrap
 from mlprod.validation.result import COLUMNS, ValidationResult
 from mlprod.validation.schema import is_categorical
-from mlprod.validation.protos import unwrap
 from mlprod.validation.stats import _statistics as compute_statistics  # the proto: what TFDV's checks take
 
 if TYPE_CHECKING:  # pragma: no cover

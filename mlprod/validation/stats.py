@@ -104,7 +104,7 @@ def _statistics(data: Data, *, beam_args: list[str] | None = None, options: Any 
     files = list_files(data)
     kind = files_kind(files, name)
     if kind == "stats":
-        return _statistics(tfdv.load_statistics(files[0]), name=name)
+        return _statistics(load_statistics_file(files[0]), name=name)
     if kind == "tfrecord":
         check_tfrecords(files)  # TFDV, like tf.data, would read a truncated file's first half silently
     local = all("://" not in f for f in files)
@@ -122,6 +122,28 @@ def _statistics(data: Data, *, beam_args: list[str] | None = None, options: Any 
                             "file(s).") from e
         raise DataError(f"{name}: TFDV could not summarise {files[:3]} ({type(e).__name__}: {msg}).") from e
     return _statistics(stats, name=name)
+
+
+def load_statistics_file(path: str) -> "statistics_pb2.DatasetFeatureStatisticsList":
+    """A statistics file as TFDV writes them: a one-record TFRecord, text proto, or binary proto
+    (``statistics.pb``: what :func:`compute_statistics` ``output_dir=`` and ``StatisticsResult.save`` write).
+
+    Raises:
+        DataError: the file is none of these.
+    """
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    try:
+        return tfdv.load_statistics(path)  # TFRecord, else text
+    except Exception:  # noqa: BLE001 - a binary proto is neither
+        pass
+    try:
+        with open(path, "rb") as f:
+            return statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read())
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{path} is not a TFDV statistics file (TFRecord, text or binary "
+                        f"DatasetFeatureStatisticsList): {type(e).__name__}.") from None
 
 
 def csv_kinds(head: bytes) -> dict[str, str]:
