@@ -235,7 +235,7 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
         >>> from mlprod import datasets
         >>> import tensorflow_data_validation as tfdv
         >>> st = compute_statistics(datasets.penguins())
-        >>> s = curate_schema(tfdv.infer_schema(st), st, Curation(label="species"))
+        >>> s = curate_schema(tfdv.infer_schema(st.proto), st, Curation(label="species"))
         >>> s.default_environment
         ['TRAINING', 'SERVING']
     """
