@@ -70,8 +70,8 @@ class ReplayResult(HtmlResult):
 
         errors = {m.split(": ", 1)[0]: m.split(": ", 1)[1] if ": " in m else m for m in self.failed}
         n = len(self.predictions)
-        rids = self.request_ids or [None] * n
-        bids = self.batch_ids or [None] * n
+        rids: list[str | None] = list(self.request_ids) or [None] * n
+        bids: list[str | None] = list(self.batch_ids) or [None] * n
         return pd.DataFrame({"request_id": rids, "batch_id": bids, "prediction": self.predictions,
                              "label": [self.labels.get(r) if r is not None else None for r in rids],
                              "error": [errors.get(b) if b is not None else None for b in bids]},

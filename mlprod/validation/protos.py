@@ -69,7 +69,7 @@ class ProtoResult(HtmlResult):
     def __eq__(self, other: object) -> bool:
         return self.proto == unwrap(other)
 
-    __hash__ = None  # type: ignore[assignment] - mutable, as the proto
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the proto
 
     def __str__(self) -> str:
         return str(self.proto)  # the text proto, as print(proto) shows it
