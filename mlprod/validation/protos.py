@@ -121,8 +121,8 @@ def _range(lo: float | None, hi: float | None) -> str:
 class SchemaResult(ProtoResult):
     """A TFDV ``Schema`` (``.proto``) with one row per feature in ``.table``.
 
-    ``table`` columns: feature, type (``INT``/``FLOAT``/``BYTES``), presence (``required`` or
-    ``optional``), min_fraction, domain (a range, ``N values`` or empty), not_in (environments the
+    ``table`` columns: feature, type (``INT``/``FLOAT``/``BYTES``), presence (``required``: in at
+    least ``min_fraction`` of the examples, else ``optional``), min_fraction, domain (a range, ``N values`` or empty), not_in (environments the
     feature is absent from, e.g. ``SERVING`` for the label), skew_threshold, drift_threshold.
     ``save(output_dir)`` also writes ``schema.pbtxt`` (what :func:`mlprod.validation.load_schema` reads).
     """
@@ -142,7 +142,7 @@ class SchemaResult(ProtoResult):
                   for c in comp]
             frac = f.presence.min_fraction
             rows.append({"feature": f.name, "type": schema_pb2.FeatureType.Name(f.type),
-                         "presence": "required" if frac > 0 or f.presence.min_count > 0 else "optional",
+                         "presence": "required" if frac > 0 else "optional",  # min_count alone: per dataset, not per example
                          "min_fraction": frac, "domain": _domain(f, self.proto),
                          "not_in": ", ".join(f.not_in_environment), "skew_threshold": th[0], "drift_threshold": th[1]})
         return pd.DataFrame(rows, columns=["feature", "type", "presence", "min_fraction", "domain", "not_in",
