@@ -54,7 +54,10 @@ CASES: dict[str, Any] = {
                                                                        "--direct_num_workers=2"]),
     "evaluate / mlprod / Prism, isolated worker pool": ("eval-mlprod", "prism"),
     "evaluate / plain TFMA / in-memory": ("eval-tfma", IN_MEMORY),
+    "evaluate SavedModel / mlprod / in-memory": ("eval-model-mlprod", IN_MEMORY),
+    "evaluate SavedModel / plain TFMA / in-memory": ("eval-model-tfma", IN_MEMORY),
 }
+MODEL_FEATURES = ("fare", "trip_miles")
 EVAL_METRICS = ("ExampleCount", "BinaryAccuracy", "AUC", "Precision", "Recall")
 SHARDS = 4
 
@@ -83,7 +86,8 @@ def _write_shards(base: Any, rows: int, folder: str, write: Any) -> str:
 
 
 def write_eval_data(rows: int, folder: str) -> str:
-    """TFRecord shards of ``rows`` binary "big tipper" predictions (label, score, payment_type)."""
+    """TFRecord shards of ``rows`` binary "big tipper" predictions (label, score, payment_type, and the
+    model's features fare and trip_miles)."""
     import numpy as np
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
@@ -96,7 +100,9 @@ def write_eval_data(rows: int, folder: str) -> str:
     base = base.assign(big_tipper=(base["tips"] > 0.2 * base["fare"]).astype("int64"),
                        score=1 / (1 + np.exp(-((np.log1p(base["fare"].fillna(0)) - 2.0)
                                                + 0.3 * (base["payment_type"] == "Credit Card")).to_numpy())),
-                       )[["big_tipper", "score", "payment_type"]]
+                       fare=base["fare"].fillna(0).astype("float32"),
+                       trip_miles=base["trip_miles"].fillna(0).astype("float32"),
+                       )[["big_tipper", "score", "payment_type", *MODEL_FEATURES]]
 
     def write(part: Any, i: int) -> None:
         with tf.io.TFRecordWriter(os.path.join(folder, f"part-{i}.tfrecord")) as w:
@@ -175,6 +181,55 @@ def hand_tfma(folder: str, beam_args: list[str], out: str) -> int:
     raise RuntimeError("TFMA produced no overall slice")
 
 
+def taxi_saved_model(out: str) -> str:
+    """A small Keras "big tipper" model (the taxi features fare and trip_miles) exported as a SavedModel
+    whose ``serving_default`` parses serialized tf.Examples (what TFX's Trainer exports); seeded, so
+    every case scores the same model."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from mlprod import datasets
+
+    df = datasets.chicago_taxi().head(20_000)
+    x = df[list(MODEL_FEATURES)].fillna(0).to_numpy("float32")
+    y = (df["tips"] > 0.2 * df["fare"]).to_numpy("int64")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Normalization(input_shape=(len(MODEL_FEATURES),)),
+                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[0].adapt(x)
+    model.compile("adam", "binary_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=256, verbose=0)
+    spec = {f: tf.io.FixedLenFeature([], tf.float32, default_value=0.0) for f in MODEL_FEATURES}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized: Any) -> Any:
+        parsed = tf.io.parse_example(serialized, spec)
+        return {"outputs": model(tf.stack([parsed[f] for f in MODEL_FEATURES], axis=1))}
+
+    path = os.path.join(out, "taxi_model")
+    model.save(path, save_format="tf", signatures={"serving_default": serve})
+    return path
+
+
+def hand_tfma_model(folder: str, model: str, beam_args: list[str], out: str) -> int:
+    """TFMA running the SavedModel itself on the files (config by hand)."""
+    import tensorflow_model_analysis as tfma
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tensorflow_model_analysis.proto import config_pb2 as c
+
+    cfg = c.EvalConfig(model_specs=[c.ModelSpec(label_key="big_tipper")],
+                       slicing_specs=[c.SlicingSpec(), c.SlicingSpec(feature_keys=["payment_type"])],
+                       metrics_specs=[c.MetricsSpec(metrics=[c.MetricConfig(class_name=n) for n in EVAL_METRICS])])
+    shared = tfma.default_eval_shared_model(model, eval_config=cfg)
+    res = tfma.run_model_analysis(eval_shared_model=shared, eval_config=cfg,
+                                  data_location=os.path.join(folder, "*.tfrecord"),
+                                  output_path=os.path.join(out, "tfma"), pipeline_options=PipelineOptions(beam_args))
+    for key, metrics in res.slicing_metrics:
+        if key == ():
+            return int(metrics[""][""]["example_count"]["doubleValue"])
+    raise RuntimeError("TFMA produced no overall slice")
+
+
 def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
     import contextlib
 
@@ -198,6 +253,7 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
 
     import mlprod  # noqa: F401
     import_s = time.perf_counter() - t_import
+    model = taxi_saved_model(out) if kind.startswith("eval-model") else ""
     t0 = time.perf_counter()
     try:
         if kind == "mlprod":
@@ -222,6 +278,15 @@ def _child(name: str, folder: str, eval_folder: str = "") -> dict[str, Any]:
             rows = int(table[(table["slice"] == "Overall") & (table["metric"] == "example_count")]["value"].iloc[0])
         elif kind == "eval-tfma":
             rows = hand_tfma(eval_folder, beam_args, out)
+        elif kind == "eval-model-mlprod":
+            import mlprod
+
+            ev = mlprod.EvalSpec(label="big_tipper", model_type="binary", slices=["payment_type"],
+                                 metrics=list(EVAL_METRICS))
+            table = mlprod.evaluate(model, eval_folder, ev, beam_args=beam_args).table
+            rows = int(table[(table["slice"] == "Overall") & (table["metric"] == "example_count")]["value"].iloc[0])
+        elif kind == "eval-model-tfma":
+            rows = hand_tfma_model(eval_folder, model, beam_args, out)
         else:
             import tensorflow_data_validation as tfdv
             from apache_beam.options.pipeline_options import PipelineOptions
@@ -252,7 +317,7 @@ def main() -> None:
     eval_folder = ""
     if any(n.startswith("evaluate") for n in names):
         print(f"writing {args.rows:,} predictions as {SHARDS} TFRecord files ...", flush=True)
-        eval_folder = write_eval_data(args.rows, args.data_dir + "-eval")
+        eval_folder = write_eval_data(args.rows, args.data_dir + "-eval-v2")  # v2: with the model features
     table = []
     for name in names:
         print(f"{name} ...", flush=True)

@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "detect_skew": "mlprod.validation",
     "detect_drift": "mlprod.validation",
     "ValidationResult": "mlprod.validation",
+    "SchemaResult": "mlprod.validation",
+    "StatisticsResult": "mlprod.validation",
     "compute_statistics": "mlprod.validation",
     # preprocessing
     "analyze_and_transform": "mlprod.preprocessing",

@@ -163,8 +163,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from mlprod.validation import detect_drift, detect_skew
 
     fn = detect_drift if args.drift else detect_skew
-    print(f"comparing {args.current} with {args.baseline} ({'drift' if args.drift else 'skew'}) ...", flush=True)
-    result = fn(args.baseline, args.current, label=args.label)
+    print(f"comparing {args.current} with {args.reference} ({'drift' if args.drift else 'skew'}) ...", flush=True)
+    result = fn(args.reference, args.current, label=args.label)
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(result.issues.to_string(index=False) if len(result.issues) else "no issues")
     if args.report:
@@ -338,8 +338,8 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         print(f"{len(r.windows)} windows, {len(r.alerts)} alerts")
         if len(r.alerts):
             print(r.alerts[["window", "start", "metric", "feature", "value", "threshold"]].to_string(index=False))
-    if args.html:
-        print(f"report: {r.save_html(args.html)}")
+    if args.report:
+        print(f"report: {r.save_html(args.report)}")
     return 3 if args.fail_on_alert and len(r.alerts) else 0
 
 
@@ -384,6 +384,20 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Renamed(argparse.Action):
+    """An old flag that still works for one release: stores into the new flag's dest and says so on stderr."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kw: object) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, help=f"deprecated: use {new}", **kw)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog}: {option_string} is deprecated: use {self.new} (the old flag goes in the next "
+              "release).", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for docs)."""
     p = argparse.ArgumentParser(prog="mlprod", description="Composable TFX components, from experiment "
@@ -415,9 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--output", default="pipeline.json", help="where to write the JSON spec")
     comp.set_defaults(func=_cmd_compile)
 
-    val = sub.add_parser("validate", help="skew (or --drift) report of CURRENT data against BASELINE data")
-    val.add_argument("baseline", help="training/previous data: CSV, TFRecord or folder")
-    val.add_argument("current", help="serving/current data")
+    val = sub.add_parser("validate", help="skew (or --drift) report of CURRENT data against REFERENCE data")
+    val.add_argument("reference", help="the data compared against (training data, or the previous span with "
+                     "--drift): CSV, TFRecord or folder")
+    val.add_argument("current", help="the data checked (serving data, or the current span)")
     val.add_argument("--label", help="label column (absent from serving data)")
     val.add_argument("--drift", action="store_true", help="span-to-span drift instead of training/serving skew")
     val.add_argument("--report", help="write the HTML report here")
@@ -497,14 +512,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("monitor", help="skew, drift, measured and estimated accuracy per window of a request log")
     monitoring_args(mo)
-    mo.add_argument("--reference", "--baseline", dest="reference",
-                    help="training data (CSV) for skew (--baseline: the old name)")
+    mo.add_argument("--reference", help="training data (CSV) for skew")
+    mo.add_argument("--baseline", dest="reference", action=_Renamed, new="--reference")
     mo.add_argument("--against", choices=("training", "previous_cycle", "rolling"), default="training",
                     help="what each window is held to: the training data (default), the same span one "
                          "--period earlier (seasonal data), or the previous windows")
     mo.add_argument("--period", default=None, help="the cycle for --against previous_cycle (default 1Y)")
     mo.add_argument("--max-accuracy-drop", type=float, default=0.05)
-    mo.add_argument("--html", help="write the report here")
+    mo.add_argument("--report", help="write the HTML report here")
+    mo.add_argument("--html", dest="report", action=_Renamed, new="--report")
     mo.add_argument("--fail-on-alert", action="store_true", help="exit 3 when any window alerts")
     mo.set_defaults(func=_cmd_monitor)
 

@@ -31,3 +31,7 @@ class PipelineError(MlprodError, RuntimeError):
 
 class NotFound(DataError):
     """An unknown model, version, version label or signature (HTTP 404 / gRPC NOT_FOUND)."""
+
+
+class Unavailable(MlprodError, RuntimeError):
+    """The server cannot take the request now: it is shutting down (HTTP 503 / gRPC UNAVAILABLE); retry elsewhere."""

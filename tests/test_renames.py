@@ -247,3 +247,56 @@ def test_cli_optimize_max_drop_flag(capsys, tmp_path):
     assert rc == 1 and "--max-accuracy-drop only" in capsys.readouterr().err
     rc = cli.main([*base, "--max-accuracy-drop", "0.01"])  # the new flag passes its check; the data is missing
     assert rc == 1 and "--data" in capsys.readouterr().err
+
+
+#: (command line with the old flag, the new flag, argparse dest, expected value)
+CLI_FLAGS = [
+    (["monitor", "logs", "--html", "r.html"], "--report", "report", "r.html"),
+    (["monitor", "logs", "--baseline", "train.csv"], "--reference", "reference", "train.csv"),
+]
+
+
+@pytest.mark.parametrize("argv, new, dest, value", CLI_FLAGS)
+def test_old_cli_flag_works_and_names_the_new_one(argv, new, dest, value, capsys):
+    from mlprod.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    err = capsys.readouterr().err
+    assert f"{argv[-2]} is deprecated: use {new}" in err
+    new_args = build_parser().parse_args([*argv[:-2], new, value])  # the new flag: same value, no message
+    assert getattr(new_args, dest) == value and "deprecated" not in capsys.readouterr().err
+
+
+def _eval_result(**kw):
+    import pandas as pd
+
+    from mlprod.evaluation import EvalSpec
+    from mlprod.evaluation.result import EvalResult
+
+    return EvalResult(table=pd.DataFrame(), spec=EvalSpec(label="y"), **kw)
+
+
+def _validation_result(**kw):
+    import pandas as pd
+
+    from mlprod.validation import ValidationResult
+
+    return ValidationResult("drift", pd.DataFrame(), **kw)
+
+
+#: (a result made with the new attribute set, old attribute, new attribute)
+ATTRIBUTES = [
+    (lambda: _eval_result(output_dir="tfma-out"), "output_path", "output_dir"),
+    (lambda: _validation_result(reference_statistics="stats"), "baseline_statistics", "reference_statistics"),
+]
+
+
+@pytest.mark.parametrize("make, old, new", ATTRIBUTES, ids=[a[1] for a in ATTRIBUTES])
+def test_old_result_attribute_reads_the_new_one_with_a_warning(make, old, new):
+    r = make()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert getattr(r, old) == getattr(r, new)
+    assert any(f"{old}=" in str(w.message) and f"use {new}=" in str(w.message) for w in caught
+               if issubclass(w.category, DeprecationWarning))

@@ -202,7 +202,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline_model: Any = Non
             ``baseline=`` is its old name, for one release).
         feature_columns: for Keras/TFLite models with one matrix input, its columns in order.
         beam_args: Beam pipeline args (DirectRunner by default; any runner).
-        output_dir: keep TFMA's output here (default: a temporary folder).
+        output_dir: keep TFMA's output here (``result.output_dir``; default: a temporary folder,
+            removed afterwards, and ``result.output_dir`` is None).
         trusted_model: load a Keras ``.h5``/``.keras`` file even when it holds Lambda layers
             (their Python code runs); off by default.
         engine: ``"vectorized"`` (default: TFMA's metric definitions computed with numpy per batch,
@@ -335,7 +336,9 @@ def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
             msg = str(e).splitlines()[0][:300]
             raise DataError(f"TFMA could not evaluate the model on this data ({type(e).__name__}: {msg}). "
                             "Check that the model's inputs match the data's columns and types.") from e
-        return parse_results(out, spec, has_baseline=baseline is not None)
+        result = parse_results(out, spec, has_baseline=baseline is not None)
+    # TFMA's output in a scratch folder is gone now: no output_dir rather than a path to nothing
+    return result if output_dir is not None else replace(result, output_dir=None)
 
 
 def _evaluate_vectorized(model: Any, kind: str, df: "pd.DataFrame", spec: EvalSpec,

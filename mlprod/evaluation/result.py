@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlprod.evaluation.trivial import GAIN, TRIVIAL, describe
@@ -84,7 +85,7 @@ def parse_results(output_path: str, spec: "EvalSpec", has_baseline: bool = False
 
         raise DataError("TFMA produced no metrics; check that the label and predictions are present.")
     return EvalResult(table=table, spec=spec, validation_ok=validation_ok,
-                      failures=sorted(failures), output_path=output_path)
+                      failures=sorted(failures), output_dir=output_path)
 
 
 PROPORTIONS = {"sparse_categorical_accuracy", "binary_accuracy", "categorical_accuracy", "accuracy"}
@@ -166,13 +167,25 @@ class EvalResult(HtmlResult):
             ``gain_over_trivial`` (how much better the model is; judged ``> 0`` by default).
         validation_ok: TFMA's verdict over all thresholds (what blesses a model in TFX).
         failures: (slice, metric) pairs that broke a threshold.
+        output_dir: TFMA's output folder (``output_path``: the old name, for one release).
+
+    ``plot()`` draws the main metric per slice; ``save(output_dir)`` writes ``table.csv``,
+    ``report.html`` and ``worst_slices.csv``.
     """
 
     table: "pd.DataFrame"
     spec: "EvalSpec"
     validation_ok: bool = True
     failures: list[tuple[str, str]] | None = None
-    output_path: str | None = None
+    output_dir: str | None = None
+
+    @property
+    def output_path(self) -> str | None:
+        """Deprecated name of :attr:`output_dir` (one release)."""
+        from mlprod._compat import warn_renamed
+
+        warn_renamed("EvalResult", "output_path", "output_dir")
+        return self.output_dir
 
     @property
     def passed(self) -> bool:
@@ -337,14 +350,20 @@ class EvalResult(HtmlResult):
                 f"{self.overall().get(self.primary_metric, float('nan')):.4f} overall{trivial}, "
                 f"{self.table['slice'].nunique()} slices>")
 
-    def _plot(self, metric: str) -> str:
-        import matplotlib
+    def plot(self, metric: str | None = None, ax: Any = None) -> Any:
+        """Bar chart of ``metric`` (default :attr:`primary_metric`) per slice, the first 40 slices;
+        slices under ``min_slice_size`` in grey. Returns the matplotlib Axes.
 
-        matplotlib.use("Agg", force=False)
+        Example:
+            (tests/test_results.py runs this.)
+            >>> r.plot("sparse_categorical_accuracy")                       # doctest: +SKIP
+        """
         import matplotlib.pyplot as plt
 
+        metric = metric or self.primary_metric
         t = self.table[(self.table["metric"] == metric)].head(40)
-        fig, ax = plt.subplots(figsize=(7, max(2.0, 0.22 * len(t))))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, max(2.0, 0.22 * len(t))))
         colors = ["#bbb" if small else "#3b7dd8" for small in t["too_small"]]
         ax.barh(range(len(t)), t["value"], color=colors)
         ax.set_yticks(range(len(t)))
@@ -352,7 +371,22 @@ class EvalResult(HtmlResult):
                                                                                   strict=True)], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel(metric + " (grey: slice too small)")
-        return figure_html(fig)
+        return ax
+
+    def _plot(self, metric: str) -> str:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        return figure_html(self.plot(metric).figure)
+
+    def save(self, output_dir: "str | Path") -> "dict[str, Path]":
+        """``table.csv``, ``report.html`` and ``worst_slices.csv`` under ``output_dir``; returns ``{name: path}``."""
+        from mlprod.io.files import atomic_write_text
+
+        written = super().save(output_dir)
+        written["worst_slices"] = atomic_write_text(Path(output_dir) / "worst_slices.csv",
+                                                    self.worst_slices().to_csv(index=False))
+        return written
 
     def to_html(self, full: bool = True) -> str:
         """Summary, metric per slice plot, worst slices, fairness gaps, thresholds, full table."""

@@ -92,10 +92,16 @@ class MonitorResult(HtmlResult):
         return (f"MonitorResult({n} windows{f', {whole} skipped' if whole else ''}, {len(self.alerts)} alerts"
                 f"{': ' + ', '.join(kinds) if kinds else ''})")
 
-    def plot(self, metric: str, feature: str = "", ax: Any = None) -> Any:
-        """Matplotlib plot of one metric over the windows, its threshold dashed, alerts in red."""
+    def plot(self, metric: str | None = None, feature: str = "", ax: Any = None) -> Any:
+        """Matplotlib plot of one metric over the windows, its threshold dashed, alerts in red.
+
+        Without ``metric``: the first alert's metric and feature, else accuracy (measured, then
+        estimated), else the table's first metric. Returns the Axes.
+        """
         import matplotlib.pyplot as plt
 
+        if metric is None:
+            metric, feature = self._default_series()
         s = self.series(metric, feature)
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 2.4))
@@ -109,6 +115,22 @@ class MonitorResult(HtmlResult):
         ax.set_xlabel("window")
         ax.legend(fontsize=7)
         return ax
+
+    def _default_series(self) -> tuple[str, str]:
+        a = self.alerts
+        if len(a):
+            first = a.sort_values("window", kind="stable").iloc[0]
+            return str(first["metric"]), str(first["feature"])
+        present = list(dict.fromkeys(self.table["metric"]))
+        for m in ("accuracy", "estimated_accuracy"):
+            if m in present:
+                return m, ""
+        if not present:
+            from mlprod.errors import DataError
+
+            raise DataError("the monitoring table is empty: nothing to plot.")
+        row = self.table[self.table["metric"] == present[0]].iloc[0]
+        return str(row["metric"]), str(row["feature"])
 
     def plot_accuracy(self, ax: Any = None, title: str = "served accuracy over time") -> Any:
         """The served model's accuracy over time, with the alarm and each model swap marked.

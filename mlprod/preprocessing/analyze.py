@@ -109,7 +109,13 @@ def raw_feature_spec(df: "pd.DataFrame", columns: list[str]) -> dict[str, Any]:
 
 @dataclass
 class TransformResult(HtmlResult):
-    """What :func:`analyze_and_transform` produced.
+    """What :func:`analyze_and_transform` produced (the result protocol: ``.table``, ``to_html``,
+    ``.save(output_dir)``).
+
+    ``table`` (the same as :meth:`summary`) is the main table: one row per output feature, before
+    and after: kind, source columns, raw mean/std/unique count, transformed mean/std and shape.
+    The transformed data itself is ``transformed``; ``save(output_dir)`` writes ``table.csv`` and
+    ``report.html`` (the transform graph is already in :attr:`output_dir`).
 
     Attributes:
         transformed: the transformed data (one column per output feature; vectors as arrays).
@@ -131,6 +137,19 @@ class TransformResult(HtmlResult):
     seconds: float = 0.0
     num_rows: int | None = None
     transformed_files: list[str] = field(default_factory=list)
+
+    @property
+    def table(self) -> "pd.DataFrame":
+        """The main table: :meth:`summary` (one row per output feature, before and after).
+
+        Example:
+            >>> from mlprod.preprocessing import FeatureSpec, Numeric
+            >>> r = analyze_and_transform(datasets.chicago_taxi().head(200), FeatureSpec(features=(Numeric("fare"),)),
+            ...                           progress=False)
+            >>> r.table[["feature", "kind", "from"]].values.tolist()
+            [['fare', 'Numeric', 'fare']]
+        """
+        return self.summary()
 
     def summary(self) -> "pd.DataFrame":
         """Before/after per output feature: source columns, raw mean/std, transformed mean/std/shape."""

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mlprod.errors import DataError, Unavailable
 from mlprod.params import Interval, check_params
 
 #: TF Serving's batching parameters, checked alike by Batching, the Batcher and mlprod serve
@@ -110,12 +111,12 @@ class Batcher:
         rows = request_rows(inputs)
         if rows is None:
             got = sorted({int(v.shape[0]) if v.ndim else 1 for v in inputs.values()})
-            fut.set_exception(ValueError(f"every input needs the same batch size (first dimension); got {got}."))
+            fut.set_exception(DataError(f"every input needs the same batch size (first dimension); got {got}."))
             return
         item = _Item(batch_key(key, inputs), inputs, rows, fut, loop, tag)
         with self._cv:
             if self._closed:
-                raise RuntimeError("the batcher is closed (the server is shutting down)")
+                raise Unavailable("the batcher is closed (the server is shutting down); retry on another replica.")
             items = self._pending.setdefault(item.key, [])
             items.append(item)
             # wake a batch thread only when its wait changes: a new head (a waiting thread may sleep

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mlprod.errors import DataError
+from mlprod.errors import DataError, Unavailable
 from mlprod.serving.model import examples_of_input as _examples
 
 
@@ -54,7 +54,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         context.send_initial_metadata((("x-request-id", rid),))
         try:
             if server.draining:  # refused on arrival; calls that arrived before draining finish
-                raise RuntimeError("the server is shutting down; retry on another replica.")
+                raise Unavailable("the server is shutting down; retry on another replica.")
             out = fn(rid)
         except Exception as e:  # noqa: BLE001 - every error becomes a gRPC status
             http, msg = error_status(e, server.draining)

@@ -22,18 +22,27 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.reporting import HtmlResult, html_page, table_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 PROTOCOLS = ("rest", "grpc")
+HTML_ROWS = 100  # rows of the table the HTML view shows (table.csv has them all)
 
 
 @dataclass
-class ReplayResult:
-    """What :func:`replay` sent.
+class ReplayResult(HtmlResult):
+    """What :func:`replay` sent (the result protocol: ``.table``, ``to_html``, ``.save(output_dir)``).
+
+    ``table`` has one row per row sent, in order: request_id (as the server logs the row),
+    batch_id (the request it went in), prediction, label (with ``label=``), error (the failed
+    request's message, else None).
 
     Attributes:
         sent: rows sent.
@@ -43,6 +52,7 @@ class ReplayResult:
         predictions: the ``predictions`` / first output per row, in row order (None where a
             request failed).
         seconds: wall time.
+        request_ids, batch_ids: per row, the id it is logged under and its request's id.
     """
 
     sent: int = 0
@@ -50,6 +60,37 @@ class ReplayResult:
     labels: dict[str, Any] = field(default_factory=dict)
     predictions: list[Any] = field(default_factory=list)
     seconds: float = 0.0
+    request_ids: list[str] = field(default_factory=list)
+    batch_ids: list[str] = field(default_factory=list)
+
+    @property
+    def table(self) -> "pd.DataFrame":
+        """One row per row sent: request_id, batch_id, prediction, label, error."""
+        import pandas as pd
+
+        errors = {m.split(": ", 1)[0]: m.split(": ", 1)[1] if ": " in m else m for m in self.failed}
+        n = len(self.predictions)
+        rids: list[str | None] = list(self.request_ids) or [None] * n
+        bids: list[str | None] = list(self.batch_ids) or [None] * n
+        return pd.DataFrame({"request_id": rids, "batch_id": bids, "prediction": self.predictions,
+                             "label": [self.labels.get(r) if r is not None else None for r in rids],
+                             "error": [errors.get(b) if b is not None else None for b in bids]},
+                            columns=["request_id", "batch_id", "prediction", "label", "error"])
+
+    def __repr__(self) -> str:
+        return f"<ReplayResult {self.sent} rows sent, {len(self.failed)} failed request(s), {self.seconds:.2f} s>"
+
+    def to_html(self, full: bool = True) -> str:
+        """Summary, failed requests, and the first rows of the table."""
+        import html
+
+        rate = f", {self.sent / self.seconds:,.0f} rows/s" if self.seconds > 0 else ""
+        summary = f"<p>{self.sent} rows sent in {self.seconds:.2f} s{rate}; {len(self.failed)} request(s) failed.</p>"
+        failed = "".join(f"<p class='mlprod-bad'>{html.escape(m)}</p>" for m in self.failed[:50]) or "<p>none</p>"
+        t = self.table.head(HTML_ROWS).astype(str)
+        return html_page("mlprod replay", [("Summary", summary), ("Failed requests", failed),
+                                           (f"Rows (first {min(HTML_ROWS, len(self.table))} of {len(self.table)})",
+                                            table_html(t))], full=full)
 
 
 def _native(v: Any) -> Any:
@@ -112,6 +153,9 @@ def replay(target: str, rows: Any, *, model: str, label: str | None = None, batc
         batch = records[i:i + int(batch_size)]
         rid = f"{id_prefix}-{i}"
         out.sent += len(batch)
+        ids = [rid] if len(batch) == 1 else [f"{rid}-{j}" for j in range(len(batch))]
+        out.request_ids.extend(ids)
+        out.batch_ids.extend([rid] * len(batch))
         try:
             preds = send(batch, rid)
         except _Failed as e:
@@ -120,7 +164,6 @@ def replay(target: str, rows: Any, *, model: str, label: str | None = None, batc
             continue
         out.predictions.extend(preds)
         if truth is not None:
-            ids = [rid] if len(batch) == 1 else [f"{rid}-{j}" for j in range(len(batch))]
             out.labels.update({k: _native(y) for k, y in zip(ids, truth[i:i + len(batch)], strict=True)})
     out.seconds = time.perf_counter() - t0
     return out

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from mlprod.errors import DataError
+from mlprod.errors import DataError, Unavailable
 from mlprod.serving import codec
 
 _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?:/labels/(?P<label>[^/:]+))?"
@@ -142,7 +142,7 @@ def make_app(server: Any) -> Any:
         api = "predict"
         try:
             if server.draining:  # refused on arrival; a request that arrived before draining is finished
-                raise RuntimeError("the server is shutting down; retry on another replica.")
+                raise Unavailable("the server is shutting down; retry on another replica.")
             name, version, verb, meta = parse(rest)
             if verb is None or meta:
                 raise NotFound("POST to /v1/models/NAME[/versions/V]:predict, :classify or :regress.")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mlprod._compat import renamed
-from mlprod.errors import ConfigError, DataError, NotFound
+from mlprod.errors import ConfigError, DataError, NotFound, Unavailable
 from mlprod.params import Interval, OneOf, check_params
 from mlprod.serving.batching import BATCHING_PARAMS, Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
@@ -201,7 +201,7 @@ class Server:
         logged (with ``log_dir``) once it has run, under ``request_id`` (``ID-i`` for row ``i``).
         While draining, only requests ``admitted`` before it began (the APIs check on arrival) run."""
         if self.draining and not admitted:
-            raise RuntimeError("the server is shutting down")
+            raise Unavailable("the server is shutting down; retry on another replica.")
         key = (sv, sig.name)
         if self.batcher is not None:
             return self.batcher.submit(key, inputs, request_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from mlprod.errors import ConfigError, DataError, NotFound
+from mlprod.errors import ConfigError, DataError, NotFound, Unavailable
 
 
 def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
@@ -37,7 +37,7 @@ def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
         pass
     if isinstance(e, NotFound):
         return 404, msg
-    if isinstance(e, RuntimeError) and draining:
+    if isinstance(e, Unavailable) or (isinstance(e, RuntimeError) and draining):
         return 503, msg
     if isinstance(e, KeyError):  # str() of a KeyError is the repr of its key
         return 400, str(e.args[0]) if e.args else msg

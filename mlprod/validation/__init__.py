@@ -9,6 +9,7 @@ Example:
     ['culmen_length_mm']
 """
 from mlprod.validation.checks import compare, detect_drift, detect_skew, validate
+from mlprod.validation.protos import SchemaResult, StatisticsResult, unwrap
 from mlprod.validation.result import ValidationResult
 from mlprod.validation.schema import (
            Curation,
@@ -20,5 +21,6 @@ from mlprod.validation.schema import (
 )
 from mlprod.validation.stats import compute_statistics
 
-__all__ = ["Curation", "FeatureOverride", "ValidationResult", "compare", "compute_statistics", "curate_schema",
-           "detect_drift", "detect_skew", "infer_schema", "load_schema", "save_schema", "validate"]
+__all__ = ["Curation", "FeatureOverride", "SchemaResult", "StatisticsResult", "ValidationResult", "compare",
+           "compute_statistics", "curate_schema", "detect_drift", "detect_skew", "infer_schema", "load_schema",
+           "save_schema", "unwrap", "validate"]

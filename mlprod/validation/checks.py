@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from mlprod._compat import renamed
 from mlprod.errors import DataError
 from mlprod.validation import distance as dist
+from mlprod.validation.protos import unwrap
 from mlprod.validation.result import COLUMNS, ValidationResult
 from mlprod.validation.schema import is_categorical
-from mlprod.validation.stats import compute_statistics
+from mlprod.validation.stats import _statistics as compute_statistics  # the proto: what TFDV's checks take
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow_metadata.proto.v0 import schema_pb2
@@ -323,6 +324,7 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
 def _schema_for(baseline_stats: Any, schema: Any, label: str | None) -> "schema_pb2.Schema":
     from mlprod.validation.schema import Curation, curate_schema, load_schema
 
+    schema = unwrap(schema)
     if schema is None:
         import tensorflow_data_validation as tfdv
 
@@ -378,6 +380,7 @@ def compare(reference: Any, current: Any, schema: Any = None, *, kind: str = "dr
     if kind not in ("skew", "drift"):
         raise DataError(f"kind must be 'skew' or 'drift', not {kind!r}.")
     base_frame, cur_frame = _frame_of(reference, beam_args), _frame_of(current, beam_args)
+    reference_statistics, current_statistics = unwrap(reference_statistics), unwrap(current_statistics)
     base = reference_statistics if reference_statistics is not None else \
         compute_statistics(reference if base_frame is None else base_frame, beam_args=beam_args, name="reference data")
     cur = current_statistics if current_statistics is not None else \

@@ -28,6 +28,9 @@ class ValidationResult(HtmlResult):
         schema: the schema used.
         distributions: feature -> (bin labels, reference probs, current probs) for plots.
 
+    ``plot()`` draws each compared feature's distance against its threshold; ``save(output_dir)``
+    writes ``table.csv`` and ``report.html``.
+
     Example:
         >>> r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
         >>> r.passed, r.flagged
@@ -70,13 +73,52 @@ class ValidationResult(HtmlResult):
         state = "passed" if self.passed else f"FAILED on {self.flagged}"
         return f"<ValidationResult {self.kind}: {state}; {len(self.issues)} issue(s)>"
 
+    def distances(self) -> "pd.DataFrame":
+        """The distance rows (skew/drift: L-infinity, JSD, unseen values): feature, check, value, threshold, severity."""
+        t = self.table
+        keep = t["check"].str.contains(":") & t["value"].notna() & t["threshold"].notna()
+        return t[keep][["feature", "check", "value", "threshold", "severity"]].reset_index(drop=True)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Horizontal bars of each feature's distance with its threshold marked, flagged ones in red.
+
+        A ``validate`` result (schema checks only) has no distances: the axes say so. Returns the
+        matplotlib Axes.
+
+        Example:
+            >>> r = mlprod.detect_skew(datasets.penguins(), datasets.penguins("skewed"), label="species")
+            >>> len(r.plot().patches) == len(r.distances())
+            True
+        """
+        import matplotlib.pyplot as plt
+
+        d = self.distances()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, max(1.6, 0.3 * len(d) + 0.8)))
+        if d.empty:
+            ax.text(0.5, 0.5, "no distance checks", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return ax
+        y = range(len(d))
+        ax.barh(list(y), d["value"].astype(float), color=["#d9534f" if s == "error" else "#3b7dd8"
+                                                          for s in d["severity"]])
+        ax.scatter(d["threshold"].astype(float), list(y), marker="|", s=200, color="black", zorder=3,
+                   label="threshold")
+        ax.set_yticks(list(y))
+        ax.set_yticklabels([f"{f} ({c.split(':', 1)[1]})" for f, c in zip(d["feature"], d["check"], strict=True)],
+                           fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{self.kind} distance (red: over the threshold)")
+        ax.legend(fontsize=7)
+        return ax
+
     def _plots(self) -> str:
         import matplotlib
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
-        parts = []
+        parts = [figure_html(self.plot().figure)] if len(self.distances()) else []
         for feat in self.flagged:
             if feat not in self.distributions:
                 continue

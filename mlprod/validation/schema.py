@@ -18,6 +18,8 @@ Example:
     >>> schema = infer_schema(datasets.penguins(), label="species")
     >>> [f.name for f in schema.feature][:2]
     ['species', 'culmen_length_mm']
+    >>> schema.table.loc[0, ["feature", "not_in"]].tolist()
+    ['species', 'SERVING']
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import atomic_write_text
+from mlprod.validation.protos import SchemaResult, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
@@ -220,7 +223,8 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
                   curation: Curation | None = None) -> "schema_pb2.Schema":
     """Apply :class:`Curation` to a schema (e.g. SchemaGen's) using the statistics it came from.
 
-    Returns a new schema; the input is not modified.
+    Returns a new schema proto; the input is not modified. ``schema`` and ``stats`` may be protos
+    or mlprod's results (:class:`~mlprod.validation.protos.SchemaResult`, ``StatisticsResult``).
 
     Raises:
         ConfigError: an override or label names a feature the schema does not have, or a
@@ -231,12 +235,13 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
         >>> from mlprod import datasets
         >>> import tensorflow_data_validation as tfdv
         >>> st = compute_statistics(datasets.penguins())
-        >>> s = curate_schema(tfdv.infer_schema(st), st, Curation(label="species"))
+        >>> s = curate_schema(tfdv.infer_schema(st.proto), st, Curation(label="species"))
         >>> s.default_environment
         ['TRAINING', 'SERVING']
     """
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    schema, stats = unwrap(schema), unwrap(stats)
     c = curation or Curation()
     for name, value in (("range_margin", c.range_margin), ("categorical_threshold", c.categorical_threshold),
                         ("numeric_threshold", c.numeric_threshold)):
@@ -325,8 +330,14 @@ def curate_schema(schema: "schema_pb2.Schema", stats: "statistics_pb2.DatasetFea
 
 def infer_schema(data: Any, *, label: str | None = None, curation: Curation | None = None,
                  overrides: dict[str, FeatureOverride | dict] | None = None,
-                 beam_args: list[str] | None = None) -> "schema_pb2.Schema":
+                 beam_args: list[str] | None = None) -> SchemaResult:
     """Infer a curated schema from data (DataFrame, CSV/TFRecord path(s)) or statistics.
+
+    Returns a :class:`~mlprod.validation.protos.SchemaResult`: one row per feature in ``.table``
+    (type, presence, domain, environments, comparator thresholds), an HTML view and
+    ``.save(output_dir)``; the TFDV ``Schema`` is ``.proto`` (pass that to TFDV's own functions,
+    e.g. ``tfdv.display_schema(schema.proto)``), and the proto's attributes work on the result
+    too (``schema.feature``). Every mlprod function taking a schema accepts either.
 
     Args:
         data: anything :func:`mlprod.validation.stats.compute_statistics` accepts.
@@ -344,9 +355,9 @@ def infer_schema(data: Any, *, label: str | None = None, curation: Curation | No
     """
     import tensorflow_data_validation as tfdv
 
-    from mlprod.validation.stats import compute_statistics
+    from mlprod.validation.stats import _statistics
 
-    stats = compute_statistics(data, beam_args=beam_args)
+    stats = _statistics(data, beam_args=beam_args)
     c = curation or Curation()
     if overrides:
         ovs = {k: v if isinstance(v, FeatureOverride) else _override(k, v) for k, v in overrides.items()}
@@ -354,7 +365,7 @@ def infer_schema(data: Any, *, label: str | None = None, curation: Curation | No
     if label is not None:
         c = replace(c, label=label)
     schema = tfdv.infer_schema(stats, max_string_domain_size=max(c.max_categories, 1) * 4)
-    return curate_schema(schema, stats, c)
+    return SchemaResult(curate_schema(schema, stats, c))
 
 
 def _override(name: str, value: dict) -> FeatureOverride:
@@ -368,7 +379,8 @@ def _override(name: str, value: dict) -> FeatureOverride:
 
 
 def save_schema(schema: "schema_pb2.Schema", path: str | Path) -> Path:
-    """Write ``schema`` as text protobuf (atomically; an existing file survives a failure).
+    """Write ``schema`` (a proto or :class:`~mlprod.validation.protos.SchemaResult`) as text protobuf
+    (atomically; an existing file survives a failure).
 
     Example:
         >>> from mlprod import datasets
@@ -378,7 +390,7 @@ def save_schema(schema: "schema_pb2.Schema", path: str | Path) -> Path:
     """
     from google.protobuf import text_format
 
-    return atomic_write_text(path, text_format.MessageToString(schema))
+    return atomic_write_text(path, text_format.MessageToString(unwrap(schema)))
 
 
 def load_schema(path: str | Path) -> "schema_pb2.Schema":

@@ -21,17 +21,17 @@ from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import file_pattern, files_kind, list_files
 from mlprod.io.frames import check_frame, check_tfrecords, read_csv
 from mlprod.io.sources import read_on_workers, tfxio_sources
+from mlprod.validation.protos import STATS_FILE, StatisticsResult, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-Data = Union["pd.DataFrame", str, Path, list, "statistics_pb2.DatasetFeatureStatisticsList"]
+Data = Union["pd.DataFrame", str, Path, list, "statistics_pb2.DatasetFeatureStatisticsList", StatisticsResult]
 
 # Quantile buckets kept in the statistics; mlprod's numeric drift compares on these bins.
 QUANTILE_BUCKETS = 20
 IN_PROCESS_MAX_BYTES = 200 * 1024 * 1024
-STATS_FILE = "statistics.pb"
 
 
 def stats_options(**kw: Any) -> Any:
@@ -48,14 +48,18 @@ def stats_options(**kw: Any) -> Any:
 
 
 def compute_statistics(data: Data, *, beam_args: list[str] | None = None, options: Any = None,
-                       name: str = "data", output_dir: str | Path | None = None
-                       ) -> "statistics_pb2.DatasetFeatureStatisticsList":
-    """TFDV statistics of ``data``.
+                       name: str = "data", output_dir: str | Path | None = None) -> StatisticsResult:
+    """TFDV statistics of ``data``, as a :class:`~mlprod.validation.protos.StatisticsResult`.
+
+    The result has a per-feature summary in ``.table`` (count, missing share, mean, std, min,
+    median, max, unique, top value), an HTML view and ``.save(output_dir)``; the TFDV proto is
+    ``.proto`` (pass that to TFDV's own functions, e.g. ``tfdv.visualize_statistics(s.proto)``),
+    and the proto's attributes work on the result too (``s.datasets[0].num_examples``).
 
     Args:
         data: a pandas DataFrame; a path, glob or folder of CSV, TFRecord (``tf.Example``) or
             Parquet files (local or ``gs://``-style), or a list of them; a TFDV statistics file
-            (``.pb``); or a ``DatasetFeatureStatisticsList`` (returned as is).
+            (``.pb``); or a ``DatasetFeatureStatisticsList`` / :class:`StatisticsResult` (wrapped as is).
         beam_args: Beam pipeline args; given, files are always summarised on Beam with them:
             the workers read the files (TFXIO) and write the statistics, the driver reads only
             the result. Runners whose workers do not share this disk need ``--temp_location``
@@ -71,13 +75,20 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     Example:
         >>> from mlprod import datasets
         >>> s = compute_statistics(datasets.path("penguin/skewed"))
-        >>> s.datasets[0].num_examples
-        334
+        >>> s.datasets[0].num_examples, s.table.loc[0, "feature"]
+        (334, 'species')
     """
+    return StatisticsResult(_statistics(data, beam_args=beam_args, options=options, name=name, output_dir=output_dir))
+
+
+def _statistics(data: Data, *, beam_args: list[str] | None = None, options: Any = None, name: str = "data",
+                output_dir: str | Path | None = None) -> "statistics_pb2.DatasetFeatureStatisticsList":
+    """:func:`compute_statistics`'s proto."""
     import pandas as pd
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
+    data = unwrap(data)
     if isinstance(data, statistics_pb2.DatasetFeatureStatisticsList):
         if not data.datasets or data.datasets[0].num_examples == 0:
             raise DataError(f"{name}: the statistics describe no examples; compute them on non-empty data.")
@@ -93,13 +104,13 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
     files = list_files(data)
     kind = files_kind(files, name)
     if kind == "stats":
-        return compute_statistics(tfdv.load_statistics(files[0]), name=name)
+        return _statistics(load_statistics_file(files[0]), name=name)
     if kind == "tfrecord":
         check_tfrecords(files)  # TFDV, like tf.data, would read a truncated file's first half silently
     local = all("://" not in f for f in files)
     small = local and sum(os.path.getsize(f) for f in files) <= IN_PROCESS_MAX_BYTES
     if kind == "csv" and small and not beam_args and output_dir is None:
-        return compute_statistics(read_csv(files), options=opts, name=name)
+        return _statistics(read_csv(files), options=opts, name=name)
     try:
         stats = _beam_statistics(files, kind, opts, beam_args, output_dir, file_pattern(data, files))
     except ConfigError:
@@ -110,7 +121,29 @@ def compute_statistics(data: Data, *, beam_args: list[str] | None = None, option
             raise DataError(f"{name}: {files[:3]} hold a corrupt record ({msg}); re-copy or regenerate the "
                             "file(s).") from e
         raise DataError(f"{name}: TFDV could not summarise {files[:3]} ({type(e).__name__}: {msg}).") from e
-    return compute_statistics(stats, name=name)
+    return _statistics(stats, name=name)
+
+
+def load_statistics_file(path: str) -> "statistics_pb2.DatasetFeatureStatisticsList":
+    """A statistics file as TFDV writes them: a one-record TFRecord, text proto, or binary proto
+    (``statistics.pb``: what :func:`compute_statistics` ``output_dir=`` and ``StatisticsResult.save`` write).
+
+    Raises:
+        DataError: the file is none of these.
+    """
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    try:
+        return tfdv.load_statistics(path)  # TFRecord, else text
+    except Exception:  # noqa: BLE001 - a binary proto is neither
+        pass
+    try:
+        with open(path, "rb") as f:
+            return statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read())
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{path} is not a TFDV statistics file (TFRecord, text or binary "
+                        f"DatasetFeatureStatisticsList): {type(e).__name__}.") from None
 
 
 def csv_kinds(head: bytes) -> dict[str, str]:

@@ -60,7 +60,7 @@ def test_monitor_and_retrain_if_commands(tmp_path, capsys):
     _write_log(logs)
     common = ["--window", "1D", "--features", ",".join(FEATURES)]
     html = tmp_path / "monitor.html"
-    assert cli.main(["monitor", logs, *common, "--html", str(html)]) == 0
+    assert cli.main(["monitor", logs, *common, "--report", str(html)]) == 0
     assert "alerts" in capsys.readouterr().out and "<img" in html.read_text()
     assert cli.main(["monitor", logs, *common, "--fail-on-alert"]) == 3  # the shifted day alerts
     args = ["retrain-if", logs, *common, "--data-root", str(tmp_path / "data"), "--label", "label",

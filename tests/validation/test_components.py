@@ -35,7 +35,7 @@ def schema_artifact(tmp_path):
     art.uri = str(tmp_path / "schema")
     import tensorflow_data_validation as tfdv
 
-    raw = tfdv.infer_schema(compute_statistics(datasets.penguins()))
+    raw = tfdv.infer_schema(compute_statistics(datasets.penguins()).proto)  # TFDV takes the proto
     save_schema(raw, os.path.join(art.uri, "schema.pbtxt"))
     return art
 
