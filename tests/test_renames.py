@@ -286,13 +286,13 @@ def _validation_result(**kw):
 
 
 #: (a result made with the new attribute set, old attribute, new attribute)
-ATTRIBUTES = [
+RESULT_ATTRIBUTES = [
     (lambda: _eval_result(output_dir="tfma-out"), "output_path", "output_dir"),
     (lambda: _validation_result(reference_statistics="stats"), "baseline_statistics", "reference_statistics"),
 ]
 
 
-@pytest.mark.parametrize("make, old, new", ATTRIBUTES, ids=[a[1] for a in ATTRIBUTES])
+@pytest.mark.parametrize("make, old, new", RESULT_ATTRIBUTES, ids=[a[1] for a in RESULT_ATTRIBUTES])
 def test_old_result_attribute_reads_the_new_one_with_a_warning(make, old, new):
     r = make()
     with warnings.catch_warnings(record=True) as caught:

@@ -104,7 +104,8 @@ class HtmlResult:
     - ``.table``: the main DataFrame (an attribute or property of the subclass);
     - ``.to_html(full=True)``: a self-contained page (``full=False``: a fragment);
     - ``_repr_html_`` / ``show()``: rich display in notebooks;
-    - ``.plot()``: a matplotlib figure, where there is something to plot;
+    - ``.plot()``: where there is something to plot, the matplotlib Axes it drew on (``ax=`` to
+      draw into yours); ``SearchResult.plot()``, two panels, returns its Figure;
     - ``.save(output_dir)``: writes ``table.csv`` and ``report.html`` (subclasses add their own
       files) and returns ``{name: path}``; ``save_html(path)`` writes the page alone.
 
