@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import sys
 import warnings
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -138,7 +138,7 @@ class PipelineConfig:
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
         span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
             reads the newest span (ExampleGen records its number in ML Metadata), so a retrain on
-            new data is a new span folder (:func:`mlprod.monitoring.retrain_if` writes them).
+            new data is a new span folder (:func:`mlprod.retrain_if` writes them).
         retrain_when: given, the pipeline is the scheduled retraining loop: a
             :class:`~mlprod.components.RetrainTrigger` first monitors the request log and applies
             the policy (its parameters, e.g. ``{"log_dir": "/srv/logs/taxi", "window": "7D",
@@ -174,19 +174,10 @@ class PipelineConfig:
     span_pattern: str | None = None
     retrain_when: dict[str, Any] | None = None
     seed: int = 0
-    serving_model_dir: InitVar[str | Path | None] = None  # model_dir's old name (one release)
     # the default model_dir this config resolved (so replace(config, pipeline_root=...) moves it along)
     _default_model_dir: str | None = field(default=None, repr=False, compare=False, kw_only=True)
 
-    def __post_init__(self, serving_model_dir: str | Path | None) -> None:
-        if isinstance(serving_model_dir, property):  # not given (the class attribute is the reading property)
-            serving_model_dir = None
-        if serving_model_dir is not None:
-            if self.model_dir is not None:
-                raise ConfigError("PipelineConfig: pass model_dir= only (serving_model_dir= is its deprecated old "
-                                  "name).")
-            warn_renamed("PipelineConfig", "serving_model_dir", "model_dir")
-            object.__setattr__(self, "model_dir", serving_model_dir)
+    def __post_init__(self) -> None:
         check_params("PipelineConfig", {f: getattr(self, f) for f in PIPELINE_PARAMS}, PIPELINE_PARAMS)
         object.__setattr__(self, "beam_args", check_beam_args(self.beam_args, "PipelineConfig: beam_args"))
         default = join_uri(self.pipeline_root, "serving_model")
@@ -217,9 +208,27 @@ def _serving_model_dir(self: PipelineConfig) -> str:
     return str(self.model_dir)
 
 
-# set after the dataclass is made, so the InitVar keeps None as its default and reading the old
-# name still works (with a warning)
-PipelineConfig.serving_model_dir = property(_serving_model_dir)  # type: ignore[assignment,method-assign]
+def _accepts_old_names(init: Any) -> Any:
+    """PipelineConfig's ``__init__`` taking ``serving_model_dir=`` (model_dir's old name) for one release."""
+    import functools
+
+    @functools.wraps(init)
+    def __init__(self: PipelineConfig, *args: Any, **kwargs: Any) -> None:
+        if "serving_model_dir" in kwargs:
+            if kwargs.get("model_dir") is not None or len(args) > 4:
+                raise ConfigError("PipelineConfig: pass model_dir= only (serving_model_dir= is its deprecated old "
+                                  "name).")
+            warn_renamed("PipelineConfig", "serving_model_dir", "model_dir")
+            kwargs["model_dir"] = kwargs.pop("serving_model_dir")
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+# the old name, outside the dataclass's fields (so dataclasses.replace never passes it on): given,
+# it lands in model_dir; read, it warns and gives model_dir
+PipelineConfig.__init__ = _accepts_old_names(PipelineConfig.__init__)  # type: ignore[method-assign]
+PipelineConfig.serving_model_dir = property(_serving_model_dir)  # type: ignore[attr-defined]
 
 
 def check_config(config: PipelineConfig) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import mlprod
 from mlprod import datasets
 from mlprod.errors import ConfigError
 from mlprod.monitoring import RetrainPolicy, decide
-from mlprod.pipelines import metadata
+from mlprod.pipelines.registry import registry
 from mlprod.pipelines.retrain import retrain_if
 from mlprod.pipelines.runner import run_pipeline
 from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
@@ -74,7 +74,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     df[df.month < "2014-01"][[*NUM, CAT, "label"]].to_csv(data / "span-1" / "data.csv", index=False)
     cfg = PipelineConfig(data_root=data, label="label", span_pattern="span-{SPAN}/*.csv",
                          pipeline_root=tmp_path / "root", metadata_path=tmp_path / "metadata.sqlite",
-                         serving_model_dir=tmp_path / "serving", pipeline_name="taxi-loop", feature_spec=SPEC,
+                         model_dir=tmp_path / "serving", pipeline_name="taxi-loop", feature_spec=SPEC,
                          min_accuracy=0.6, train_steps=200, hidden_units=(16,), learning_rate=0.01,
                          beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"))
     first = run_pipeline(create_pipeline(cfg))
@@ -82,7 +82,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     v1 = int(first.pushed_model.rstrip("/").rsplit("/", 1)[-1])
     logs = tmp_path / "logs"
     policy = RetrainPolicy(drift_features=("trip_miles",), last_windows=2, min_labelled_rows=200)
-    with mlprod.serve(str(cfg.serving_dir), model_name="taxi", rest_port=0, grpc_port=0, batching=True,
+    with mlprod.serve(str(cfg.model_dir), model_name="taxi", rest_port=0, grpc_port=0, batching=True,
                       log_dir=str(logs), log_flush_interval_s=0.1, poll_s=0.2) as srv:
         pending = None
         checks = {}
@@ -154,18 +154,18 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
           f"retrained {after:.3f}")
 
     # the registry: v2 serving, trained on span 2; v1 retired, trained on span 1; a rollback shows
-    reg = metadata.registry(cfg.metadata, cfg.serving_dir)
+    reg = registry(cfg.metadata, cfg.model_dir)
     assert list(reg["stage"][:2]) == ["serving", "retired"] and list(reg["spans"][:2]) == ["2", "1"]
     assert reg["version"].iloc[0] == v2 and reg["baseline_model_id"].iloc[0] == reg["model_id"].iloc[1]
     assert reg["accuracy"].notna().all()
     from mlprod.serving import write_pin
 
-    write_pin(str(cfg.serving_dir), v1)
-    reg = metadata.registry(cfg.metadata, cfg.serving_dir)
+    write_pin(str(cfg.model_dir), v1)
+    reg = registry(cfg.metadata, cfg.model_dir)
     assert list(reg["stage"][:2]) == ["rolled back", "serving"]
     from mlprod import cli
 
-    assert cli.main(["registry", "--metadata", str(cfg.metadata), "--serving-dir", str(cfg.serving_dir)]) == 0
+    assert cli.main(["registry", "--metadata", str(cfg.metadata), "--model-dir", str(cfg.model_dir)]) == 0
 
 
 def test_policy_rules_and_bad_configs():
