@@ -29,7 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
                            "training": "reference", "serving": "current", "previous": "reference",
                            "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
-                           "baseline_model (a model)"}
+                           "baseline_model (a model)", "serving_model_dir": "model_dir",
+                           "baseline_split": "reference_split"}
 
 
 #: names that moved up a layer, out of a module that may not import their new home (a lower layer
@@ -48,8 +49,8 @@ def moved(module: str, name: str) -> AttributeError | ImportError:
     :data:`MOVED` name (``from old import name`` shows it too), else the usual AttributeError.
 
     Example:
-        >>> str(moved("mlprod.monitoring", "retrain_if")).split(";")[0]
-        'mlprod.monitoring.retrain_if moved: import mlprod.retrain_if (defined in mlprod.pipelines.retrain'
+        >>> str(moved("mlprod.monitoring", "retrain_if")).split(":")[0]
+        'mlprod.monitoring.retrain_if moved'
     """
     new = MOVED.get(f"{module}.{name}")
     if new is None:

@@ -130,7 +130,7 @@ max_age=None, last_windows=2, span_windows=5, min_labelled_rows=100)
     return RetrainPolicy(
         drift_features=None if drift in ("*", None) else tuple(split_names(drift)),
         on_skew=flag(params.get("on_skew", False)), on_decay=on_decay,
-        on_estimated_decay=on_decay if estimated in (-1, None) else flag(estimated),
+        on_estimated_decay=on_decay if isinstance(estimated, int) and estimated == -1 else flag(estimated),
         max_age=params.get("max_age") or None, last_windows=params.get("last_windows", 2),
         span_windows=params.get("span_windows", 3), min_labelled_rows=params.get("min_labelled_rows", 100))
 
