@@ -192,3 +192,29 @@ def test_policy_rules_and_bad_configs():
         RetrainPolicy(drift_features="fare")
     with pytest.raises(ConfigError, match=">= 1"):
         RetrainPolicy(last_windows=0)
+
+
+def test_retrain_outcome_follows_the_result_protocol(tmp_path):
+    """RetrainOutcome: .table (decision, reasons, span, run verdict), to_html with the monitoring
+    report inside, _repr_html_, save(output_dir) with the monitoring's table too."""
+    from mlprod.monitoring import RetrainOutcome
+    from mlprod.monitoring.retrain import RetrainDecision
+    from mlprod.pipelines.runner import RunSummary
+
+    t = pd.DataFrame([{"window": "000", "start": "2026-01-01", "end": "2026-01-02", "rows": 500, "model_version": 1,
+                       "metric": "drift:jsd", "feature": "fare", "value": 0.3, "threshold": 0.1, "alert": True}])
+    out = RetrainOutcome(RetrainDecision(True, ["drift:jsd on fare in window 000: 0.3 > 0.1"], ["000"], "000"),
+                         mlprod.MonitorResult(t), span=2, span_file="/d/span-2/data.csv", span_rows=250,
+                         run=RunSummary("taxi", "/r", "/m", blessed=True, pushed_model="/srv/m/2"))
+    table = out.table
+    assert table["item"].tolist() == ["fire", "reason", "since window", "new span", "span file", "span rows",
+                                      "blessed", "pushed model"]
+    assert table.set_index("item").loc["span rows", "value"] == "250" and out.pushed
+    page = out.to_html()
+    assert "Retraining decision: retrain" in page and "drift:jsd on fare" in page and "/srv/m/2" in page
+    assert out._repr_html_().startswith('<div class="mlprod-report">')
+    written = out.save(tmp_path / "out")
+    assert set(written) == {"table", "report", "monitoring"}
+    assert pd.read_csv(written["monitoring"])["metric"].tolist() == ["drift:jsd"]
+    quiet = RetrainOutcome(RetrainDecision(False), mlprod.MonitorResult(t))
+    assert quiet.table.values.tolist() == [["fire", "False"]] and "no retrain" in quiet.to_html()
