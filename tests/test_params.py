@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import mlprod
+from mlprod.components.monitoring import RetrainTrigger
 from mlprod.monitoring.monitor import MONITOR_PARAMS
 from mlprod.monitoring.retrain import RETRAIN_PARAMS, RetrainPolicy
-from mlprod.components.monitoring import RetrainTrigger
 from mlprod.params import Interval, Kind, OneOf, check_params
 from mlprod.pipelines.tabular import PIPELINE_PARAMS, PipelineConfig
 from mlprod.serving.batching import BATCHING_PARAMS
