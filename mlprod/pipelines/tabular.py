@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mlprod._compat import warn_renamed
-from mlprod.beam import MULTIPROCESS_BYTES, check_beam_args, choose_default, direct_args, worker_args
+from mlprod.beam import check_beam_args, choose_default, direct_args, worker_args
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import (
     check_writable,
@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 MODULE = "mlprod.pipelines.tabular_module"
-MULTIPROCESS_BYTES = MULTIPROCESS_BYTES  # (re-exported; the default's rule lives in mlprod.beam)
 STAGED_LABELS = "data-label-ids"  # the copy of the data with text labels mapped to ids, under pipeline_root
 
 
