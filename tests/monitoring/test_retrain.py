@@ -218,3 +218,15 @@ def test_retrain_outcome_follows_the_result_protocol(tmp_path):
     assert pd.read_csv(written["monitoring"])["metric"].tolist() == ["drift:jsd"]
     quiet = RetrainOutcome(RetrainDecision(False), mlprod.MonitorResult(t))
     assert quiet.table.values.tolist() == [["fire", "False"]] and "no retrain" in quiet.to_html()
+
+
+def test_on_skew_without_training_data_is_an_error_not_silence():
+    """RetrainPolicy(on_skew=True) with no reference= and no span to read would never fire: say so."""
+    from types import SimpleNamespace
+
+    from mlprod.monitoring import plan_retrain
+
+    logs = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1], "_timestamp_ms": [1, 2]})
+    cfg = SimpleNamespace(label="label", model_dir=None, data_root=None, span_pattern=None)
+    with pytest.raises(ConfigError, match="on_skew=True.*reference="):
+        plan_retrain(logs, cfg, RetrainPolicy(on_skew=True), dry_run=True)
