@@ -176,3 +176,16 @@ def test_public_functions_use_the_table_names():
         stale = set(params) & set(RETIRED)
         assert not stale, f"mlprod.{name} still takes {sorted(stale)}; the naming table says " + \
             ", ".join(f"{o} -> {RETIRED[o]}" for o in sorted(stale))
+
+
+def test_a_retraining_config_with_serving_dir_still_names_its_model_dir(tmp_path):
+    """plan_retrain's config: ``model_dir``; an older object with ``serving_dir`` works, with a warning."""
+    from types import SimpleNamespace
+
+    from mlprod.monitoring.retrain import _model_dir_of
+
+    assert _model_dir_of(SimpleNamespace(model_dir="/srv/new", serving_dir="/srv/old")) == "/srv/new"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _model_dir_of(SimpleNamespace(serving_dir="/srv/old")) == "/srv/old"
+    assert any("serving_dir is deprecated: name it model_dir" in m for m in _deprecations(caught))
