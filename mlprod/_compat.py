@@ -30,7 +30,33 @@ RETIRED: dict[str, str] = {"base_path": "model_dir", "serving_dir": "model_dir",
                            "training": "reference", "serving": "current", "previous": "reference",
                            "baseline_statistics": "reference_statistics", "baseline": "reference (data) or "
                            "baseline_model (a model)", "push_dir": "model_dir", "directory": "output_dir",
-                           "verbose": "progress"}
+                           "verbose": "progress", "serving_model_dir": "model_dir",
+                           "baseline_split": "reference_split"}
+
+
+#: names that moved up a layer, out of a module that may not import their new home (a lower layer
+#: naming a higher one is an import circle, issue 27): "old.module.name" -> where it lives now.
+#: Reaching the old name raises an ImportError saying so (see :func:`moved`).
+MOVED: dict[str, str] = {
+    "mlprod.monitoring.retrain_if": "mlprod.retrain_if (defined in mlprod.pipelines.retrain: it runs a pipeline, "
+                                    "and the monitoring core imports none)",
+    "mlprod.pipelines.metadata.registry": "mlprod.registry (defined in mlprod.pipelines.registry, which reads "
+                                          "mlprod.pipelines.metadata)",
+}
+
+
+def moved(module: str, name: str) -> AttributeError | ImportError:
+    """What a module's ``__getattr__`` raises for ``name``: an ImportError naming the new home of a
+    :data:`MOVED` name (``from old import name`` shows it too), else the usual AttributeError.
+
+    Example:
+        >>> str(moved("mlprod.monitoring", "retrain_if")).split(":")[0]
+        'mlprod.monitoring.retrain_if moved'
+    """
+    new = MOVED.get(f"{module}.{name}")
+    if new is None:
+        return AttributeError(f"module {module!r} has no attribute {name!r}")
+    return ImportError(f"{module}.{name} moved: import {new}.", name=module)
 
 
 def renamed(**old_to_new: str | tuple[str, Callable[[Any], Any]]) -> Callable[[F], F]:

@@ -8,9 +8,14 @@ started by Beam's boot code (Dataflow, Flink, Spark containers) imports mlprod, 
 variable, before any user code; :data:`WORKER_ENV` is set on processes we start ourselves (the
 local worker pool) and in the Dockerfile.
 
+``beam_args`` is always a list of strings (a tuple is accepted). The one default, for every
+call and pipeline given none, is :func:`default_args`: DirectRunner in memory, or
+multi-processing from :data:`MULTIPROCESS_BYTES` of input data on (:func:`choose_default` also
+says why).
+
 Runners:
 
-- :func:`direct_args` -- DirectRunner, in-process or multi-processing (the default).
+- :func:`direct_args` -- DirectRunner, in-process or multi-processing.
 - :func:`prism_args` -- Beam's Prism, a real portable runner (the Fn API that Flink and Dataflow
   Runner v2 speak), with workers in this process (``LOOPBACK``) or in a worker pool
   (:func:`worker_pool`), e.g. an isolated one with its own ``/tmp``, the checkout hidden and no
@@ -46,6 +51,10 @@ from mlprod.errors import ConfigError
 WORKER_ENV = {"TF_USE_LEGACY_KERAS": "1"}
 PLUGIN = "mlprod"  # imported first by every SDK worker Beam's boot code starts (--beam_plugins)
 _LOCAL_RUNNERS = ("", "directrunner", "direct", "interactiverunner")
+#: from this much input data on, the default DirectRunner mode is multi-processing (in memory below:
+#: 731 rows took 133 s multi-processing and 37 s in memory, worker start-up being most of it)
+MULTIPROCESS_BYTES = 50 * 2**20
+IN_MEMORY = "--direct_running_mode=in_memory"
 
 
 def worker_args(beam_args: Sequence[str] | None) -> list[str]:
@@ -67,8 +76,9 @@ def worker_args(beam_args: Sequence[str] | None) -> list[str]:
     return args
 
 
-def pipeline_options(beam_args: Sequence[str] | None, default: Sequence[str] = ()) -> Any:
-    """``PipelineOptions`` of ``beam_args`` (or ``default`` when none) with :func:`worker_args` added.
+def pipeline_options(beam_args: Sequence[str] | None, default: Sequence[str] | None = None) -> Any:
+    """``PipelineOptions`` of ``beam_args`` (or ``default`` when none: :func:`default_args`) with
+    :func:`worker_args` added.
 
     Example:
         >>> pipeline_options(["--runner=DirectRunner"]).get_all_options()["beam_plugins"]
@@ -76,7 +86,7 @@ def pipeline_options(beam_args: Sequence[str] | None, default: Sequence[str] = (
     """
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    return PipelineOptions(worker_args(list(beam_args or default)))
+    return PipelineOptions(worker_args(list(beam_args or (default_args() if default is None else default))))
 
 
 def runner_name(beam_args: Sequence[str] | None) -> str:
@@ -133,6 +143,58 @@ def direct_args(workers: int | None = None) -> list[str]:
     """
     n = workers or max(1, min(4, os.cpu_count() or 1))
     return worker_args(["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"])
+
+
+def choose_default(data_bytes: int | None = None, cores: int | None = None) -> tuple[list[str], str]:
+    """The default ``beam_args`` for ``data_bytes`` of input (None: unknown, small), and a note saying which and why.
+
+    Below :data:`MULTIPROCESS_BYTES` (or on one core) the DirectRunner runs in memory: starting
+    worker processes for every Beam step costs far more than it saves on small data. Above, it
+    runs multi-processing with one worker per core (at most 4).
+
+    Example:
+        >>> choose_default(40_000, cores=4)[0]
+        ['--direct_running_mode=in_memory', '--beam_plugins=mlprod']
+        >>> choose_default(2**30, cores=4)[0][:2]
+        ['--direct_running_mode=multi_processing', '--direct_num_workers=4']
+    """
+    cores = cores or os.cpu_count() or 1
+    if data_bytes is None:
+        return worker_args([IN_MEMORY]), "Beam DirectRunner in memory (set beam_args to choose)"
+    size = f"{data_bytes / 2**20:.1f} MiB" if data_bytes >= 2**20 else f"{data_bytes / 1024:.0f} KiB"
+    if data_bytes < MULTIPROCESS_BYTES or cores < 2:
+        why = "one core" if cores < 2 else f"under {MULTIPROCESS_BYTES // 2**20} MiB"
+        return worker_args([IN_MEMORY]), f"Beam DirectRunner in memory ({size} of CSV, {why}; set beam_args to choose)"
+    return direct_args(min(4, cores)), (f"Beam DirectRunner multi-processing with {min(4, cores)} workers ({size} "
+                                        "of CSV; set beam_args to choose)")
+
+
+def default_args(data_bytes: int | None = None, cores: int | None = None) -> list[str]:
+    """The one default ``beam_args`` of mlprod (:func:`choose_default` without the note).
+
+    Example:
+        >>> default_args()
+        ['--direct_running_mode=in_memory', '--beam_plugins=mlprod']
+    """
+    return choose_default(data_bytes, cores)[0]
+
+
+def check_beam_args(beam_args: Any, where: str = "beam_args") -> list[str] | None:
+    """``beam_args`` as a list of strings (a tuple is accepted; None stays None).
+
+    Raises:
+        ConfigError: a string (not a list of flags) or items that are not strings.
+
+    Example:
+        >>> check_beam_args(("--runner=PrismRunner",))
+        ['--runner=PrismRunner']
+    """
+    if beam_args is None:
+        return None
+    if isinstance(beam_args, str) or not isinstance(beam_args, (list, tuple)) or \
+            not all(isinstance(a, str) for a in beam_args):
+        raise ConfigError(f"{where}={beam_args!r} must be a list of flags (strings), e.g. ['--runner=PrismRunner'].")
+    return list(beam_args)
 
 
 def _executable(env: str, name: str) -> str | None:

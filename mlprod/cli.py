@@ -85,7 +85,7 @@ def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
         extra["train_steps"] = args.train_steps
     return PipelineConfig(data_root=root, label=args.label, pipeline_root=join_uri(out, "pipeline_root"),
                           metadata_path=join_uri(out, "metadata.sqlite"),
-                          serving_model_dir=join_uri(out, "serving_model"), pipeline_name=f"tabular-{name}",
+                          model_dir=join_uri(out, "serving_model"), pipeline_name=f"tabular-{name}",
                           feature_spec=args.spec, **extra)
 
 
@@ -149,7 +149,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from mlprod.pipelines.cloud import compile_kubeflow_v2
 
     module = _pipeline_module(args.pipeline)
-    cfg = module.config(args.root, beam_args=(), metadata_path=str(Path(args.output).resolve().parent /
+    cfg = module.config(args.root, beam_args=[], metadata_path=str(Path(args.output).resolve().parent /
                                                                       f".{args.pipeline}-compile.sqlite"))
     spec = compile_kubeflow_v2(module.create_pipeline(cfg), args.output, image=args.image)
     tasks = sorted(spec["pipelineSpec"]["root"]["dag"]["tasks"])
@@ -311,7 +311,7 @@ def _cmd_registry(args: argparse.Namespace) -> int:
 
     from mlprod.pipelines.registry import registry
 
-    table = registry(args.metadata, args.serving_dir)
+    table = registry(args.metadata, args.model_dir)
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
         print(table.drop(columns=["uri"]).to_string(index=False) if len(table) else "no models recorded yet")
     return 0
@@ -351,13 +351,14 @@ def _cmd_retrain_if(args: argparse.Namespace) -> int:
 
     features = _split(args.drift_features)
     policy = RetrainPolicy(drift_features=tuple(features) if features is not None else None,
-                           on_decay=not args.no_decay, on_estimated_decay=not args.no_decay,
-                           max_age=args.max_age, last_windows=args.last_windows,
+                           on_skew=args.on_skew, on_decay=not args.no_decay,
+                           on_estimated_decay=not (args.no_decay or args.no_estimated_decay),
+                           max_age=args.max_age, last_windows=args.last_windows, span_windows=args.span_windows,
                            min_labelled_rows=args.min_labelled_rows)
     config = PipelineConfig(data_root=args.data_root, label=args.label, span_pattern=args.span_pattern,
                             pipeline_root=join_uri(args.output, "pipeline_root"),
                             metadata_path=join_uri(args.output, "metadata.sqlite"),
-                            serving_model_dir=args.serving_dir or join_uri(args.output, "serving_model"),
+                            model_dir=args.model_dir or join_uri(args.output, "serving_model"),
                             pipeline_name=args.pipeline_name, min_accuracy=args.min_accuracy)
     out = retrain_if(args.log_dir, config, policy, label=args.label, window=_window(args.window),
                      features=_split(args.features), time_column=args.time_column, time_unit=args.time_unit,
@@ -499,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     rg = sub.add_parser("registry", help="every trained model with its stage (serving, rolled back, retired, "
                                          "blessed, rejected), accuracy and training spans")
     rg.add_argument("--metadata", default="mlprod-output/metadata.sqlite", help="SQLite ML Metadata store")
-    rg.add_argument("--serving-dir", help="the Pusher folder servers watch (tells serving / rolled back)")
+    rg.add_argument("--model-dir", "--serving-dir", dest="model_dir",
+                    help="the Pusher folder servers watch (tells serving / rolled back; --serving-dir: the old name)")
     rg.set_defaults(func=_cmd_registry)
 
     def monitoring_args(q: argparse.ArgumentParser) -> None:
@@ -530,15 +532,22 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--data-root", required=True, help="the pipeline's data folder (spans live here)")
     rt.add_argument("--span-pattern", default="span-{SPAN}/*.csv", help="TFX span pattern under --data-root")
     rt.add_argument("--output", required=True, help="pipeline root and metadata store (as for `mlprod run`)")
-    rt.add_argument("--serving-dir", help="the Pusher folder servers watch (default: OUTPUT/serving_model)")
+    rt.add_argument("--model-dir", "--serving-dir", dest="model_dir",
+                    help="the Pusher folder servers watch (default: OUTPUT/serving_model; --serving-dir: the old name)")
     rt.add_argument("--pipeline-name", default="mlprod-tabular")
     rt.add_argument("--min-accuracy", type=float, default=None,
                     help="absolute accuracy bound for blessing (default: none; the model must beat the most "
                          "common class and stay within 1 point of the serving model)")
     rt.add_argument("--drift-features", help="comma-separated features whose drift fires (default: any)")
     rt.add_argument("--no-decay", action="store_true", help="measured/estimated accuracy alerts do not fire")
+    rt.add_argument("--no-estimated-decay", action="store_true",
+                    help="estimated accuracy alerts (before labels arrive) do not fire")
+    rt.add_argument("--on-skew", action="store_true",
+                    help="skew against the newest training span fires too")
     rt.add_argument("--max-age", help="retrain a serving model older than this (e.g. 30D)")
     rt.add_argument("--last-windows", type=int, default=2, help="newest windows the decision reads")
+    rt.add_argument("--span-windows", type=int, default=3,
+                    help="without a window alert (staleness): the newest labelled windows the new span takes")
     rt.add_argument("--min-labelled-rows", type=int, default=100)
     rt.add_argument("--dry-run", action="store_true", help="decide and report only")
     rt.set_defaults(func=_cmd_retrain_if)

@@ -162,9 +162,9 @@ NOTEBOOKS = {
              "                                            Categorical(CAT, encoding='onehot', top_k=5)))\n"
              "cfg = mlprod.PipelineConfig(\n"
              "    data_root=work / 'data', span_pattern='span-{SPAN}/*.csv', label='label', feature_spec=spec,\n"
-             "    pipeline_root=work / 'root', metadata_path=work / 'metadata.sqlite', serving_model_dir=work / 'serving',\n"
+             "    pipeline_root=work / 'root', metadata_path=work / 'metadata.sqlite', model_dir=work / 'serving',\n"
              "    pipeline_name='taxi-loop', min_accuracy=0.6, train_steps=200, hidden_units=(16,), learning_rate=0.01,\n"
-             "    beam_args=('--direct_running_mode=in_memory', '--direct_num_workers=1'))\n"
+             "    beam_args=['--direct_running_mode=in_memory', '--direct_num_workers=1'])\n"
              "first = mlprod.run_pipeline(mlprod.create_pipeline(cfg))\nprint(first)"),
         md("## Serve it, replay the months, and let the policy decide each month\n\n"
            "Requests go through the real server: even months over REST, odd months over gRPC with TF "
@@ -176,7 +176,7 @@ NOTEBOOKS = {
              "watch = dict(window='MS', time_column='trip_start_timestamp', time_unit='s', features=[*NUM, CAT],\n"
              "             reference_windows=3, max_accuracy_drop=0.08, skew=False)\n"
              "logs, events, pending = str(work / 'logs'), [], {}\n"
-             "with mlprod.serve(str(cfg.serving_dir), model_name='taxi', rest_port=0, grpc_port=0, log_dir=logs,\n"
+             "with mlprod.serve(cfg.model_dir, model_name='taxi', rest_port=0, grpc_port=0, log_dir=logs,\n"
              "                  log_flush_interval_s=0.1, poll_s=0.2) as srv:\n"
              "    for m, w in stream('2014-07', '2015-06'):\n"
              "        grpc = m.month % 2 == 1\n"
@@ -211,7 +211,7 @@ NOTEBOOKS = {
              "print(table.round(3).to_string(index=False))\n"
              "HTML(figure_html(result.plot_accuracy().figure))"),
         md("## The registry: which version serves, what each was trained on"),
-        code("mlprod.registry(cfg.metadata, cfg.serving_dir)"
+        code("mlprod.registry(cfg.metadata, cfg.model_dir)"
              "[['version', 'stage', 'blessed', 'accuracy', 'spans', 'baseline_model_id']]"),
     ],
     "optimization": [

@@ -44,6 +44,10 @@ def import_graph() -> dict[str, set[str]]:
                     anchor = anchor[:len(anchor) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
                 targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str):
+                targets = [node.args[0].value]  # importlib.import_module("mlprod.x"): an import all the same
             for t in targets:
                 if t.startswith("mlprod"):
                     r = resolve(t, modules)
@@ -111,3 +115,20 @@ def test_the_graph_is_read_from_the_source():
     assert "mlprod.io.files" in g["mlprod.serving.versions"]
     assert "mlprod.serving.rest" in g["mlprod.serving.server"]  # a lazy import inside a method
     assert len(g) > 60 and sum(map(len, g.values())) > 150
+
+
+def test_an_import_module_call_with_a_literal_name_is_an_edge(tmp_path, monkeypatch):
+    """A shim that imports through importlib (the two circles of issue 27) is seen by the graph."""
+    pkg = tmp_path / "mlprod"
+    (pkg / "low").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low" / "__init__.py").write_text("import importlib\n\ndef __getattr__(name):\n"
+                                            "    return importlib.import_module('mlprod.high').thing\n")
+    (pkg / "high.py").write_text("from mlprod.low import x\n")
+    import sys
+
+    mod = sys.modules[__name__]
+    monkeypatch.setattr(mod, "ROOT", tmp_path)
+    monkeypatch.setattr(mod, "PKG", pkg)
+    g = import_graph()
+    assert "mlprod.high" in g["mlprod.low"] and cycles(g) == [["mlprod.high", "mlprod.low"]]

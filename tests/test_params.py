@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 
 import mlprod
+from mlprod.components.monitoring import RetrainTrigger
 from mlprod.monitoring.monitor import MONITOR_PARAMS
+from mlprod.monitoring.retrain import RETRAIN_PARAMS, RetrainPolicy
 from mlprod.optimization import OPTIMIZE_PARAMS
 from mlprod.params import Interval, Kind, OneOf, check_params
+from mlprod.pipelines.tabular import PIPELINE_PARAMS, PipelineConfig
 from mlprod.serving.batching import BATCHING_PARAMS
 from mlprod.serving.requestlog import LOG_PARAMS, RequestLog
 from mlprod.serving.server import SERVE_PARAMS, Batching
@@ -29,6 +32,10 @@ def _calls(tmp_path):
         ("search", SEARCH_PARAMS, lambda **kw: mlprod.search(space, data, progress=False, **kw)),
         # the table is checked before the model: no model needed to see each value refused
         ("optimize", OPTIMIZE_PARAMS, lambda **kw: mlprod.optimize(object(), data, ["float"], **kw)),
+        ("PipelineConfig", PIPELINE_PARAMS, lambda **kw: PipelineConfig(**{
+            "data_root": "/data", "label": "label", "pipeline_root": str(tmp_path), **kw})),
+        ("RetrainPolicy", RETRAIN_PARAMS, lambda **kw: RetrainPolicy(**kw)),
+        ("RetrainTrigger", RETRAIN_PARAMS, lambda **kw: RetrainTrigger(log_dir=str(tmp_path), **kw)),
     ]
 
 
@@ -41,7 +48,22 @@ def test_every_table_refuses_what_it_generates(tmp_path):
                     call(**{name: bad})
                 assert name in str(e.value), (where, name, bad, str(e.value))
                 checked += 1
-    assert checked > 100
+    assert checked > 150
+
+
+def test_pipeline_config_and_its_gate_share_one_message():
+    """A skew gate's mode is checked by the same table in PipelineConfig and DistributionValidator."""
+    from tfx import v1 as tfx
+
+    from mlprod.components.validation import DistributionValidator
+
+    with pytest.raises(mlprod.ConfigError, match=r"PipelineConfig: skew_mode='stop' must be one of 'fail', 'warn'\."):
+        PipelineConfig("/data", "label", "/root", skew_mode="stop")
+    gen = tfx.components.CsvExampleGen(input_base="/data")
+    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"]).outputs["statistics"]
+    with pytest.raises(mlprod.ConfigError, match=r"DistributionValidator: mode='stop' must be one of 'fail', 'warn'\."):
+        DistributionValidator(reference_statistics=stats, statistics=stats,
+                              schema=tfx.components.SchemaGen(statistics=stats).outputs["schema"], mode="stop")
 
 
 def test_constraints_accept_what_they_describe():

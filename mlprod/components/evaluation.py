@@ -39,7 +39,7 @@ def Evaluator(
     blessing: OutputArtifact[standard_artifacts.ModelBlessing],
     eval_spec: Parameter[str],
     eval_config: Parameter[str] = "",
-    baseline_model: InputArtifact[standard_artifacts.Model] = None,  # type: ignore[assignment]  # optional input
+    baseline_model: InputArtifact[standard_artifacts.Model] = None,  # optional input (TFX: None default)
     split: Parameter[str] = "eval",
 ) -> None:
     """Evaluate ``model`` on the ``split`` examples with the vectorized engine; bless or not.

@@ -8,7 +8,7 @@ Example:
     (Needs a pipeline or a run's outputs; tests/validation/test_components.py runs this path.)
     >>> curated = SchemaCurator(statistics=statistics_gen.outputs["statistics"],
     ...                         schema=schema_gen.outputs["schema"], label="species")   # doctest: +SKIP
-    >>> gate = DistributionValidator(baseline_statistics=statistics_gen.outputs["statistics"],
+    >>> gate = DistributionValidator(reference_statistics=statistics_gen.outputs["statistics"],
     ...                              statistics=serving_stats_gen.outputs["statistics"],
     ...                              schema=curated.outputs["curated_schema"], kind="skew",
     ...                              mode="fail")                                          # doctest: +SKIP
@@ -16,13 +16,17 @@ Example:
 """
 
 import os
+from typing import Any
 
 from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.v1.dsl.components import InputArtifact, OutputArtifact, Parameter
 
+from mlprod._compat import warn_renamed
 from mlprod.components.artifacts import HtmlReport, stats_path
 from mlprod.errors import ConfigError, PipelineError
+from mlprod.params import check_params
+from mlprod.validation.checks import GATE_PARAMS
 
 
 def _load_stats(artifact: tfx.dsl.Artifact, split: str):  # noqa: ANN202
@@ -54,17 +58,20 @@ def SchemaCurator(
 
 @tfx.dsl.components.component
 def DistributionValidator(
-    baseline_statistics: InputArtifact[standard_artifacts.ExampleStatistics],
+    reference_statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema],
     anomalies: OutputArtifact[standard_artifacts.ExampleAnomalies],
     report: OutputArtifact[HtmlReport],
     kind: Parameter[str] = "skew",
     mode: Parameter[str] = "fail",
-    baseline_split: Parameter[str] = "train",
+    reference_split: Parameter[str] = "train",
     split: Parameter[str] = "train",
 ) -> None:
-    """Compare current statistics with a baseline (skew: training vs serving; drift: span vs span).
+    """Compare current ``statistics`` with ``reference_statistics`` (skew: training vs serving;
+    drift: span vs span). ``baseline_statistics=`` / ``baseline_split=`` are the old names (one
+    release, with a DeprecationWarning); ``kind`` and ``mode`` are checked when the component is
+    made (:data:`mlprod.validation.checks.GATE_PARAMS`, the same table as ``PipelineConfig``'s).
 
     Outputs the TFDV anomalies (``Split-<split>/SchemaDiff.pb``) plus ``checks.csv`` with every
     distance, and an HTML report. The ``anomalies`` artifact carries ``passed`` (0/1) and
@@ -74,11 +81,8 @@ def DistributionValidator(
     from mlprod.validation.checks import compare
     from mlprod.validation.schema import load_schema
 
-    if kind not in ("skew", "drift"):
-        raise ConfigError(f"kind={kind!r}; use 'skew' (training vs serving) or 'drift' (span vs span).")
-    if mode not in ("fail", "warn"):
-        raise ConfigError(f"mode={mode!r}; use 'fail' (stop the pipeline) or 'warn' (record only).")
-    result = compare(_load_stats(baseline_statistics, baseline_split), _load_stats(statistics, split),
+    check_params("DistributionValidator", {"kind": kind, "mode": mode}, GATE_PARAMS)
+    result = compare(_load_stats(reference_statistics, reference_split), _load_stats(statistics, split),
                      load_schema(schema.uri), kind=kind, environment="SERVING" if kind == "skew" else None)
     split_dir = os.path.join(anomalies.uri, f"Split-{split}")
     os.makedirs(split_dir, exist_ok=True)
@@ -93,3 +97,22 @@ def DistributionValidator(
     if not result.passed and mode == "fail":
         raise PipelineError(f"{kind} check failed on {result.flagged}; downstream components will not run. "
                             f"Report: {page}")
+
+
+_GateComponent = DistributionValidator
+_OLD = {"baseline_statistics": "reference_statistics", "baseline_split": "reference_split"}
+
+
+class DistributionValidator(_GateComponent):  # type: ignore[valid-type,misc,no-redef]
+    """The DistributionValidator component (parameters: the function above), checked when made;
+    ``baseline_statistics=`` and ``baseline_split=`` still work for one release, with a warning."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        for old, new in _OLD.items():
+            if old in kwargs:
+                if new in kwargs:
+                    raise ConfigError(f"DistributionValidator: pass {new}= only ({old}= is its deprecated old name).")
+                warn_renamed("DistributionValidator", old, new)
+                kwargs[new] = kwargs.pop(old)
+        check_params("DistributionValidator", kwargs, GATE_PARAMS)
+        super().__init__(**kwargs)

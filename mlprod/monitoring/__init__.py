@@ -7,6 +7,7 @@ Example:
     >>> import mlprod
     >>> r = mlprod.monitor("/srv/logs/penguin", reference=train_df, label="species", window=500)  # doctest: +SKIP
 """
+from mlprod._compat import moved
 from mlprod.monitoring.monitor import monitor
 from mlprod.monitoring.result import MonitorResult
 from mlprod.monitoring.retrain import RetrainDecision, RetrainOutcome, RetrainPolicy, decide, plan_retrain
@@ -14,14 +15,8 @@ from mlprod.monitoring.retrain import RetrainDecision, RetrainOutcome, RetrainPo
 __all__ = ["MonitorResult", "RetrainDecision", "RetrainOutcome", "RetrainPolicy", "decide", "monitor", "plan_retrain"]
 
 
-def __getattr__(name: str) -> object:
-    """``mlprod.monitoring.retrain_if`` moved to :mod:`mlprod.pipelines.retrain` (it runs a
-    pipeline, and the monitoring core imports none); the old name works for one release."""
-    if name == "retrain_if":
-        import importlib
-        import warnings
 
-        warnings.warn("mlprod.monitoring.retrain_if moved: use mlprod.retrain_if (mlprod.pipelines.retrain); "
-                      "the old name goes in the next release.", DeprecationWarning, stacklevel=2)
-        return importlib.import_module("mlprod.pipelines.retrain").retrain_if
-    raise AttributeError(f"module 'mlprod.monitoring' has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    """``mlprod.monitoring.retrain_if`` moved to :mod:`mlprod.pipelines.retrain` (it runs a pipeline,
+    which the monitoring core never imports); the old name raises an ImportError that says where."""
+    raise moved(__name__, name)

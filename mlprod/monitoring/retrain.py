@@ -30,11 +30,18 @@ from typing import TYPE_CHECKING, Any
 from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError
 from mlprod.monitoring.result import MonitorResult
+from mlprod.params import Interval, Kind, check_params
+from mlprod.reporting.html import HtmlResult, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 DECAY_METRICS = {"accuracy": "on_decay", "estimated_accuracy": "on_estimated_decay"}
+#: RetrainPolicy's argument checks, shared by RetrainTrigger and ``PipelineConfig(retrain_when=...)``
+RETRAIN_PARAMS = {"drift_features": Kind(tuple, list, optional=True), "on_skew": Kind(bool), "on_decay": Kind(bool),
+                  "on_estimated_decay": Kind(bool), "max_age": Kind(str, optional=True),
+                  "last_windows": Interval(int, 1), "span_windows": Interval(int, 1),
+                  "min_labelled_rows": Interval(int, 1)}
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,8 @@ class RetrainPolicy:
     Attributes:
         drift_features: drift on these features fires (None: any monitored feature; ``()``: drift
             never fires).
-        on_skew: skew against the training data fires too (same features).
+        on_skew: skew against the training data fires too (same features; the reference data is
+            the ``reference=`` given, else the config's newest training span).
         on_decay: a measured accuracy alert (labels arrived) fires.
         on_estimated_decay: an estimated accuracy alert (before labels) fires.
         max_age: a serving model older than this fires (pandas timedelta, e.g. ``"30D"``).
@@ -72,17 +80,59 @@ class RetrainPolicy:
     def __post_init__(self) -> None:
         import pandas as pd
 
-        if self.last_windows < 1 or self.span_windows < 1 or self.min_labelled_rows < 1:
-            raise ConfigError("RetrainPolicy: last_windows, span_windows and min_labelled_rows must be >= 1.")
         if isinstance(self.drift_features, str):
             raise ConfigError(f"RetrainPolicy: drift_features={self.drift_features!r} must be a tuple of names, "
                               f"e.g. ({self.drift_features!r},).")
+        check_params("RetrainPolicy", vars(self), RETRAIN_PARAMS)
+        if isinstance(self.drift_features, list):
+            object.__setattr__(self, "drift_features", tuple(self.drift_features))
         if self.max_age is not None:
             try:
                 pd.Timedelta(self.max_age)
             except ValueError as e:
                 raise ConfigError(f"RetrainPolicy: max_age={self.max_age!r} is not a duration like '30D' or '12h'.") \
                     from e
+
+
+def split_names(value: "str | list[str] | tuple[str, ...] | None") -> list[str]:
+    """Feature names from a list or a comma-separated string (how a TFX parameter carries them).
+
+    Example:
+        >>> split_names("fare, trip_miles"), split_names(["fare"]), split_names(None)
+        (['fare', 'trip_miles'], ['fare'], [])
+    """
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(f).strip() for f in items if str(f).strip()]
+
+
+def policy_of(params: Any) -> RetrainPolicy:
+    """The :class:`RetrainPolicy` that a :class:`~mlprod.components.RetrainTrigger`'s parameters
+    (or ``PipelineConfig(retrain_when=...)``) describe: ``drift_features`` as names or ``"a,b"``
+    (``"*"``: any, ``""``: none), flags as bools or 0/1, ``on_estimated_decay`` -1 (or absent):
+    the same as ``on_decay``.
+
+    Raises:
+        ConfigError: a value RetrainPolicy refuses (:data:`RETRAIN_PARAMS`).
+
+    Example:
+        >>> policy_of({"drift_features": "fare", "on_decay": 0, "span_windows": 5})
+        RetrainPolicy(drift_features=('fare',), on_skew=False, on_decay=False, on_estimated_decay=False, \
+max_age=None, last_windows=2, span_windows=5, min_labelled_rows=100)
+    """
+    def flag(v: Any) -> Any:
+        return bool(v) if isinstance(v, int) and v in (0, 1) else v
+
+    drift = params.get("drift_features", "*")
+    on_decay = flag(params.get("on_decay", True))
+    estimated = params.get("on_estimated_decay", -1)
+    return RetrainPolicy(
+        drift_features=None if drift in ("*", None) else tuple(split_names(drift)),
+        on_skew=flag(params.get("on_skew", False)), on_decay=on_decay,
+        on_estimated_decay=on_decay if isinstance(estimated, int) and estimated == -1 else flag(estimated),
+        max_age=params.get("max_age") or None, last_windows=params.get("last_windows", 2),
+        span_windows=params.get("span_windows", 3), min_labelled_rows=params.get("min_labelled_rows", 100))
 
 
 @dataclass
@@ -153,9 +203,11 @@ def decide(result: MonitorResult, policy: RetrainPolicy | None = None, *, model_
     return RetrainDecision(bool(reasons), reasons, windows, min(fired) if fired else None)
 
 
-def decide_for(result: MonitorResult, policy: RetrainPolicy | None, serving_dir: str | None,
+@renamed(serving_dir="model_dir")
+def decide_for(result: MonitorResult, policy: RetrainPolicy | None, model_dir: str | None,
                now: Any = None) -> RetrainDecision:
-    """:func:`decide` for the model serving from ``serving_dir`` (its version and push time; None: unknown).
+    """:func:`decide` for the model serving from ``model_dir`` (the Pusher folder: its version and
+    push time; None: unknown).
 
     Example:
         >>> import pandas as pd
@@ -167,10 +219,10 @@ def decide_for(result: MonitorResult, policy: RetrainPolicy | None, serving_dir:
     from mlprod.serving.versions import serving_version
 
     version, made = None, None
-    if serving_dir:
-        version = serving_version(serving_dir)
+    if model_dir:
+        version = serving_version(model_dir)
         if version is not None:
-            made = pd.Timestamp(os.path.getmtime(os.path.join(serving_dir, str(version))), unit="s", tz="UTC")
+            made = pd.Timestamp(os.path.getmtime(os.path.join(model_dir, str(version))), unit="s", tz="UTC")
     return decide(result, policy, model_time=made, now=now, serving_version=version)
 
 
@@ -226,8 +278,13 @@ def write_span(requests: "pd.DataFrame", result: MonitorResult, config: Any, pol
 
 
 @dataclass
-class RetrainOutcome:
+class RetrainOutcome(HtmlResult):
     """What :func:`retrain_if` did: the decision, the monitoring it read, and the run when it retrained.
+
+    Follows the result protocol (:class:`~mlprod.reporting.html.HtmlResult`): ``.table`` (one
+    row per fact: fire, each reason, the span, the run's verdict), ``to_html``, ``_repr_html_``,
+    ``.save(output_dir)`` (``table.csv``, ``report.html`` and the
+    monitoring's own ``monitoring.csv``).
 
     Attributes:
         decision: fire or not, and why.
@@ -250,6 +307,75 @@ class RetrainOutcome:
         """True when a new model was blessed and pushed."""
         return bool(self.run is not None and self.run.blessed and self.run.pushed_model)
 
+    @property
+    def table(self) -> "pd.DataFrame":
+        """What was decided and done, one ``(item, value)`` row each.
+
+        Example:
+            >>> import pandas as pd
+            >>> out = RetrainOutcome(RetrainDecision(True, ["stale"]), MonitorResult(pd.DataFrame()))
+            >>> out.table.values.tolist()[:2]
+            [['fire', 'True'], ['reason', 'stale']]
+        """
+        import pandas as pd
+
+        rows = [("fire", str(self.decision.fire))] + [("reason", r) for r in self.decision.reasons]
+        if self.decision.since:
+            rows.append(("since window", self.decision.since))
+        if self.span is not None:
+            rows += [("new span", str(self.span)), ("span file", str(self.span_file)), ("span rows", str(self.span_rows))]
+        if self.note:
+            rows.append(("note", self.note))
+        if self.run is not None:
+            rows += [("blessed", str(self.run.blessed)), ("pushed model", str(self.run.pushed_model or "nothing"))]
+        return pd.DataFrame(rows, columns=["item", "value"])
+
+    def to_html(self, full: bool = True) -> str:
+        """The decision (and run) above the monitoring report."""
+        verdict = "retrain" if self.decision.fire else "no retrain"
+        return html_page(f"Retraining decision: {verdict}", [("Decision", table_html(self.table)),
+                                                              ("Monitoring", self.monitoring.to_html(full=False))],
+                         full=full)
+
+    def save(self, output_dir: Any) -> dict[str, Any]:
+        """``table.csv``, ``report.html`` and ``monitoring.csv`` under ``output_dir``; returns ``{name: path}``."""
+        from pathlib import Path
+
+        from mlprod.io.files import atomic_write_text
+
+        written = super().save(output_dir)
+        written["monitoring"] = atomic_write_text(Path(output_dir) / "monitoring.csv",
+                                                  self.monitoring.table.to_csv(index=False))
+        return written
+
+
+def _model_dir_of(config: Any) -> str | None:
+    """``config.model_dir`` (an older duck-typed config's ``serving_dir`` works with a warning)."""
+    if hasattr(config, "model_dir"):
+        return config.model_dir
+    if getattr(config, "serving_dir", None) is not None:
+        import warnings
+
+        warnings.warn("a retraining config's serving_dir is deprecated: name it model_dir; the old name goes in the "
+                      "next release.", DeprecationWarning, stacklevel=3)
+        return config.serving_dir
+    return None
+
+
+def _training_span(config: Any) -> "pd.DataFrame":
+    """The newest training span of ``config`` (the reference data of ``on_skew``).
+
+    Raises:
+        ConfigError: no ``span_pattern``/``data_root`` to read it from.
+    """
+    from mlprod.io.files import span_files
+    from mlprod.io.frames import read_csv
+
+    if not getattr(config, "span_pattern", None) or not getattr(config, "data_root", None):
+        raise ConfigError("RetrainPolicy(on_skew=True) compares the requests with the training data: pass "
+                          "reference=<training data>, or a config with data_root and span_pattern.")
+    return read_csv([str(f) for f in span_files(config.data_root, config.span_pattern)[1]])
+
 
 @renamed(baseline="reference")
 def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, reference: Any = None,
@@ -258,8 +384,9 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
                  now: Any = None, **monitor_kwargs: Any) -> RetrainOutcome:
     """Everything :func:`mlprod.retrain_if` does but the training run: monitor, decide, write the next span.
 
-    ``config`` needs ``label``, ``serving_dir``, ``data_root`` and ``span_pattern`` (a
-    :class:`~mlprod.pipelines.tabular.PipelineConfig` has them); the
+    ``config`` needs ``label``, ``model_dir``, ``data_root`` and ``span_pattern`` (a
+    :class:`~mlprod.pipelines.tabular.PipelineConfig` has them; a ``serving_dir`` of an
+    older config object is read with a DeprecationWarning); the
     :class:`~mlprod.components.RetrainTrigger` component calls this inside a scheduled pipeline
     whose training part runs only when a span was written (``outcome.span``).
 
@@ -276,9 +403,11 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
 
     label = label or config.label
     requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
+    if policy is not None and policy.on_skew and reference is None:
+        reference = _training_span(config)
     result = monitor(requests, reference, label=label, window=window, features=features, time_column=time_column,
                      time_unit=time_unit, **monitor_kwargs)
-    decision = decide_for(result, policy, config.serving_dir, now)
+    decision = decide_for(result, policy, _model_dir_of(config), now)
     outcome = RetrainOutcome(decision, result)
     if not decision or dry_run:
         return outcome

@@ -75,7 +75,7 @@ def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
     base = PipelineConfig(
         data_root=train, label=LABEL, pipeline_root=join_uri(output_dir, "pipeline_root"),
         metadata_path=join_uri(output_dir, "metadata.sqlite"),
-        serving_model_dir=join_uri(output_dir, "serving_model"), pipeline_name=NAME,
+        model_dir=join_uri(output_dir, "serving_model"), pipeline_name=NAME,
         feature_spec=SPEC, serving_data_root=later, check_kind="drift", skew_mode="warn",
         eval_slices=("trip_start_hour", "payment_type"), min_accuracy=0.6, train_steps=400,
         hidden_units=(32, 16), learning_rate=0.003)

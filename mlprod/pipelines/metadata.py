@@ -18,6 +18,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlprod._compat import moved
 from mlprod.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -301,14 +302,8 @@ def evaluation_accuracy(eval_uri: str) -> float | None:
     return _accuracy_of(evaluation_metrics(eval_uri))
 
 
-def __getattr__(name: str) -> object:
-    """``registry`` has its own module now (:mod:`mlprod.pipelines.registry`); the old import
-    keeps working for one release."""
-    if name == "registry":
-        import importlib
-        import warnings
 
-        warnings.warn("mlprod.pipelines.metadata.registry moved to mlprod.pipelines.registry (or mlprod.registry).",
-                      DeprecationWarning, stacklevel=2)
-        return importlib.import_module("mlprod.pipelines.registry").registry
-    raise AttributeError(f"module 'mlprod.pipelines.metadata' has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    """``registry`` has its own module (:mod:`mlprod.pipelines.registry`, which reads this one); the
+    old name raises an ImportError that says where."""
+    raise moved(__name__, name)

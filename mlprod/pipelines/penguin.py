@@ -47,7 +47,7 @@ def config(output_dir: str | Path, **overrides: Any) -> PipelineConfig:
         label=datasets.PENGUIN_LABEL,
         pipeline_root=join_uri(output_dir, "pipeline_root"),
         metadata_path=join_uri(output_dir, "metadata.sqlite"),
-        serving_model_dir=join_uri(output_dir, "serving_model"),
+        model_dir=join_uri(output_dir, "serving_model"),
         pipeline_name=NAME,
         min_accuracy=0.9,
         eval_slices=(datasets.PENGUIN_LABEL,),  # accuracy per species = per-class recall

@@ -27,7 +27,7 @@ def retrain_if(logs: Any, config: Any, policy: RetrainPolicy | None = None, *, r
     Args:
         logs: the server's request-log folder (``serve(log_dir=...)``) or a DataFrame of requests.
         config: the :class:`~mlprod.pipelines.tabular.PipelineConfig` that trained the serving model,
-            with ``span_pattern`` and the same ``serving_model_dir`` the server watches.
+            with ``span_pattern`` and the same ``model_dir`` the server watches.
         policy: when to retrain (default: any drift, measured or estimated decay).
         reference: training data for skew (optional; ``baseline=``: its old name); label: the label column (default the config's).
         window, features, time_column, time_unit, **monitor_kwargs: as for :func:`mlprod.monitor`.

@@ -21,16 +21,23 @@ from mlprod._runtime import after_tft_run
 from mlprod.errors import ConfigError, PipelineError
 from mlprod.evaluation.trivial import GAIN, TRIVIAL
 from mlprod.io.files import check_writable
+from mlprod.reporting.html import HtmlResult, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
     from tfx import v1 as tfx
 
 RUNNERS = ("local", "beam")
 
 
 @dataclass
-class RunSummary:
+class RunSummary(HtmlResult):
     """What a pipeline run left behind (all read from the ML Metadata store).
+
+    Follows the result protocol (:class:`~mlprod.reporting.html.HtmlResult`): ``.table`` (the
+    summary as ``(item, value)`` rows), ``.executions_table`` (one row per component),
+    ``to_html``, ``_repr_html_`` and ``.save(output_dir)`` (``table.csv``, ``executions.csv``,
+    ``report.html``); ``print(summary)`` gives the same as text.
 
     Attributes:
         pipeline_name, pipeline_root, metadata_path: where things are.
@@ -71,24 +78,66 @@ class RunSummary:
         """Component ids whose execution was reused from cache in this run."""
         return sorted(k for k, v in self.executions.items() if v == "CACHED")
 
-    def __str__(self) -> str:
+    @property
+    def table(self) -> "pd.DataFrame":
+        """The summary, one ``(item, value)`` row per line of :meth:`__str__`.
+
+        Example:
+            >>> RunSummary("p", "/tmp/root", "/tmp/m.sqlite", blessed=True).table.set_index("item").loc["blessed", "value"]
+            'True'
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self._rows(), columns=["item", "value"])
+
+    @property
+    def executions_table(self) -> "pd.DataFrame":
+        """One row per component of this run: ``component``, ``state``, ``cached``."""
+        import pandas as pd
+
+        return pd.DataFrame([(k, v, v == "CACHED") for k, v in sorted(self.executions.items())],
+                            columns=["component", "state", "cached"])
+
+    def to_html(self, full: bool = True) -> str:
+        """The summary and the components' states as a page (``full=False``: a fragment)."""
+        verdict = "blessed and pushed" if self.blessed and self.pushed_model else \
+            "blessed" if self.blessed else "not blessed"
+        return html_page(f"Pipeline run {self.pipeline_name}: {verdict}",
+                         [("Summary", table_html(self.table)), ("Components", table_html(self.executions_table))],
+                         full=full)
+
+    def save(self, output_dir: "str | os.PathLike[str]") -> "dict[str, Any]":
+        """``table.csv``, ``executions.csv`` and ``report.html`` under ``output_dir``; returns ``{name: path}``."""
+        from pathlib import Path
+
+        from mlprod.io.files import atomic_write_text
+
+        written = super().save(Path(output_dir))
+        written["executions"] = atomic_write_text(Path(output_dir) / "executions.csv",
+                                                  self.executions_table.to_csv(index=False))
+        return written
+
+    def _rows(self) -> list[tuple[str, str]]:
         acc = "n/a" if self.accuracy is None else f"{self.accuracy:.4f}"
-        lines = [
-            f"pipeline        {self.pipeline_name} (run {self.run_id}, {self.seconds:.1f} s)",
-            f"artifacts       {self.pipeline_root}",
-            f"metadata store  {self.metadata_path}",
-            f"eval accuracy   {acc}" + ("" if self.trivial_baseline is None else
-                                        f" (trivial baseline {self.trivial_baseline:.4f}: always predicting the "
-                                        "most common class)"),
-            f"blessed         {self.blessed}",
-            f"pushed model    {self.pushed_model or 'nothing pushed'}",
-            f"executions      {len(self.executions)} ({len(self.cached)} reused from cache)",
+        rows = [
+            ("pipeline", f"{self.pipeline_name} (run {self.run_id}, {self.seconds:.1f} s)"),
+            ("artifacts", str(self.pipeline_root)),
+            ("metadata store", str(self.metadata_path)),
+            ("eval accuracy", acc + ("" if self.trivial_baseline is None else
+                                     f" (trivial baseline {self.trivial_baseline:.4f}: always predicting the "
+                                     "most common class)")),
+            ("blessed", str(self.blessed)),
+            ("pushed model", self.pushed_model or "nothing pushed"),
+            ("executions", f"{len(self.executions)} ({len(self.cached)} reused from cache)"),
         ]
         if self.seed is not None:
-            lines.append(f"trainer seed    {self.seed}")
-        lines += [f"data check      {node}: {text}" for node, text in sorted(self.data_checks.items())]
-        lines += [f"warning         {w}" for w in self.warnings]
-        return "\n".join(lines)
+            rows.append(("trainer seed", str(self.seed)))
+        rows += [("data check", f"{node}: {text}") for node, text in sorted(self.data_checks.items())]
+        rows += [("warning", w) for w in self.warnings]
+        return rows
+
+    def __str__(self) -> str:
+        return "\n".join(f"{item:<16}{value}" for item, value in self._rows())
 
 
 @contextlib.contextmanager

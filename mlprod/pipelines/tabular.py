@@ -4,7 +4,7 @@ CsvExampleGen -> StatisticsGen -> SchemaGen -> SchemaCurator -> ExampleValidator
 [serving data: ServingExampleGen -> ServingStatisticsGen -> SkewValidator (gate)] ->
 Transform -> Trainer -> (latest-blessed-model Resolver) -> Evaluator -> Pusher, for
 ``LocalDagRunner`` with Beam's DirectRunner, in memory for small data and multi-processing for
-large (:func:`auto_beam_args`).
+large (:func:`mlprod.beam.choose_default`).
 
 Without a ``feature_spec``, each column's role is inferred from a sample of the CSV
 (:func:`mlprod.preprocessing.infer_feature_spec`), printed with the reasons and saved as
@@ -24,30 +24,34 @@ from __future__ import annotations
 
 import csv
 import sys
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mlprod.beam import direct_args, worker_args
+from mlprod._compat import warn_renamed
+from mlprod.beam import check_beam_args, choose_default, direct_args, worker_args
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.files import (
     check_writable,
     join_uri,
     span_files,  # noqa: F401 - re-exported (older imports)
 )
+from mlprod.io.frames import csv_header, read_csv_file
+from mlprod.params import Interval, Kind, check_params
+from mlprod.validation.checks import GATE_PARAMS
 
 if TYPE_CHECKING:  # pragma: no cover
     from tfx import v1 as tfx
 
 MODULE = "mlprod.pipelines.tabular_module"
-#: from this much CSV data on, the default runner is DirectRunner multi-processing (in memory below:
-#: 731 rows took 133 s multi-processing and 37 s in memory, worker start-up being most of it)
-MULTIPROCESS_BYTES = 50 * 2**20
 STAGED_LABELS = "data-label-ids"  # the copy of the data with text labels mapped to ids, under pipeline_root
 
 
 def default_beam_args(workers: int | None = None) -> list[str]:
-    """Beam DirectRunner in multi-processing mode with one worker per core (at most 4); see :mod:`mlprod.beam`.
+    """Beam DirectRunner in multi-processing mode with ``workers`` processes (:func:`mlprod.beam.direct_args`).
+
+    Not the default of any tabular pipeline: that is :func:`mlprod.beam.default_args` (by data size).
 
     Example:
         >>> default_beam_args(2)
@@ -57,28 +61,27 @@ def default_beam_args(workers: int | None = None) -> list[str]:
 
 
 def auto_beam_args(csv_bytes: int, cores: int | None = None) -> tuple[list[str], str]:
-    """The default Beam args for ``csv_bytes`` of data, and a note saying which and why.
-
-    Below :data:`MULTIPROCESS_BYTES` (or on one core) the DirectRunner runs in memory: starting
-    worker processes for every Beam step costs far more than it saves on small data.
+    """The default Beam args for ``csv_bytes`` of data, and a note saying which and why
+    (:func:`mlprod.beam.choose_default`, the one default rule).
 
     Example:
         >>> auto_beam_args(40_000, cores=4)[0]
         ['--direct_running_mode=in_memory', '--beam_plugins=mlprod']
-        >>> auto_beam_args(2**30, cores=4)[0][:2]
-        ['--direct_running_mode=multi_processing', '--direct_num_workers=4']
     """
-    import os
+    return choose_default(csv_bytes, cores)
 
-    cores = cores or os.cpu_count() or 1
-    size = f"{csv_bytes / 2**20:.1f} MiB" if csv_bytes >= 2**20 else f"{csv_bytes / 1024:.0f} KiB"
-    if csv_bytes < MULTIPROCESS_BYTES or cores < 2:
-        why = "one core" if cores < 2 else f"under {MULTIPROCESS_BYTES // 2**20} MiB"
-        return worker_args(["--direct_running_mode=in_memory"]), \
-            f"Beam DirectRunner in memory ({size} of CSV, {why}; set beam_args to choose)"
-    args = direct_args(min(4, cores))
-    return args, (f"Beam DirectRunner multi-processing with {min(4, cores)} workers ({size} of CSV; set "
-                  "beam_args to choose)")
+
+#: PipelineConfig's argument checks (:mod:`mlprod.params`), run when a config is made; the
+#: retraining policy's own (``retrain_when``) are :data:`mlprod.monitoring.retrain.RETRAIN_PARAMS`
+PIPELINE_PARAMS = {
+    "label": Kind(str), "pipeline_name": Kind(str), "beam_args": Kind(list, tuple, optional=True),
+    "train_steps": Interval(int, 1), "eval_steps": Interval(int, 1), "hidden_units": Kind(tuple, list),
+    "learning_rate": Interval(float, 0, closed="neither"), "min_accuracy": Interval(float, 0, 1, optional=True),
+    "enable_cache": Kind(bool), "num_classes": Interval(int, 2, optional=True), "eval_slices": Kind(tuple, list),
+    "skew_mode": GATE_PARAMS["mode"], "check_kind": GATE_PARAMS["kind"], "tune": Kind(dict, optional=True),
+    "curate_schema": Kind(bool), "span_pattern": Kind(str, optional=True), "retrain_when": Kind(dict, optional=True),
+    "seed": Interval(int, 0),
+}
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,15 @@ class PipelineConfig:
             probabilities follow that order, recorded in ``label_classes.json``).
         pipeline_root: where TFX writes artifacts.
         metadata_path: SQLite ML Metadata store (default ``<pipeline_root>/metadata.sqlite``).
-        serving_model_dir: where Pusher puts blessed models (default ``<pipeline_root>/serving_model``).
+        model_dir: the Pusher folder servers watch, where blessed models go as numbered version
+            folders (default ``<pipeline_root>/serving_model``; read back, always the folder used,
+            also after ``dataclasses.replace(config, pipeline_root=...)``). ``serving_model_dir=``
+            is its old name (one release, with a DeprecationWarning).
         pipeline_name: the name in ML Metadata; runs with the same name share cache and baseline.
-        beam_args: Beam pipeline args for the Beam-powered components (any runner); default
-            (None): DirectRunner in memory below :data:`MULTIPROCESS_BYTES` of CSV, multi-processing
-            above (:func:`auto_beam_args`; the choice is printed).
+        beam_args: Beam pipeline args (a list of strings; a tuple is accepted) for the Beam-powered
+            components (any runner); default (None): :func:`mlprod.beam.choose_default` by the CSV
+            size, DirectRunner in memory below :data:`mlprod.beam.MULTIPROCESS_BYTES`,
+            multi-processing above (the choice is printed).
         train_steps, eval_steps: Trainer budget.
         hidden_units: widths of the dense layers.
         min_accuracy: an absolute lower bound on the Evaluator's accuracy (below it the model is
@@ -130,11 +137,13 @@ class PipelineConfig:
             SchemaGen's schema (:class:`mlprod.components.SchemaCurator`).
         span_pattern: TFX span pattern under ``data_root``, e.g. ``"span-{SPAN}/*.csv"``: each run
             reads the newest span (ExampleGen records its number in ML Metadata), so a retrain on
-            new data is a new span folder (:func:`mlprod.monitoring.retrain_if` writes them).
+            new data is a new span folder (:func:`mlprod.retrain_if` writes them).
         retrain_when: given, the pipeline is the scheduled retraining loop: a
             :class:`~mlprod.components.RetrainTrigger` first monitors the request log and applies
             the policy (its parameters, e.g. ``{"log_dir": "/srv/logs/taxi", "window": "7D",
-            "drift_features": "trip_miles"}``; ``label``, ``serving_dir``, ``data_root`` and
+            "drift_features": ["trip_miles"]}``, and every :class:`~mlprod.monitoring.RetrainPolicy`
+            field: ``on_skew``, ``on_decay``, ``on_estimated_decay``, ``max_age``, ``last_windows``,
+            ``span_windows``, ``min_labelled_rows``; ``label``, ``model_dir``, ``data_root`` and
             ``span_pattern`` come from this config); when it fires it writes the labelled
             requests as the next span, and everything else runs under ``tfx.dsl.Cond`` on that:
             a run where nothing fires trains nothing. Needs ``span_pattern``.
@@ -144,9 +153,9 @@ class PipelineConfig:
     label: str
     pipeline_root: str | Path
     metadata_path: str | Path | None = None
-    serving_model_dir: str | Path | None = None
+    model_dir: str | Path | None = None
     pipeline_name: str = "mlprod-tabular"
-    beam_args: tuple[str, ...] | None = None
+    beam_args: list[str] | None = None
     train_steps: int = 300
     eval_steps: int = 10
     hidden_units: tuple[int, ...] = (16, 8)
@@ -164,6 +173,19 @@ class PipelineConfig:
     span_pattern: str | None = None
     retrain_when: dict[str, Any] | None = None
     seed: int = 0
+    # the default model_dir this config resolved (so replace(config, pipeline_root=...) moves it along)
+    _default_model_dir: str | None = field(default=None, repr=False, compare=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        check_params("PipelineConfig", {f: getattr(self, f) for f in PIPELINE_PARAMS}, PIPELINE_PARAMS)
+        object.__setattr__(self, "beam_args", check_beam_args(self.beam_args, "PipelineConfig: beam_args"))
+        default = join_uri(self.pipeline_root, "serving_model")
+        if self.model_dir is None or str(self.model_dir) == self._default_model_dir:
+            object.__setattr__(self, "model_dir", default)
+            object.__setattr__(self, "_default_model_dir", default)
+        else:
+            object.__setattr__(self, "model_dir", str(self.model_dir))
+            object.__setattr__(self, "_default_model_dir", None)
 
     @property
     def metadata(self) -> str:
@@ -172,8 +194,40 @@ class PipelineConfig:
 
     @property
     def serving_dir(self) -> str:
-        """The push destination actually used."""
-        return str(self.serving_model_dir or join_uri(self.pipeline_root, "serving_model"))
+        """Deprecated: :attr:`model_dir` (the push destination, always resolved now)."""
+        warnings.warn("PipelineConfig.serving_dir is deprecated: use PipelineConfig.model_dir; the old name goes in "
+                      "the next release.", DeprecationWarning, stacklevel=2)
+        return str(self.model_dir)
+
+
+def _serving_model_dir(self: PipelineConfig) -> str:
+    """Deprecated: :attr:`PipelineConfig.model_dir`."""
+    warnings.warn("PipelineConfig.serving_model_dir is deprecated: use PipelineConfig.model_dir; the old name goes "
+                  "in the next release.", DeprecationWarning, stacklevel=2)
+    return str(self.model_dir)
+
+
+def _accepts_old_names(init: Any) -> Any:
+    """PipelineConfig's ``__init__`` taking ``serving_model_dir=`` (model_dir's old name) for one release."""
+    import functools
+
+    @functools.wraps(init)
+    def __init__(self: PipelineConfig, *args: Any, **kwargs: Any) -> None:
+        if "serving_model_dir" in kwargs:
+            if kwargs.get("model_dir") is not None or len(args) > 4:
+                raise ConfigError("PipelineConfig: pass model_dir= only (serving_model_dir= is its deprecated old "
+                                  "name).")
+            warn_renamed("PipelineConfig", "serving_model_dir", "model_dir")
+            kwargs["model_dir"] = kwargs.pop("serving_model_dir")
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+# the old name, outside the dataclass's fields (so dataclasses.replace never passes it on): given,
+# it lands in model_dir; read, it warns and gives model_dir
+PipelineConfig.__init__ = _accepts_old_names(PipelineConfig.__init__)  # type: ignore[method-assign]
+PipelineConfig.serving_model_dir = property(_serving_model_dir)  # type: ignore[attr-defined]
 
 
 def check_config(config: PipelineConfig) -> dict[str, Any]:
@@ -185,10 +239,12 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     integer labels; ``inferred``: the :class:`~mlprod.preprocessing.InferredSpec`, or None when
     the config gave a spec).
 
+    (Single values are checked when the config is made: :data:`PIPELINE_PARAMS`.)
+
     Raises:
         DataError: missing folder/CSV, empty CSV, label not a column, negative integer labels,
             text labels with span_pattern.
-        ConfigError: a non-positive budget or an accuracy bound (``min_accuracy``) outside [0, 1].
+        ConfigError: eval slices that are not columns, a bad ``tune`` or ``retrain_when``.
 
     Example:
         >>> from mlprod import datasets
@@ -206,44 +262,26 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
     if not files:
         raise DataError(f"data_root {str(root)!r} has no files; put the training CSV there.")
-    if config.train_steps <= 0 or config.eval_steps <= 0:
-        raise ConfigError("train_steps and eval_steps must be positive integers.")
-    if config.min_accuracy is not None and not 0.0 <= config.min_accuracy <= 1.0:
-        raise ConfigError(f"min_accuracy={config.min_accuracy} must be in [0, 1].")
-    if config.skew_mode not in ("fail", "warn"):
-        raise ConfigError(f"skew_mode={config.skew_mode!r}; use 'fail' or 'warn'.")
-    if config.check_kind not in ("skew", "drift"):
-        raise ConfigError(f"check_kind={config.check_kind!r}; use 'skew' or 'drift'.")
     if config.serving_data_root is not None and not Path(config.serving_data_root).is_dir():
         raise DataError(f"serving_data_root {str(config.serving_data_root)!r} is not a folder; point it at "
                         "the folder holding the serving CSV(s), or set it to None.")
     columns: list[str] | None = None
     labels: set[str] = set()
     for f in files:
-        try:
-            with open(f, newline="", encoding="utf-8") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, None)
-                if not header:
-                    raise DataError(f"{f} is empty; CsvExampleGen needs a header row and at least one data row.")
-                if columns is None:
-                    columns = header
-                elif header != columns:
-                    raise DataError(f"{f} has columns {header}, unlike {files[0].name} ({columns}); "
-                                    "every CSV in data_root must share one header.")
-                if config.label not in header:
-                    raise DataError(f"label column {config.label!r} is not in {f.name} (columns: {header}); "
-                                    "pass the right label= name.")
-                idx = header.index(config.label)
-                rows = 0
-                for row in reader:
-                    rows += 1
-                    if idx < len(row) and row[idx] != "":
-                        labels.add(row[idx])
-                if rows == 0:
-                    raise DataError(f"{f} has a header but no data rows; add data or remove the file.")
-        except UnicodeDecodeError:
-            raise DataError(f"{f} is not a UTF-8 CSV file; CsvExampleGen reads CSV text only.") from None
+        header = csv_header(str(f))  # the one CSV header reader (empty or binary files named)
+        if columns is None:
+            columns = header
+        elif header != columns:
+            raise DataError(f"{f} has columns {header}, unlike {files[0].name} ({columns}); "
+                            "every CSV in data_root must share one header.")
+        if config.label not in header:
+            raise DataError(f"label column {config.label!r} is not in {f.name} (columns: {header}); "
+                            "pass the right label= name.")
+        values = read_csv_file(str(f), str(f), binary="CsvExampleGen reads CSV text only.", usecols=[config.label],
+                               dtype=str, keep_default_na=False)[config.label]
+        if len(values) == 0:
+            raise DataError(f"{f} has a header but no data rows; add data or remove the file.")
+        labels.update(v for v in values if v != "")
     classes: list[str] | None = None
     try:
         ints = sorted(int(v) for v in labels)
@@ -349,8 +387,8 @@ def _check_tune(tune: dict[str, Any] | None) -> None:
     space_from_config({"num_classes": 2, "nas_space": tune}, 1)  # the space's own checks
 
 
-TRIGGER_KEYS = ("log_dir", "window", "features", "drift_features", "on_decay", "max_age", "last_windows",
-                "time_column", "time_unit", "min_labelled_rows")
+TRIGGER_KEYS = ("log_dir", "window", "features", "drift_features", "on_decay", "on_estimated_decay", "on_skew",
+                "max_age", "last_windows", "span_windows", "time_column", "time_unit", "min_labelled_rows")
 
 
 def _check_retrain_when(config: PipelineConfig) -> None:
@@ -364,17 +402,13 @@ def _check_retrain_when(config: PipelineConfig) -> None:
     unknown = sorted(set(when) - set(TRIGGER_KEYS))
     if unknown:
         raise ConfigError(f"retrain_when has unknown key(s) {unknown}; allowed: {list(TRIGGER_KEYS)} (label, "
-                          "serving_dir, data_root and span_pattern come from the PipelineConfig).")
+                          "model_dir, data_root and span_pattern come from the PipelineConfig).")
     if not config.span_pattern:
         raise ConfigError("retrain_when writes each retrain's data as a new span: set span_pattern, e.g. "
                           "'span-{SPAN}/*.csv', with the first training CSV in span-1/.")
-    from mlprod.monitoring.retrain import RetrainPolicy
+    from mlprod.monitoring.retrain import policy_of
 
-    try:  # the policy's own checks, before any component runs
-        RetrainPolicy(max_age=when.get("max_age") or None, last_windows=int(when.get("last_windows", 2)),
-                      min_labelled_rows=int(when.get("min_labelled_rows", 100)))
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"retrain_when: {e}") from e
+    policy_of(when)  # the policy's own checks (RetrainPolicy's messages), before any component runs
 
 
 def _tuned_space(config: PipelineConfig) -> dict[str, Any]:
@@ -475,9 +509,9 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
         said.append(f"label {config.label!r} is text: classes {facts['label_classes']} are trained as ids "
                      f"0..{len(facts['label_classes']) - 1} (in that order in the model's output; "
                      f"{Path(config.pipeline_root) / 'label_classes.json'}); the data is read from {staged}.")
-    beam_args = list(config.beam_args) if config.beam_args is not None else None
+    beam_args = config.beam_args
     if beam_args is None:
-        beam_args, note = auto_beam_args(sum(Path(f).stat().st_size for f in facts["csv_files"]))
+        beam_args, note = choose_default(sum(Path(f).stat().st_size for f in facts["csv_files"]))
         said.append(note)
     for note in said:
         print(f"mlprod: {note}", file=notes or sys.stderr, flush=True)
@@ -488,12 +522,10 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
 
         from mlprod.components.monitoring import RetrainTrigger
 
-        params = {k: ",".join(v) if isinstance(v, (list, tuple)) else str(v) if k == "window" else v
-                  for k, v in config.retrain_when.items()}  # names as "a,b", windows as "7D" or "5000"
         # now: a new value each time the pipeline is built, so a scheduled run decides afresh (not from cache)
-        trigger = RetrainTrigger(label=config.label, serving_dir=config.serving_dir, data_root=str(config.data_root),
+        trigger = RetrainTrigger(label=config.label, model_dir=config.model_dir, data_root=str(config.data_root),
                                  span_pattern=str(config.span_pattern),
-                                 now=datetime.datetime.now(datetime.timezone.utc).isoformat(), **params)
+                                 now=datetime.datetime.now(datetime.timezone.utc).isoformat(), **config.retrain_when)
         with tfx.dsl.Cond(trigger.outputs["signal"].future()[0].custom_property("retrain") == 1):
             nodes = _training_nodes(config, facts)
         nodes = [trigger, *nodes]
@@ -577,7 +609,7 @@ def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
                 splits=[tfx.proto.SplitConfig.Split(name="serving", hash_buckets=1)]))).with_id("ServingExampleGen")
         serving_stats = tfx.components.StatisticsGen(
             examples=serving_gen.outputs["examples"]).with_id("ServingStatisticsGen")
-        skew = DistributionValidator(baseline_statistics=statistics_gen.outputs["statistics"],
+        skew = DistributionValidator(reference_statistics=statistics_gen.outputs["statistics"],
                                      statistics=serving_stats.outputs["statistics"], schema=schema,
                                      kind=config.check_kind, mode=config.skew_mode,
                                      split="serving").with_id(f"{config.check_kind.capitalize()}Validator")
@@ -603,5 +635,5 @@ def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
         custom_config=custom)
     model_resolver, evaluator = evaluator_components(
         example_gen.outputs["examples"], trainer.outputs["model"], evaluation_spec(config))
-    pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"], config.serving_dir)
+    pusher = pusher_component(trainer.outputs["model"], evaluator.outputs["blessing"], config.model_dir)
     return [*nodes, transform, *([tuner] if tuner else []), trainer, model_resolver, evaluator, pusher]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlprod._runtime import after_tft_run
+from mlprod.beam import default_args
 from mlprod.errors import DataError
 from mlprod.io.examples import write_example_batches  # serialized_examples: re-exported
 from mlprod.io.files import atomic_output, files_kind, join_uri, list_files
@@ -38,7 +39,6 @@ from mlprod.reporting import HtmlResult, html_page, table_html
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory"]
 ROW_KEY = "__row__"  # carried through the graph to restore input order after Beam
 ROWS_COUNTER = "transformed_rows"
 PREVIEW_ROWS = 10_000  # rows of a file input's transformed data read back into the notebook
@@ -295,7 +295,7 @@ def analyze_and_transform(data: Any, spec: FeatureSpec, *, preprocessing_fn: Fn 
         return out
 
     out_dir = str(output_dir) if output_dir is not None else default_output(beam_args, "mlprod-transform-")
-    args = beam_args or DEFAULT_BEAM_ARGS
+    args = list(beam_args or default_args())
     if progress:
         print(f"analyze_and_transform: {what}, {len(spec.features)} feature transforms on Beam "
               f"({' '.join(args)})", flush=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlprod._compat import renamed
 from mlprod.errors import DataError
+from mlprod.params import OneOf
 from mlprod.validation import distance as dist
 from mlprod.validation.protos import unwrap
 from mlprod.validation.result import COLUMNS, ValidationResult
@@ -25,6 +26,11 @@ from mlprod.validation.stats import _statistics as compute_statistics  # the pro
 
 if TYPE_CHECKING:  # pragma: no cover
     from tensorflow_metadata.proto.v0 import schema_pb2
+
+
+#: a skew/drift gate (:class:`mlprod.components.DistributionValidator`, ``PipelineConfig``'s
+#: ``check_kind`` and ``skew_mode``): what :func:`compare` checks and what a failed check does
+GATE_PARAMS = {"kind": OneOf("skew", "drift"), "mode": OneOf("fail", "warn")}
 
 
 def _by_name(stats: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import mlprod
 from mlprod import datasets
 from mlprod.errors import ConfigError
 from mlprod.monitoring import RetrainPolicy, decide
-from mlprod.pipelines import metadata
+from mlprod.pipelines.registry import registry
 from mlprod.pipelines.retrain import retrain_if
 from mlprod.pipelines.runner import run_pipeline
 from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
@@ -74,7 +74,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     df[df.month < "2014-01"][[*NUM, CAT, "label"]].to_csv(data / "span-1" / "data.csv", index=False)
     cfg = PipelineConfig(data_root=data, label="label", span_pattern="span-{SPAN}/*.csv",
                          pipeline_root=tmp_path / "root", metadata_path=tmp_path / "metadata.sqlite",
-                         serving_model_dir=tmp_path / "serving", pipeline_name="taxi-loop", feature_spec=SPEC,
+                         model_dir=tmp_path / "serving", pipeline_name="taxi-loop", feature_spec=SPEC,
                          min_accuracy=0.6, train_steps=200, hidden_units=(16,), learning_rate=0.01,
                          beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"))
     first = run_pipeline(create_pipeline(cfg))
@@ -82,7 +82,7 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
     v1 = int(first.pushed_model.rstrip("/").rsplit("/", 1)[-1])
     logs = tmp_path / "logs"
     policy = RetrainPolicy(drift_features=("trip_miles",), last_windows=2, min_labelled_rows=200)
-    with mlprod.serve(str(cfg.serving_dir), model_name="taxi", rest_port=0, grpc_port=0, batching=True,
+    with mlprod.serve(str(cfg.model_dir), model_name="taxi", rest_port=0, grpc_port=0, batching=True,
                       log_dir=str(logs), log_flush_interval_s=0.1, poll_s=0.2) as srv:
         pending = None
         checks = {}
@@ -154,18 +154,18 @@ def test_drift_and_decay_retrain_on_the_new_span_and_roll_out_without_a_failed_r
           f"retrained {after:.3f}")
 
     # the registry: v2 serving, trained on span 2; v1 retired, trained on span 1; a rollback shows
-    reg = metadata.registry(cfg.metadata, cfg.serving_dir)
+    reg = registry(cfg.metadata, cfg.model_dir)
     assert list(reg["stage"][:2]) == ["serving", "retired"] and list(reg["spans"][:2]) == ["2", "1"]
     assert reg["version"].iloc[0] == v2 and reg["baseline_model_id"].iloc[0] == reg["model_id"].iloc[1]
     assert reg["accuracy"].notna().all()
     from mlprod.serving import write_pin
 
-    write_pin(str(cfg.serving_dir), v1)
-    reg = metadata.registry(cfg.metadata, cfg.serving_dir)
+    write_pin(str(cfg.model_dir), v1)
+    reg = registry(cfg.metadata, cfg.model_dir)
     assert list(reg["stage"][:2]) == ["rolled back", "serving"]
     from mlprod import cli
 
-    assert cli.main(["registry", "--metadata", str(cfg.metadata), "--serving-dir", str(cfg.serving_dir)]) == 0
+    assert cli.main(["registry", "--metadata", str(cfg.metadata), "--model-dir", str(cfg.model_dir)]) == 0
 
 
 def test_policy_rules_and_bad_configs():
@@ -192,3 +192,41 @@ def test_policy_rules_and_bad_configs():
         RetrainPolicy(drift_features="fare")
     with pytest.raises(ConfigError, match=">= 1"):
         RetrainPolicy(last_windows=0)
+
+
+def test_retrain_outcome_follows_the_result_protocol(tmp_path):
+    """RetrainOutcome: .table (decision, reasons, span, run verdict), to_html with the monitoring
+    report inside, _repr_html_, save(output_dir) with the monitoring's table too."""
+    from mlprod.monitoring import RetrainOutcome
+    from mlprod.monitoring.retrain import RetrainDecision
+    from mlprod.pipelines.runner import RunSummary
+
+    t = pd.DataFrame([{"window": "000", "start": "2026-01-01", "end": "2026-01-02", "rows": 500, "model_version": 1,
+                       "metric": "drift:jsd", "feature": "fare", "value": 0.3, "threshold": 0.1, "alert": True}])
+    out = RetrainOutcome(RetrainDecision(True, ["drift:jsd on fare in window 000: 0.3 > 0.1"], ["000"], "000"),
+                         mlprod.MonitorResult(t), span=2, span_file="/d/span-2/data.csv", span_rows=250,
+                         run=RunSummary("taxi", "/r", "/m", blessed=True, pushed_model="/srv/m/2"))
+    table = out.table
+    assert table["item"].tolist() == ["fire", "reason", "since window", "new span", "span file", "span rows",
+                                      "blessed", "pushed model"]
+    assert table.set_index("item").loc["span rows", "value"] == "250" and out.pushed
+    page = out.to_html()
+    assert "Retraining decision: retrain" in page and "drift:jsd on fare" in page and "/srv/m/2" in page
+    assert out._repr_html_().startswith('<div class="mlprod-report">')
+    written = out.save(tmp_path / "out")
+    assert set(written) == {"table", "report", "monitoring"}
+    assert pd.read_csv(written["monitoring"])["metric"].tolist() == ["drift:jsd"]
+    quiet = RetrainOutcome(RetrainDecision(False), mlprod.MonitorResult(t))
+    assert quiet.table.values.tolist() == [["fire", "False"]] and "no retrain" in quiet.to_html()
+
+
+def test_on_skew_without_training_data_is_an_error_not_silence():
+    """RetrainPolicy(on_skew=True) with no reference= and no span to read would never fire: say so."""
+    from types import SimpleNamespace
+
+    from mlprod.monitoring import plan_retrain
+
+    logs = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1], "_timestamp_ms": [1, 2]})
+    cfg = SimpleNamespace(label="label", model_dir=None, data_root=None, span_pattern=None)
+    with pytest.raises(ConfigError, match="on_skew=True.*reference="):
+        plan_retrain(logs, cfg, RetrainPolicy(on_skew=True), dry_run=True)

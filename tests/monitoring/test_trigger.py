@@ -122,3 +122,53 @@ def test_retrain_when_bad_configs(tmp_path):
     with pytest.raises(ConfigError, match="max_age"):
         create_pipeline(PipelineConfig(**base, span_pattern="span-{SPAN}/*.csv",
                                        retrain_when={"log_dir": "x", "max_age": "soon"}))
+
+
+def test_trigger_takes_lists_and_every_policy_field(tmp_path):
+    """Names as lists, a row-count window as an int; on_skew, on_estimated_decay and span_windows
+    (RetrainPolicy fields PipelineConfig could not set) reach the component and its policy."""
+    from mlprod.components.monitoring import RetrainTrigger
+    from mlprod.errors import ConfigError
+    from mlprod.pipelines.tabular import PipelineConfig, create_pipeline
+
+    t = RetrainTrigger(log_dir="/logs", features=FEATURES, drift_features=("fare", "tips"), window=500,
+                       on_skew=True, on_estimated_decay=False, span_windows=5)
+    props = t.exec_properties
+    assert props["features"] == ",".join(FEATURES) and props["drift_features"] == "fare,tips"
+    assert props["window"] == "500" and props["on_skew"] == 1 and props["on_estimated_decay"] == 0
+    assert props["span_windows"] == 5
+    with pytest.raises(ConfigError, match="must be a list of feature names"):
+        RetrainTrigger(log_dir="/logs", features=["a,b"])
+    with pytest.raises(ConfigError, match=r"RetrainPolicy: span_windows=0 must be an integer >= 1\."):
+        RetrainTrigger(log_dir="/logs", span_windows=0)
+
+    (tmp_path / "data" / "span-1").mkdir(parents=True)
+    datasets.penguins().to_csv(tmp_path / "data" / "span-1" / "data.csv", index=False)
+    base = dict(data_root=tmp_path / "data", label="species", pipeline_root=tmp_path / "root",
+                span_pattern="span-{SPAN}/*.csv")
+    when = {"log_dir": "/logs", "on_skew": True, "on_estimated_decay": False, "span_windows": 4}
+    trigger = create_pipeline(PipelineConfig(**base, retrain_when=when)).components[0]
+    assert trigger.id == "RetrainTrigger"
+    assert {k: trigger.exec_properties[k] for k in ("on_skew", "on_estimated_decay", "span_windows")} == \
+        {"on_skew": 1, "on_estimated_decay": 0, "span_windows": 4}
+    assert trigger.exec_properties["model_dir"] == str(tmp_path / "root" / "serving_model")
+    with pytest.raises(ConfigError, match=r"RetrainPolicy: on_skew='yes' must be a bool\."):
+        create_pipeline(PipelineConfig(**base, retrain_when={"log_dir": "/logs", "on_skew": "yes"}))
+
+
+def test_trigger_on_skew_holds_requests_to_the_training_span(tmp_path):
+    """on_skew=1: the newest training span is the reference, so the shifted day's skew fires too
+    (without it no skew is measured: the trigger has no other training data)."""
+    logs = str(tmp_path / "logs")
+    _write_log(logs)
+    (tmp_path / "data" / "span-1").mkdir(parents=True)
+    datasets.penguins().to_csv(tmp_path / "data" / "span-1" / "data.csv", index=False)
+    common = dict(log_dir=logs, window="1D", features=",".join(FEATURES), on_decay=0, drift_features="culmen_length_mm",
+                  data_root=str(tmp_path / "data"), span_pattern="span-{SPAN}/*.csv", label="species")
+    skew, _ = _run(tmp_path, "skew", on_skew=1, **common)
+    assert skew.get_int_custom_property("fire") == 1
+    assert "skew:jsd on culmen_length_mm in window 001" in skew.get_string_custom_property("reasons")
+    assert skew.get_int_custom_property("retrain") == 0  # no feedback labels yet: no span written
+    drift_only, _ = _run(tmp_path, "noskew", on_skew=0, **common)
+    reasons = drift_only.get_string_custom_property("reasons")
+    assert drift_only.get_int_custom_property("fire") == 1 and "drift:jsd" in reasons and "skew" not in reasons

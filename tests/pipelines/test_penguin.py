@@ -39,7 +39,7 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
     assert second.accuracy == pytest.approx(first.accuracy)
     # an unchanged model is never pushed twice: one version folder, the same one
     assert second.pushed_model == first.pushed_model
-    assert len([v for v in Path(cfg.serving_dir).iterdir() if v.name.isdigit()]) == 1
+    assert len([v for v in Path(cfg.model_dir).iterdir() if v.name.isdigit()]) == 1
 
     # The registry view over ML Metadata agrees with the summaries.
     from mlprod.pipelines import metadata

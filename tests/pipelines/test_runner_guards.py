@@ -58,3 +58,29 @@ def test_run_temp_files_are_removed():
         open(os.path.join(inner, "big"), "w").write("x" * 1000)
         assert os.environ["TMPDIR"] in inner
     assert not os.path.exists(inner)
+
+
+def test_run_summary_follows_the_result_protocol(tmp_path):
+    """RunSummary: .table (the lines of print(summary)), to_html, _repr_html_, save(output_dir)."""
+    import pandas as pd
+
+    from mlprod.pipelines.runner import RunSummary
+
+    s = RunSummary("penguin", "/r", "/r/metadata.sqlite", run_id="run-7", accuracy=0.97, trivial_baseline=0.44,
+                   blessed=True, pushed_model="/srv/m/3", executions={"Trainer": "COMPLETE", "SchemaGen": "CACHED"},
+                   data_checks={"SkewValidator": "FAILED on [culmen_length_mm]; report r.html"},
+                   warnings=["the model does not beat the trivial baseline"])
+    table = s.table.set_index("item")["value"]
+    assert table["blessed"] == "True" and table["pushed model"] == "/srv/m/3"
+    assert table["eval accuracy"].startswith("0.9700 (trivial baseline 0.4400")
+    assert table["data check"].startswith("SkewValidator: FAILED") and table["warning"].startswith("the model")
+    assert [f"{k:<16}{v}" for k, v in s.table.itertuples(index=False)] == str(s).splitlines()
+    assert s.executions_table.to_dict("list") == {"component": ["SchemaGen", "Trainer"],
+                                                  "state": ["CACHED", "COMPLETE"], "cached": [True, False]}
+    page = s.to_html()
+    assert page.startswith("<!DOCTYPE html>") and "blessed and pushed" in page and "culmen_length_mm" in page
+    assert s._repr_html_().startswith('<div class="mlprod-report">')
+    written = s.save(tmp_path / "out")
+    assert set(written) == {"table", "report", "executions"}
+    assert pd.read_csv(written["table"])["item"].tolist() == s.table["item"].tolist()
+    assert pd.read_csv(written["executions"])["state"].tolist() == ["CACHED", "COMPLETE"]

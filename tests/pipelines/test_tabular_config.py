@@ -52,11 +52,32 @@ def test_string_labels_and_mismatched_headers(tmp_path):
 
 
 def test_bad_budget_and_bound():
+    """Single values are refused when the config is made (PIPELINE_PARAMS), with check_params' message."""
     root = datasets.path("penguin/labelled").parent
-    with pytest.raises(ConfigError, match="positive"):
-        check_config(_cfg(root, train_steps=0))
-    with pytest.raises(ConfigError, match="min_accuracy"):
-        check_config(_cfg(root, min_accuracy=1.5))
+    with pytest.raises(ConfigError, match=r"PipelineConfig: train_steps=0 must be an integer >= 1\."):
+        _cfg(root, train_steps=0)
+    with pytest.raises(ConfigError, match=r"PipelineConfig: min_accuracy=1.5 must be a number in \[0, 1\] \(or None\)"):
+        _cfg(root, min_accuracy=1.5)
+    with pytest.raises(ConfigError, match="beam_args='--runner=PrismRunner' must be a list or tuple"):
+        _cfg(root, beam_args="--runner=PrismRunner")
+
+
+def test_beam_args_are_a_list_with_one_default(tmp_path):
+    """A tuple becomes a list; no beam_args: mlprod.beam's one default rule (by data size), printed."""
+    import io
+
+    from mlprod import beam
+    from mlprod.pipelines.tabular import create_pipeline
+
+    root = datasets.path("penguin/labelled").parent
+    assert _cfg(root, beam_args=("--direct_num_workers=1",)).beam_args == ["--direct_num_workers=1"]
+    notes = io.StringIO()
+    cfg = PipelineConfig(data_root=root, label="species", pipeline_root=str(tmp_path))
+    pipeline = create_pipeline(cfg, notes=notes)
+    assert pipeline.beam_pipeline_args == beam.default_args() == ["--direct_running_mode=in_memory",
+                                                                   "--beam_plugins=mlprod"]
+    assert "Beam DirectRunner in memory" in notes.getvalue()
+    assert beam.default_args(2 * beam.MULTIPROCESS_BYTES, cores=4)[:2] == beam.direct_args(4)[:2]
 
 
 def test_docstring_tune_example_rebuilds_in_the_trainer():
@@ -86,6 +107,17 @@ def test_docstring_tune_example_rebuilds_in_the_trainer():
 def test_bad_tune_configs_fail_before_any_component(tune, match):
     with pytest.raises(ConfigError, match=match):
         check_config(_cfg(datasets.path("penguin/labelled").parent, tune=tune))
+
+
+def test_header_read_by_the_one_reader(tmp_path):
+    """check_config reads headers with mlprod.io.frames.csv_header: a binary file and a blank column name
+    are named as such."""
+    (tmp_path / "a.csv").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(DataError, match="is not a text CSV file"):
+        check_config(_cfg(tmp_path))
+    (tmp_path / "a.csv").write_text("species,,x\n0,1,2\n1,2,3\n")
+    with pytest.raises(DataError, match="blank or duplicate column names"):
+        check_config(_cfg(tmp_path))
 
 
 def test_eval_slices_must_be_columns():

@@ -60,7 +60,7 @@ def test_distribution_validator_warn_and_fail(tmp_path):
     cur = _stats_artifact(tmp_path, "serving", datasets.penguins("skewed"))
 
     anomalies, report = _out(standard_artifacts.ExampleAnomalies, tmp_path, "a1"), _out(HtmlReport, tmp_path, "r1")
-    DistributionValidator.test_call(baseline_statistics=base, statistics=cur, schema=schema, anomalies=anomalies,
+    DistributionValidator.test_call(reference_statistics=base, statistics=cur, schema=schema, anomalies=anomalies,
                                     report=report, kind="skew", mode="warn")
     assert anomalies.get_int_custom_property("passed") == 0
     assert anomalies.get_string_custom_property("flagged") == "culmen_length_mm"
@@ -69,11 +69,11 @@ def test_distribution_validator_warn_and_fail(tmp_path):
 
     anomalies, report = _out(standard_artifacts.ExampleAnomalies, tmp_path, "a2"), _out(HtmlReport, tmp_path, "r2")
     with pytest.raises(PipelineError, match="skew check failed on \\['culmen_length_mm'\\]"):
-        DistributionValidator.test_call(baseline_statistics=base, statistics=cur, schema=schema,
+        DistributionValidator.test_call(reference_statistics=base, statistics=cur, schema=schema,
                                         anomalies=anomalies, report=report, kind="skew", mode="fail")
 
     ok = _stats_artifact(tmp_path, "same", datasets.penguins())
     anomalies, report = _out(standard_artifacts.ExampleAnomalies, tmp_path, "a3"), _out(HtmlReport, tmp_path, "r3")
-    DistributionValidator.test_call(baseline_statistics=base, statistics=ok, schema=schema, anomalies=anomalies,
+    DistributionValidator.test_call(reference_statistics=base, statistics=ok, schema=schema, anomalies=anomalies,
                                     report=report, kind="drift", mode="fail")
     assert anomalies.get_int_custom_property("passed") == 1
