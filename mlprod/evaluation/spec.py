@@ -33,10 +33,18 @@ METRICS: dict[str, dict[str, str]] = {
                    "MeanAbsoluteError": "mean_absolute_error", "MeanLabel": "mean_label",
                    "MeanPrediction": "mean_prediction"},
 }
-LOWER_IS_BETTER = {"mean_squared_error", "mean_absolute_error"}
+# more metrics a spec may name in metrics=[...] (not in the default set)
+OPTIONAL_METRICS: dict[str, dict[str, str]] = {
+    "classification": {},
+    "binary": {"F1Score": "f1_score", "AUCPrecisionRecall": "auc_precision_recall",
+               "BinaryCrossEntropy": "binary_crossentropy"},
+    "regression": {"MeanAbsolutePercentageError": "mean_absolute_percentage_error"},
+}
+LOWER_IS_BETTER = {"mean_squared_error", "mean_absolute_error", "binary_crossentropy",
+                   "mean_absolute_percentage_error"}
 # metrics that are shares or probabilities: thresholds outside [0, 1] are mistakes
 BOUNDED = {"sparse_categorical_accuracy", "binary_accuracy", "auc", "precision", "recall", "fall_out",
-           "miss_rate"}
+           "miss_rate", "f1_score", "auc_precision_recall"}
 # group rates reported for sensitive features of binary models: false positive rate (TFMA's
 # FallOut), false negative rate (MissRate), true positive rate (Recall), mean score
 FAIRNESS_CLASSES = {"FallOut": "fall_out", "MissRate": "miss_rate"}
@@ -163,7 +171,7 @@ class EvalSpec:
             object.__setattr__(self, "metrics", tuple(self.metrics) or None)
         if self.model_type not in MODEL_TYPES:
             raise ConfigError(f"model_type={self.model_type!r}; choose one of {MODEL_TYPES}.")
-        known = METRICS[self.model_type]
+        known = self.metric_names
         for m in self.metric_classes:
             if m not in known and m not in FAIRNESS_CLASSES:
                 raise ConfigError(f"metric {m!r} does not fit a {self.model_type} model; use one of {sorted(known)}.")
@@ -204,8 +212,18 @@ class EvalSpec:
         return {**self.thresholds, **({GAIN: Threshold(lower=MIN_GAIN)} if self.beat_trivial else {})}
 
     @property
+    def metric_names(self) -> dict[str, str]:
+        """TFMA metric class -> reported name, for every metric this model type can report."""
+        return {**METRICS[self.model_type], **OPTIONAL_METRICS[self.model_type]}
+
+    @property
     def metric_classes(self) -> list[str]:
-        return list(self.metrics) if self.metrics else list(METRICS[self.model_type])
+        if not self.metrics:
+            return list(METRICS[self.model_type])
+        classes = list(self.metrics)
+        # the trivial baseline is compared on this metric: report it even when not asked for
+        needed = {n: c for c, n in self.metric_names.items()}.get(self.trivial_metric)
+        return classes + ([needed] if needed and needed not in classes else [])
 
     @property
     def slice_features(self) -> list[str]:
@@ -235,7 +253,7 @@ class EvalSpec:
         for s in [*self.slices, *[f for f in self.fairness if f not in self.slices]]:
             keys = [s.column] if isinstance(s, Buckets) else ([s] if isinstance(s, str) else list(s))
             slicing.append(tfma.SlicingSpec(feature_keys=keys))
-        names = METRICS[self.model_type]
+        names = self.metric_names
         configs = []
         for cls in self.metric_classes:
             mc = tfma.MetricConfig(class_name=cls)

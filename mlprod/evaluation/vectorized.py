@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import apache_beam as beam
 import numpy as np
 
-from mlprod.evaluation.spec import FAIRNESS_CLASSES, LOWER_IS_BETTER, METRICS, Buckets, EvalSpec
+from mlprod.evaluation.spec import FAIRNESS_CLASSES, LOWER_IS_BETTER, Buckets, EvalSpec
 from mlprod.evaluation.trivial import ACCURACIES, GAIN, MIN_GAIN, TRIVIAL, trivial_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +76,7 @@ def slicings(spec: EvalSpec) -> list[tuple[str, ...]]:
 
 def reported(spec: EvalSpec) -> list[str]:
     """The metric names the spec reports (TFMA's names), in its order."""
-    names = METRICS[spec.model_type]
+    names = spec.metric_names
     out = [names[c] for c in spec.metric_classes if c in names]
     out += [FAIRNESS_CLASSES[c] for c in spec.metric_classes if c in FAIRNESS_CLASSES]
     if spec.fairness and spec.model_type == "binary":
@@ -224,6 +224,10 @@ def _stats(spec: EvalSpec, codes: np.ndarray, g: int, y: np.ndarray, p: np.ndarr
         flat = codes * bins + idx
         s["hist_pos"] = np.bincount(flat, weights=pos, minlength=g * bins).reshape(g, bins)
         s["hist_neg"] = np.bincount(flat, weights=neg, minlength=g * bins).reshape(g, bins)
+        with np.errstate(divide="ignore", invalid="ignore"):   # TFMA's formula, in float32 per row
+            y32 = y.astype(np.float32)
+            bce = (-(y32 * np.log(p)) - (1 - y32) * np.log(1 - p)).astype(np.float64)
+        s["wbce"] = total(bce)
         cls = np.rint(y).astype(np.int64).clip(0, 1)
         s["classes"] = np.bincount(codes * 2 + cls, weights=w, minlength=g * 2).reshape(g, 2)
     elif spec.model_type == "classification":
@@ -238,6 +242,11 @@ def _stats(spec: EvalSpec, codes: np.ndarray, g: int, y: np.ndarray, p: np.ndarr
         s["wyy"] = total(y * y)
         s["wse"] = total((pf - y) ** 2)
         s["wae"] = total(np.abs(pf - y))
+        nonzero = y != 0   # TFMA leaves rows with label 0 out of the percentage error
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ape = np.where(nonzero, 100 * np.abs((y - pf) / np.where(nonzero, y, 1)), 0.0)
+        s["wape"] = total(ape)
+        s["w_ape"] = np.bincount(codes, weights=w * nonzero, minlength=g)
         if spec.trivial_metric == "mean_absolute_error":  # its trivial value needs the labels themselves
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(g + 1))
@@ -293,6 +302,22 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(np.nansum((fpr[:-1] - fpr[1:]) * heights))
 
 
+def _pr_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """PR AUC by TFMA's interpolation (Davis & Goadrich) over :data:`GRID`."""
+    tp = np.cumsum(pos[::-1])[::-1][1:]
+    fp = np.cumsum(neg[::-1])[::-1][1:]
+    fn = pos.sum() - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = dtp / np.maximum(dp, 0)
+        intercept = tp[1:] - slope * p[1:]
+        ratio = np.divide(p[:-1], p[1:], out=np.ones_like(p[1:]), where=p[1:] != 0)
+        increment = slope * (dtp + intercept * np.log(ratio)) / np.maximum(tp[1:] + fn[1:], 0)
+    return float(np.nansum(increment))
+
+
 def derive(acc: dict[SliceKey, Stats], spec: EvalSpec) -> dict[SliceKey, dict[str, float]]:
     """Metric values per slice key from merged statistics (TFMA's formulas, see the module)."""
     names = set(reported(spec))
@@ -304,6 +329,7 @@ def derive(acc: dict[SliceKey, Stats], spec: EvalSpec) -> dict[SliceKey, dict[st
             tp, fp, tn, fn = (float(s[k]) for k in ("tp", "fp", "tn", "fn"))
             v.update(binary_accuracy=_div(tp + tn, tp + tn + fp + fn), precision=_div(tp, tp + fp),
                      recall=_div(tp, tp + fn), fall_out=_div(fp, fp + tn), miss_rate=_div(fn, fn + tp),
+                     f1_score=_div(2 * tp, 2 * tp + fp + fn), binary_crossentropy=_div(float(s["wbce"]), w),
                      auc=_auc(s["hist_pos"], s["hist_neg"]), calibration=_div(float(s["wp"]), float(s["wy"])),
                      mean_label=_div(float(s["wy"]), w), mean_prediction=_div(float(s["wp"]), w))
         elif spec.model_type == "classification":
@@ -311,7 +337,10 @@ def derive(acc: dict[SliceKey, Stats], spec: EvalSpec) -> dict[SliceKey, dict[st
             v["sparse_categorical_accuracy"] = _div(float(np.trace(cm)), float(cm.sum()))
         else:
             v.update(mean_squared_error=_div(float(s["wse"]), w), mean_absolute_error=_div(float(s["wae"]), w),
-                     mean_label=_div(float(s["wy"]), w), mean_prediction=_div(float(s["wp"]), w))
+                     mean_label=_div(float(s["wy"]), w), mean_prediction=_div(float(s["wp"]), w),
+                     mean_absolute_percentage_error=_div(float(s["wape"]), float(s["w_ape"])))
+        if "auc_precision_recall" in names and "hist_pos" in s:
+            v["auc_precision_recall"] = _pr_auc(s["hist_pos"], s["hist_neg"])
         values = {k: x for k, x in v.items() if k in names}
         if key == ():
             t = _trivial(s, spec)

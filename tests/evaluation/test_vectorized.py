@@ -116,3 +116,23 @@ def test_engine_is_checked():
 
     with pytest.raises(ConfigError, match="engine='fast'"):
         mlprod.evaluate(None, pd.DataFrame({"y": [1]}), EvalSpec(label="y"), engine="fast")
+
+
+def test_optional_metrics_f1_pr_auc_log_loss_and_mape_equal_tfma(taxi_data):
+    df = taxi_data[["big_tipper", "payment_type", "fare"]].copy()
+    rng = np.random.default_rng(4)
+    df["p"] = np.clip(df["big_tipper"] * 0.4 + rng.random(len(df)) * 0.6, 1e-4, 1 - 1e-4)
+    df["w"] = rng.random(len(df))
+    spec = EvalSpec(label="big_tipper", model_type="binary", prediction_key="p", weight_key="w", slices=["payment_type"],
+                    metrics=["ExampleCount", "F1Score", "AUCPrecisionRecall", "BinaryCrossEntropy", "AUC"],
+                    thresholds={"f1_score": Threshold(lower=0.5)})
+    t, v, joined = both(None, df, spec)
+    assert_same(joined.drop(index="auc_precision_recall", level="metric"))
+    pr = joined.xs("auc_precision_recall", level="metric")
+    assert (pr["value_tfma"] - pr["value_vec"]).abs().max() <= AUC_TOLERANCE
+    assert {"f1_score", "binary_crossentropy"} <= set(v.table["metric"])
+    df["pred"] = df["fare"] * 0.8 + rng.normal(0, 1, len(df))
+    df.loc[:10, "fare"] = 0.0   # label 0: left out of the percentage error, as TFMA does
+    reg = EvalSpec(label="fare", model_type="regression", prediction_key="pred", slices=["payment_type"],
+                   metrics=["ExampleCount", "MeanAbsolutePercentageError", "MeanSquaredError"])
+    assert_same(both(None, df, reg)[2])
