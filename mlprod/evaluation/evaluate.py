@@ -250,9 +250,18 @@ def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     from mlprod.beam import pipeline_options, scratch_location
     from mlprod.io.examples import write_tfrecord
 
+    raw_config = None
     if not isinstance(spec, EvalSpec):
-        raise ConfigError("spec must be an mlprod EvalSpec; for a raw tfma.EvalConfig call "
-                          "tfma.run_model_analysis directly.")
+        if type(spec).__name__ != "EvalConfig":
+            raise ConfigError(f"spec must be an mlprod EvalSpec or a tfma.EvalConfig, not {type(spec).__name__}.")
+        raw_config = spec
+        spec, unsupported = EvalSpec.from_eval_config(raw_config)
+        if not unsupported:
+            raw_config = None   # all of it is an EvalSpec: any engine computes it
+        else:
+            log.info("the EvalConfig asks for %s, which the vectorized engine does not compute: TFMA runs it "
+                     "as given", "; ".join(unsupported))
+            engine = "tfma"
     if isinstance(model, (str, Path)) and str(model).endswith((".h5", ".keras")):
         from mlprod._models import load_keras
 
@@ -291,7 +300,8 @@ def _evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline: Any = None,
     if vectorized:
         return _evaluate_vectorized(model, kind, df, spec, location, feature_columns=feature_columns,
                                     beam_args=beam_args, output_dir=output_dir)
-    eval_config = spec.to_eval_config()
+    eval_config = spec.to_eval_config() if raw_config is None else type(raw_config).FromString(
+        raw_config.SerializeToString())
     shared = None
     if kind == "saved_model":
         _check_signature(str(model), spec)

@@ -312,6 +312,74 @@ class EvalSpec:
         d["thresholds"] = {k: Threshold(**t) for k, t in d.get("thresholds", {}).items()}
         return cls(**d)
 
+    @classmethod
+    def from_eval_config(cls, config: Any) -> "tuple[EvalSpec, list[str]]":
+        """The :class:`EvalSpec` a ``tfma.EvalConfig`` says, and what in it the spec cannot say.
+
+        Read: the first model spec's label, prediction and weight keys and signature; slicing by
+        features (and crosses); metric classes mlprod knows (the model type follows from them);
+        value thresholds and absolute change thresholds, on the overall slice or every slice.
+        Everything else (fixed-value slices, cross slicing specs, other metrics, relative change
+        thresholds, binarization or aggregation, several models) is listed in the second value:
+        :func:`mlprod.evaluate` then runs TFMA itself on the config, with a note saying why.
+
+        Example:
+            >>> from tensorflow_model_analysis.proto import config_pb2 as c
+            >>> cfg = c.EvalConfig(model_specs=[c.ModelSpec(label_key="y")],
+            ...                    slicing_specs=[c.SlicingSpec(), c.SlicingSpec(feature_keys=["g"])],
+            ...                    metrics_specs=[c.MetricsSpec(metrics=[c.MetricConfig(class_name="AUC")])])
+            >>> spec, unsupported = EvalSpec.from_eval_config(cfg)
+            >>> spec.model_type, spec.slices, unsupported
+            ('binary', ('g',), [])
+        """
+        other: list[str] = []
+        if len(config.model_specs) != 1:
+            other.append(f"{len(config.model_specs)} model specs")
+        ms = config.model_specs[0] if config.model_specs else None
+        if ms is None or not ms.label_key:
+            raise ConfigError("the EvalConfig names no label (model_specs[0].label_key); set it.")
+        classes = [m.class_name for spec_ in config.metrics_specs for m in spec_.metrics]
+        types = [t for t in MODEL_TYPES if any(c in {**METRICS[t], **OPTIONAL_METRICS[t]} and c != "ExampleCount"
+                                              for c in classes)]
+        model_type = types[0] if len(types) == 1 else "binary" if "binary" in types else (types or ["binary"])[0]
+        known = {**METRICS[model_type], **OPTIONAL_METRICS[model_type], **FAIRNESS_CLASSES}
+        unknown = [c for c in classes if c not in known and c != "TrivialBaseline"]
+        if unknown:
+            other.append(f"metrics {unknown}")
+        slices: list[Any] = []
+        for sl in config.slicing_specs:
+            if sl.feature_values:
+                other.append(f"fixed-value slice {dict(sl.feature_values)}")
+            elif sl.feature_keys:
+                slices.append(sl.feature_keys[0] if len(sl.feature_keys) == 1 else tuple(sl.feature_keys))
+        if config.cross_slicing_specs:
+            other.append("cross slicing specs")
+        thresholds: dict[str, Threshold] = {}
+        scope = "overall"
+        for spec_ in config.metrics_specs:
+            if spec_.HasField("binarize") or spec_.HasField("aggregate"):
+                other.append("binarize/aggregate options")
+            for m in spec_.metrics:
+                name = known.get(m.class_name)
+                ths = [m.threshold] if m.HasField("threshold") else []
+                if m.HasField("threshold"):
+                    scope = "all"
+                ths += [p.threshold for p in m.per_slice_thresholds]
+                for th in ths:
+                    lower = th.value_threshold.lower_bound.value if th.value_threshold.HasField("lower_bound") else None
+                    upper = th.value_threshold.upper_bound.value if th.value_threshold.HasField("upper_bound") else None
+                    drop = abs(th.change_threshold.absolute.value) if th.change_threshold.HasField("absolute") else None
+                    if th.change_threshold.HasField("relative"):
+                        other.append(f"relative change threshold on {m.class_name}")
+                    if name and name != "gain_over_trivial" and (lower, upper, drop) != (None, None, None):
+                        thresholds[name] = Threshold(lower=lower, upper=upper, max_drop=drop)
+        metrics = [c for c in classes if c in known and c not in FAIRNESS_CLASSES] or None
+        spec = cls(label=ms.label_key, model_type=model_type, slices=tuple(slices), metrics=metrics,
+                   thresholds=thresholds, prediction_key=ms.prediction_key or None,
+                   weight_key=ms.example_weight_key or None, signature=ms.signature_name or "serving_default",
+                   threshold_slices=scope, beat_trivial="TrivialBaseline" in classes)
+        return spec, other
+
     def _trivial_config(self) -> Any:
         """TFMA config of :class:`mlprod.evaluation.metrics.TrivialBaseline` (judged on Overall with beat_trivial)."""
         import json

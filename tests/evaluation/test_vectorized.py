@@ -136,3 +136,26 @@ def test_optional_metrics_f1_pr_auc_log_loss_and_mape_equal_tfma(taxi_data):
     reg = EvalSpec(label="fare", model_type="regression", prediction_key="pred", slices=["payment_type"],
                    metrics=["ExampleCount", "MeanAbsolutePercentageError", "MeanSquaredError"])
     assert_same(both(None, df, reg)[2])
+
+
+def test_a_tfma_eval_config_is_taken_and_what_only_tfma_computes_runs_on_tfma(taxi_data, caplog):
+    from tensorflow_model_analysis.proto import config_pb2 as c
+
+    df = taxi_data[["big_tipper", "payment_type"]].copy()
+    df["p"] = np.clip(df["big_tipper"] * 0.3 + np.random.default_rng(5).random(len(df)) * 0.7, 0, 1)
+    metrics = [c.MetricConfig(class_name=n) for n in ("ExampleCount", "BinaryAccuracy", "AUC")]
+    metrics[1].per_slice_thresholds.add(slicing_specs=[c.SlicingSpec()]).threshold.value_threshold.lower_bound.value = 0.99
+    cfg = c.EvalConfig(model_specs=[c.ModelSpec(label_key="big_tipper", prediction_key="p")],
+                       slicing_specs=[c.SlicingSpec(), c.SlicingSpec(feature_keys=["payment_type"])],
+                       metrics_specs=[c.MetricsSpec(metrics=metrics)])
+    spec, unsupported = EvalSpec.from_eval_config(cfg)
+    assert not unsupported and spec.thresholds["binary_accuracy"].lower == pytest.approx(0.99)
+    r = mlprod.evaluate(None, df, cfg)
+    same = mlprod.evaluate(None, df, spec)
+    assert r.table["value"].tolist() == same.table["value"].tolist() and not r.passed
+    # a fixed-value slice is TFMA's alone: TFMA runs the config as given, and says so
+    cfg.slicing_specs.add(feature_values={"payment_type": "Cash"})
+    with caplog.at_level("INFO", logger="mlprod.evaluation"):
+        only = mlprod.evaluate(None, df, cfg)
+    assert "fixed-value slice" in caplog.text and "TFMA runs it" in caplog.text
+    assert "payment_type=Cash" in set(only.table["slice"]) and not only.passed
