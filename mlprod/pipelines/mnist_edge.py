@@ -47,7 +47,8 @@ class MnistEdgeConfig:
     train_steps: int = 300
     techniques: tuple[str, ...] | str = ("float", "dynamic", "int8", "qat", "prune_int8")
     max_accuracy_drop: float = 0.015
-    beam_args: tuple[str, ...] = field(default_factory=lambda: tuple(default_beam_args()))
+    # the MNIST examples are images: multi-processing pays off (mlprod.beam.direct_args)
+    beam_args: list[str] = field(default_factory=default_beam_args)
     enable_cache: bool = True
 
     @property
