@@ -208,8 +208,8 @@ def evaluate(model: Any, data: Any, spec: EvalSpec, *, baseline_model: Any = Non
             (their Python code runs); off by default.
         engine: ``"vectorized"`` (default: TFMA's metric definitions computed with numpy per batch,
             :mod:`mlprod.evaluation.vectorized`, 30-100x TFMA's throughput, TFMA's output format) or
-            ``"tfma"`` (``tfma.run_model_analysis`` itself). Both give the same values (AUC within
-            1e-3: TFMA bins predictions in a 10,000-bucket histogram first).
+            ``"tfma"`` (``tfma.run_model_analysis`` itself). Both give the same values (to 1e-6;
+            AUC included: the same histogram and threshold grid).
 
     The result also holds the trivial baseline (always predicting the most common class, or the
     mean label, on the same labels: :meth:`EvalResult.trivial`); by default the model must beat it

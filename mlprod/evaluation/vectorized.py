@@ -4,10 +4,10 @@ TFMA feeds every metric combiner one example at a time in Python (~3,000-6,000 r
 Here each batch of rows (a DataFrame chunk on the driver, an Arrow RecordBatch on a Beam worker)
 is turned into **sufficient statistics per slice** with ``np.bincount`` over the slice codes:
 
-* binary: weighted positives/negatives above each threshold of TFMA's AUC grid (10,000
-  thresholds, ``-1e-7, 1/9999, ..., 1+1e-7``; a prediction counts above ``t`` when ``p > t``, as
-  TFMA's confusion matrices), the confusion matrix at 0.5, and weighted sums of labels and
-  predictions;
+* binary: TFMA's 10,000-bucket calibration histogram of weighted positives and negatives
+  (a prediction counts at its bucket's left edge), rebinned to TFMA's AUC grid (``-1e-7, 1/9999,
+  ..., 1+1e-7``, each threshold + 1e-7), the confusion matrix at 0.5 (``p > 0.5`` is positive),
+  and weighted sums of labels, predictions and log losses;
 * classification: the weighted class confusion matrix (argmax of the probability vector);
 * regression: weighted sums of labels, predictions, squared and absolute errors.
 
@@ -20,10 +20,9 @@ TFMA's formulas: ``binary_accuracy``, ``precision``, ``recall``, ``fall_out``, `
 and the trivial baseline of :mod:`mlprod.evaluation.trivial`. Labels, predictions and weights
 are taken as float32 first, as TFMA reads them from ``tf.Example``s.
 
-One difference in approximation, stated: TFMA derives the AUC's confusion matrices from a
-10,000-bucket calibration histogram, this module counts each prediction against the grid
-exactly; the two AUCs agree to about 1e-4 (``tests/evaluation/test_vectorized.py`` checks
-1e-3 on real models, and 1e-6 for every other metric).
+The AUCs are TFMA's own approximation (the same histogram, grid and interpolated Riemann sum), so
+they equal TFMA's like every other metric (``tests/evaluation/test_vectorized.py``: 1e-6; weighted
+counts 1e-5, as TFMA sums weights in float32).
 
 The output is TFMA's own format (``metrics-*``, ``plots-*``, ``validations.tfrecord``,
 ``eval_config.json``), so :func:`tfma.load_eval_result` and :func:`mlprod.evaluation.result.parse_results`
@@ -59,6 +58,8 @@ NUM_THRESHOLDS = 10_000
 # TFMA's interpolated AUC grid (binary_confusion_matrices._interpolated_thresholds)
 GRID = np.array([-EPSILON] + [(i + 1) / (NUM_THRESHOLDS - 1) for i in range(NUM_THRESHOLDS - 2)]
                 + [1.0 + EPSILON])
+# the grid as TFMA rebins its histogram to it (binary_confusion_matrices: t + epsilon unless t is 0)
+REBIN = np.array([t + EPSILON if t != 0 else t for t in GRID])
 DECISION = 0.5
 SliceKey = tuple
 Stats = dict[str, Any]
@@ -218,8 +219,13 @@ def _stats(spec: EvalSpec, codes: np.ndarray, g: int, y: np.ndarray, p: np.ndarr
         for name, weights in (("tp", pos * above), ("fp", neg * above), ("fn", pos * ~above),
                               ("tn", neg * ~above)):
             s[name] = np.bincount(codes, weights=weights, minlength=g)
-        # index of the first grid threshold >= p: the prediction is above thresholds [0, idx)
-        idx = np.searchsorted(GRID, pf, side="left")
+        # TFMA's way to its AUC matrices: a 10,000-bucket calibration histogram (a prediction counts
+        # at its bucket's left edge), rebinned to the grid (+epsilon); idx - 1 = the rebinned bucket
+        bucket = np.clip(np.floor(pf * NUM_THRESHOLDS + 1), 0, NUM_THRESHOLDS + 1)
+        with np.errstate(invalid="ignore"):
+            edge = np.where(bucket == 0, -np.inf, np.where(bucket > NUM_THRESHOLDS, np.inf,
+                                                           (bucket - 1) / NUM_THRESHOLDS))
+        idx = np.searchsorted(REBIN[1:], edge, side="right") + 1
         bins = len(GRID) + 1
         flat = codes * bins + idx
         s["hist_pos"] = np.bincount(flat, weights=pos, minlength=g * bins).reshape(g, bins)
@@ -290,11 +296,17 @@ def _div(a: float, b: float) -> float:
     return float(a / b) if b > 0 else float("nan")
 
 
+def _above(hist: np.ndarray) -> np.ndarray:
+    """Weight above each grid threshold (rebinned buckets >= j); none above the last (1 + epsilon), as TFMA."""
+    out = np.cumsum(hist[::-1])[::-1][1:].copy()
+    out[-1] = 0.0
+    return out
+
+
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """ROC AUC by TFMA's interpolated Riemann sum over :data:`GRID`."""
     # tp[j] / fp[j]: weight of positives / negatives with p > GRID[j]: bins (j, end]
-    tp = np.cumsum(pos[::-1])[::-1][1:]
-    fp = np.cumsum(neg[::-1])[::-1][1:]
+    tp, fp = _above(pos), _above(neg)
     tp_total, fp_total = pos.sum(), neg.sum()
     recall = np.divide(tp, tp_total, out=np.zeros_like(tp), where=tp_total != 0)
     fpr = np.divide(fp, fp_total, out=np.zeros_like(fp), where=fp_total != 0)
@@ -304,8 +316,7 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 def _pr_auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """PR AUC by TFMA's interpolation (Davis & Goadrich) over :data:`GRID`."""
-    tp = np.cumsum(pos[::-1])[::-1][1:]
-    fp = np.cumsum(neg[::-1])[::-1][1:]
+    tp, fp = _above(pos), _above(neg)
     fn = pos.sum() - tp
     with np.errstate(divide="ignore", invalid="ignore"):
         dtp = tp[:-1] - tp[1:]
