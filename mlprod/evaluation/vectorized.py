@@ -157,16 +157,23 @@ def batch_stats(rows: Any, predictions: np.ndarray, spec: EvalSpec,
         w = np.asarray(weights, dtype=np.float32).astype(np.float64)
     elif spec.weight_key:
         w = _numbers(rows, spec.weight_key, n).astype(np.float64)
+        if np.isnan(w).any():
+            from mlprod.errors import DataError
+
+            raise DataError(f"weight column {spec.weight_key!r} is missing in {int(np.isnan(w).sum())} of {n} rows; "
+                            "fill it (e.g. with 1.0) or drop those rows: an example without a weight has no "
+                            "place in a weighted metric.")
     else:
         w = np.ones(n)
     p = np.asarray(predictions, dtype=np.float32)
-    keep = ~np.isnan(y.astype(np.float64))
+    labelled = ~np.isnan(y.astype(np.float64))
     if spec.model_type == "classification":
         p = p.reshape(n, -1)
-        keep &= ~np.isnan(p).any(axis=1)
+        scored = ~np.isnan(p).any(axis=1)
     else:
         p = p.reshape(n, -1)[:, -1] if p.ndim > 1 else p
-        keep &= ~np.isnan(p)
+        scored = ~np.isnan(p)
+    keep = labelled & scored
     columns = {c: _column_values(_get(rows, c)) for cols in slicings(spec) for c in cols}
     out: dict[SliceKey, Stats] = {}
     for cols in slicings(spec):
@@ -177,7 +184,12 @@ def batch_stats(rows: Any, predictions: np.ndarray, spec: EvalSpec,
         for i, k in enumerate(keys):
             if per["n"][i]:
                 out[k] = {name: ([v[i]] if name == "labels" else v[i]) for name, v in per.items()}
+    if not keep.all():   # rows left out, counted (finish says how many)
+        out[DROPPED] = {"no_label": float((~labelled).sum()), "no_prediction": float((labelled & ~scored).sum())}
     return out
+
+
+DROPPED = ("__rows left out__",)
 
 
 def _get(rows: Any, name: str) -> Any:
@@ -479,9 +491,17 @@ def finish(acc: dict[SliceKey, Stats], spec: EvalSpec, output_dir: str, **where:
     """Derive the metrics of merged statistics, judge the value thresholds, write TFMA's output."""
     from mlprod.errors import DataError
 
+    acc = dict(acc)
+    dropped = acc.pop(DROPPED, None)
     if () not in acc:
         raise DataError("no labelled rows with a prediction to evaluate (labels or predictions missing "
                         "or NaN in every row).")
+    if dropped:
+        import logging
+
+        logging.getLogger("mlprod.evaluation").warning(
+            "left out of the evaluation: %d rows without a label %r, %d rows whose prediction is missing or NaN",
+            int(dropped["no_label"]), spec.label, int(dropped["no_prediction"]))
     values = derive(acc, spec)
     return write_output(output_dir, values, spec, failures(values, spec), **where)
 

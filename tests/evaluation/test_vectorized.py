@@ -159,3 +159,21 @@ def test_a_tfma_eval_config_is_taken_and_what_only_tfma_computes_runs_on_tfma(ta
         only = mlprod.evaluate(None, df, cfg)
     assert "fixed-value slice" in caplog.text and "TFMA runs it" in caplog.text
     assert "payment_type=Cash" in set(only.table["slice"]) and not only.passed
+
+
+def test_rows_without_label_are_left_out_and_said_and_missing_weights_are_refused(taxi_data, caplog):
+    from mlprod.errors import DataError
+
+    df = taxi_data[["big_tipper", "payment_type"]].copy().astype({"big_tipper": "float64"})
+    df["p"] = np.random.default_rng(6).random(len(df))
+    df.loc[:9, "big_tipper"] = np.nan
+    spec = EvalSpec(label="big_tipper", model_type="binary", prediction_key="p", beat_trivial=False)
+    with caplog.at_level("WARNING", logger="mlprod.evaluation"):
+        r = mlprod.evaluate(None, df, spec)
+    assert "10 rows without a label" in caplog.text
+    assert r.overall()["example_count"] == len(df) - 10
+    df["w"] = 1.0
+    df.loc[20:22, "w"] = np.nan
+    with pytest.raises(DataError, match="weight column 'w' is missing in 3"):
+        mlprod.evaluate(None, df.dropna(subset=["big_tipper"]),
+                        EvalSpec(label="big_tipper", model_type="binary", prediction_key="p", weight_key="w"))
