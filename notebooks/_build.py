@@ -37,7 +37,7 @@ NOTEBOOKS = {
            "drift on real data, with TensorFlow Data Validation underneath."),
         code("import numpy as np\n\nimport mlprod\nfrom mlprod import datasets\n\n"
              "schema = mlprod.infer_schema(datasets.penguins(), label='species')\n"
-             "[(f.name, round(f.float_domain.min, 2), round(f.float_domain.max, 2)) for f in schema.feature[1:]]"),
+             "schema.table   # one row per feature; the TFDV proto is schema.proto"),
         md("## Skew: TFX's skewed penguin copy has one culmen length of -1"),
         code("skew = mlprod.detect_skew(datasets.penguins(), datasets.penguins('skewed'), schema)\n"
              "assert skew.flagged == ['culmen_length_mm']\nskew"),
