@@ -87,10 +87,10 @@ class RunSummary(HtmlResult):
         """
         from mlprod.alerts import MODEL_PUSHED, RUN_FINISHED, Event
 
-        facts = {"run_id": self.run_id, "blessed": self.blessed, "pushed_model": self.pushed_model,
-                 "accuracy": self.accuracy, "trivial_baseline": self.trivial_baseline,
-                 "components": len(self.executions), "cached": len(self.cached),
-                 "seconds": round(self.seconds, 1), "pipeline_root": str(self.pipeline_root)}
+        facts: dict[str, Any] = {
+            "run_id": self.run_id, "blessed": self.blessed, "pushed_model": self.pushed_model,
+            "accuracy": self.accuracy, "trivial_baseline": self.trivial_baseline, "components": len(self.executions),
+            "cached": len(self.cached), "seconds": round(self.seconds, 1), "pipeline_root": str(self.pipeline_root)}
         if self.data_checks:
             facts["data_checks"] = dict(self.data_checks)
         if self.warnings:

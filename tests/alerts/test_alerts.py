@@ -384,10 +384,9 @@ def test_prometheus_rules_are_valid_and_name_the_servers_metrics():
     import shutil
 
     import yaml
+    from prometheus_client import generate_latest
 
     from mlprod.serving.server import _metrics
-
-    from prometheus_client import generate_latest
 
     doc = yaml.safe_load(alerts.rules())
     m = _metrics("penguin")  # the server's own registry, one sample of each metric, as /metrics exports it
