@@ -4,9 +4,10 @@ mlprod emits an :class:`~mlprod.alerts.events.Event` where things happen: a pipe
 finished or failed and a model pushed (:func:`mlprod.run_pipeline`), drift/skew/decay alarms
 (:func:`mlprod.monitor`), a retrain fired (:func:`mlprod.monitoring.plan_retrain`, so
 :func:`mlprod.retrain_if` and the RetrainTrigger component), a rollback (``mlprod rollback``);
-the registry emits ``model_approved`` and ``model_rolled_back`` through :func:`emit`. Server
-errors above a rate are Prometheus alert rules (:func:`rules`, ``mlprod alerts rules``) over the
-server's own metrics.
+the registry emits ``model_approved`` and ``model_rolled_back`` through :func:`emit`; a running
+server emits ``server_errors`` when its share of failed requests rises above 5%
+(:mod:`mlprod.alerts.rate`), and the Prometheus alert rules shipped for its metrics
+(:func:`rules`, ``mlprod alerts rules``) watch the same over every replica.
 
 Nothing is sent until alerts are configured, once per process: :func:`configure` (or
 :class:`Alerts` passed to it), or the environment (``MLPROD_ALERTS_CONFIG=alerts.yaml``,

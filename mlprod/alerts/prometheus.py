@@ -1,8 +1,9 @@
 """Prometheus alert rules for the model server's metrics, shipped with mlprod.
 
-``server errors above a rate`` is watched by Prometheus, not by the server: the rules in
-:data:`RULES_FILE` fire on the server's own counters (``mlprod_serving_requests_total`` by
-``code``, the latency histogram, dropped request-log records) and Alertmanager routes them.
+The rules in :data:`RULES_FILE` fire on the server's own metrics (``mlprod_serving_requests_total``
+by ``code``, the latency histogram, dropped request-log records) over every replica Prometheus
+scrapes, and Alertmanager routes them (one server's own view of its error rate is
+:mod:`mlprod.alerts.rate`).
 ``mlprod alerts rules --out mlprod_rules.yml`` writes them for ``rule_files:``.
 
 Example:

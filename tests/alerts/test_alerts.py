@@ -417,3 +417,32 @@ def test_prometheus_rules_are_valid_and_name_the_servers_metrics():
     assert "mlprod_serving_requests_total" in used
     if shutil.which("promtool"):  # pragma: no cover - not in the test environment
         subprocess.run(["promtool", "check", "rules", str(alerts.RULES_FILE)], check=True)
+
+
+def test_server_errors_from_the_servers_own_counters():
+    """The server's registry, counted as its REST and gRPC handlers count: one event per incident."""
+    from mlprod.alerts.rate import ErrorRate, request_counts
+    from mlprod.serving.server import _metrics
+
+    m = _metrics("penguin")
+    req = m["requests"]
+    w = ErrorRate(max_rate=0.05, min_requests=20)
+    assert w.observe(request_counts(m["registry"]), now=0.0) == []
+    req.labels("penguin", "predict", "200").inc(95)
+    req.labels("penguin", "predict", "400").inc(5)  # client errors are not server errors
+    assert w.observe(request_counts(m["registry"]), now=60.0) == []
+    req.labels("penguin", "predict", "200").inc(80)
+    req.labels("penguin", "predict", "500").inc(12)
+    req.labels("penguin", "classify", "INTERNAL").inc(8)  # gRPC
+    [e] = w.observe(request_counts(m["registry"]), now=120.0)
+    assert (e.kind, e.subject, e.severity) == ("server_errors", "model/penguin", "error")
+    assert e.details["codes"] == {"500": 12, "INTERNAL": 8} and e.details["error_rate"] == 0.2
+    req.labels("penguin", "predict", "500").inc(30)
+    assert w.observe(request_counts(m["registry"]), now=180.0) == []  # still the same incident
+    req.labels("penguin", "predict", "200").inc(100)
+    assert w.observe(request_counts(m["registry"]), now=240.0) == []  # recovered
+    req.labels("penguin", "predict", "503").inc(25)
+    [again] = w.observe(request_counts(m["registry"]), now=300.0)  # a new incident
+    assert again.key != e.key
+    req.labels("penguin", "predict", "500").inc(5)
+    assert ErrorRate(min_requests=20).observe(request_counts(m["registry"]), 0.0) == []  # first reading: a base
