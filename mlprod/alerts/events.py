@@ -63,6 +63,8 @@ class Event:
         time: seconds since the epoch (default now).
         id: unique per event (sent as the ``Idempotency-Key`` header, so a receiver can drop
             the rare redelivery after a crash between its answer and the sender's record).
+        source: the host and process that emitted it (default this one; kept through a replay
+            by another process).
 
     Example:
         >>> Event("model_pushed", "model/penguin/3").severity
@@ -78,6 +80,7 @@ class Event:
     key: str = ""
     time: float = 0.0
     id: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -97,6 +100,8 @@ class Event:
             object.__setattr__(self, "time", time.time())
         if not self.id:
             object.__setattr__(self, "id", uuid.uuid4().hex)
+        if not self.source:
+            object.__setattr__(self, "source", {"host": socket.gethostname(), "pid": os.getpid()})
 
     @property
     def text(self) -> str:
@@ -110,12 +115,13 @@ class Event:
         return {"id": self.id, "kind": self.kind, "subject": self.subject, "severity": self.severity,
                 "time": _now_iso(self.time), "key": self.key, "text": self.text,
                 "details": json.loads(json.dumps(self.details, default=str)),
-                "source": {"host": socket.gethostname(), "pid": os.getpid()}}
+                "source": dict(self.source)}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], t: float) -> "Event":
         """The event back from its JSON (``t``: its time in seconds, kept beside the JSON)."""
-        return cls(obj["kind"], obj["subject"], obj["severity"], obj.get("details") or {}, obj["key"], t, obj["id"])
+        return cls(obj["kind"], obj["subject"], obj["severity"], obj.get("details") or {}, obj["key"], t, obj["id"],
+                   obj.get("source") or {})
 
 
 def parse_duration(value: "float | int | str") -> float:

@@ -119,10 +119,13 @@ class Alerts:
         self.background = background
         self.outbox = Outbox(outbox or os.path.expanduser(DEFAULT_OUTBOX))
         self._by_name = {s.name: s for s in self.sinks}
+        self._local = [s.name for s in self.sinks if isinstance(s, LogFile)]  # written inside emit
+        self._remote = [s.name for s in self.sinks if not isinstance(s, LogFile)]  # by the background thread
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._started = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -147,7 +150,7 @@ class Alerts:
         if not sinks or not self.outbox.enqueue(event, sinks, self.dedup_s):
             return None
         # local files at once (a notebook sees the line after the call); webhooks in the background
-        self.deliver_due([s.name for s in self.sinks if isinstance(s, LogFile)])
+        self.deliver_due(self._local)
         if self.background:
             self.start()
             self._kick.set()
@@ -211,13 +214,17 @@ class Alerts:
     def start(self) -> "Alerts":
         """Start the background sender (and replay what an earlier sender left pending)."""
         with self._lock:
-            if self._thread is not None or not self.background:
+            if self._started or not self.background:
                 return self
+            self._stop.clear()
             self.outbox.release_dead_claims(socket.gethostname())
             self.outbox.prune(max(self.dedup_s, 7 * 86400))
-            self._thread = threading.Thread(target=self._run, name="mlprod-alerts", daemon=True)
-            self._thread.start()
-            atexit.register(self._at_exit)
+            self.deliver_due(self._local)  # replay what an earlier sender left for the log files
+            if self._remote:  # log files only: nothing to do in the background
+                self._thread = threading.Thread(target=self._run, name="mlprod-alerts", daemon=True)
+                self._thread.start()
+                atexit.register(self._at_exit)
+            self._started = True
         return self
 
     def stop(self, timeout: "float | str | None" = None) -> int:
@@ -228,6 +235,7 @@ class Alerts:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._started = False
         return left
 
     def _at_exit(self) -> None:
@@ -241,8 +249,8 @@ class Alerts:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.deliver_due()
-                due = self.outbox.next_due(list(self._by_name))
+                self.deliver_due(self._remote)
+                due = self.outbox.next_due(self._remote)
             except Exception as e:  # noqa: BLE001 - a locked or vanished outbox: try again shortly
                 log.warning("alerts: sender loop: %s: %s", type(e).__name__, e)
                 due = None

@@ -192,6 +192,7 @@ def test_a_sender_killed_mid_delivery_loses_none_and_duplicates_none(tmp_path, r
     assert restarted.flush(10) == 0  # the dead sender's claim is freed at once, not after its lease
     restarted.stop(0)
     assert sorted(r.ids()) == sorted(ids)  # every event accepted exactly once
+    assert {b["source"]["pid"] for b in r.accepted} == {proc.pid}  # replayed, still naming who emitted it
     # the interrupted POST and its replay carry the same Idempotency-Key
     assert r.requests[0]["headers"]["Idempotency-Key"] in ids
 
