@@ -73,12 +73,14 @@ _LAZY: dict[str, str] = {
     "retrain_if": "mlprod.pipelines.retrain",
     "RetrainPolicy": "mlprod.monitoring",
     "registry": "mlprod.pipelines.registry",
+    # lifecycle alerts (webhooks, a log file; mlprod.alerts.configure(...) turns them on)
+    "Alerts": "mlprod.alerts",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+_SUBMODULES = ("alerts", "beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -375,14 +375,51 @@ def _cmd_retrain_if(args: argparse.Namespace) -> int:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
+    import os
+
+    from mlprod.alerts import MODEL_ROLLED_BACK, emit
     from mlprod.serving import list_versions, write_pin
+    from mlprod.serving.versions import serving_version
 
     if (args.version is None) == (not args.unpin):
         raise ConfigError("give a VERSION to roll back to, or --unpin (not both).")
+    before = serving_version(args.model_base_path)
     write_pin(args.model_base_path, None if args.unpin else args.version)
+    if not args.unpin:
+        name = os.path.basename(os.path.normpath(args.model_base_path))
+        emit(MODEL_ROLLED_BACK, f"model/{name}/{args.version}",
+             details={"model_dir": args.model_base_path, "from_version": before, "to_version": args.version,
+                      "by": os.environ.get("USER", "")},
+             key=f"{MODEL_ROLLED_BACK}:{name}:{before}->{args.version}")
     what = "the newest version (policy)" if args.unpin else f"version {args.version}"
     print(f"{args.model_base_path}: servers now serve {what}; versions on disk {list_versions(args.model_base_path)}")
     return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    from mlprod import alerts
+
+    if args.alerts_command == "rules":
+        text = alerts.rules(args.out)
+        print(f"wrote {args.out} (Prometheus rule file: rule_files: [...])" if args.out else text, end="" if
+              not args.out else "\n")
+        return 0
+    a = alerts.current()
+    if a is None:
+        raise ConfigError("alerts are not configured: pass --alerts alerts.yaml, or set MLPROD_ALERTS_CONFIG, "
+                          "MLPROD_ALERTS_WEBHOOK or MLPROD_ALERTS_LOG.")
+    if args.alerts_command == "send":
+        details = dict(kv.split("=", 1) for kv in args.detail or [])
+        event = a.emit(args.kind, args.subject, details=details, severity=args.severity or "")
+        print(f"queued {event.id} ({event.key})" if event else "not sent: a repeat within the dedup window "
+              "or below min_severity")
+    left = a.flush(args.timeout)
+    for sink, counts in sorted(a.outbox.counts().items()):
+        print(f"{sink}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    if left:
+        print(f"{left} deliveries still pending (receiver down?); they stay in {a.outbox.path} and are retried by "
+              "the next sender or `mlprod alerts flush`.")
+    return 3 if left else 0
 
 
 class _Renamed(argparse.Action):
@@ -405,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "to production.")
     p.add_argument("--version", action="version", version=f"mlprod {__version__}")
     p.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
+    p.add_argument("--alerts", metavar="ALERTS_YAML", help="send lifecycle events as this file says (default: "
+                   "$MLPROD_ALERTS_CONFIG, $MLPROD_ALERTS_WEBHOOK, $MLPROD_ALERTS_LOG; none: no alerts)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an example pipeline, or the tabular pipeline on your own CSV "
@@ -557,6 +596,21 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("version", type=int, nargs="?")
     rb.add_argument("--unpin", action="store_true", help="back to serving the newest version")
     rb.set_defaults(func=_cmd_rollback)
+
+    al = sub.add_parser("alerts", help="lifecycle alerts: Prometheus rules for the server, send a test event, "
+                                       "flush the outbox")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True)
+    ar = al_sub.add_parser("rules", help="print (or --out: write) the Prometheus alert rules for the server's metrics")
+    ar.add_argument("--out", help="write the rule file here")
+    af = al_sub.add_parser("flush", help="deliver what the outbox holds; print each sink's counts (exit 3: some pending)")
+    af.add_argument("--timeout", type=float, default=30.0, help="seconds to keep retrying (default 30)")
+    asend = al_sub.add_parser("send", help="send one event (e.g. to test a webhook), then flush")
+    asend.add_argument("kind", help="an event kind: run_finished, model_approved, drift_alarm, ...")
+    asend.add_argument("subject", help="what it is about, e.g. model/penguin/3")
+    asend.add_argument("--detail", action="append", metavar="KEY=VALUE", help="a detail (repeatable)")
+    asend.add_argument("--severity", choices=("info", "warning", "error"))
+    asend.add_argument("--timeout", type=float, default=30.0, help="seconds to keep retrying (default 30)")
+    al.set_defaults(func=_cmd_alerts)
     return p
 
 
@@ -566,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        if args.alerts:
+            from mlprod.alerts import configure
+
+            configure(args.alerts)
         return func(args)
     except MlprodError as e:
         if args.verbose:

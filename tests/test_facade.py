@@ -13,6 +13,7 @@ EXPECTED_PUBLIC = {
     "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
     "preprocessing", "optimize", "OptimizeResult", "optimization",
     "search", "DenseSpace", "ConvSpace", "SearchResult", "tuning",
+    "alerts", "Alerts",
 }
 
 

@@ -242,7 +242,8 @@ def _names(names: list[str]) -> str:
 #: the constraints on monitor's arguments (also RetrainTrigger's and the CLI's; mlprod.params)
 MONITOR_PARAMS = {"max_accuracy_drop": Interval(float, 0, 1, closed="left"), "reference_windows": Interval(int, 1),
                   "min_window_rows": Interval(int, 1), "skew": Kind(bool), "drift": Kind(bool, optional=True),
-                  "reference_accuracy": Interval(float, 0, 1, optional=True), "time_unit": OneOf("ms", "s", "us", "ns")}
+                  "reference_accuracy": Interval(float, 0, 1, optional=True), "time_unit": OneOf("ms", "s", "us", "ns"),
+                  "alert_subject": Kind(str, optional=True)}
 
 
 @renamed(baseline="reference")
@@ -251,7 +252,7 @@ def monitor(requests: Any, reference: Any = None, *, label: str = "label", windo
             time_column: str = TIME, time_unit: str = "ms", skew: bool = True, drift: bool | None = None,
             against: str = "training", period: Any = None,
             reference_accuracy: float | None = None, reference_windows: int = 1, max_accuracy_drop: float = 0.05,
-            min_window_rows: int = 30) -> MonitorResult:
+            min_window_rows: int = 30, alert_subject: str | None = None) -> MonitorResult:
     """Skew, drift, measured and estimated accuracy of the served model, window by window.
 
     Args:
@@ -290,6 +291,10 @@ def monitor(requests: Any, reference: Any = None, *, label: str = "label", windo
             the threshold widens to 3 standard errors of the difference for small windows.
         min_window_rows: windows (and reference spans) with fewer rows are not compared; they
             are listed in ``skipped`` with the reason.
+        alert_subject: what the alarm events name (default ``logs/<folder>`` for a log folder,
+            ``requests`` for a DataFrame). When alerts are configured (:mod:`mlprod.alerts`), the
+            alerts of the two newest windows go out as ``drift_alarm`` / ``skew_alarm`` /
+            ``decay_alarm`` events (:meth:`MonitorResult.events`); otherwise nothing is sent.
 
     Returns:
         A :class:`MonitorResult`: ``table`` (tidy: window, start, end, rows, metric, feature,
@@ -469,10 +474,17 @@ def monitor(requests: Any, reference: Any = None, *, label: str = "label", windo
         log.info("monitor: %s", n)
     ref_value = reference_accuracy if reference_accuracy is not None else (
         fixed_ref.accuracy if fixed_ref is not None else None)
-    return MonitorResult(table, reference_accuracy=ref_value, window=window, features=list(features),
-                         against=against if offset is None else f"previous_cycle ({period})",
-                         reference_estimated_accuracy=None if fixed_ref is None else fixed_ref.estimated,
-                         skipped=skipped_table, notes=notes)
+    result = MonitorResult(table, reference_accuracy=ref_value, window=window, features=list(features),
+                           against=against if offset is None else f"previous_cycle ({period})",
+                           reference_estimated_accuracy=None if fixed_ref is None else fixed_ref.estimated,
+                           skipped=skipped_table, notes=notes)
+    from mlprod.alerts import emit, enabled
+
+    if enabled():
+        for event in result.events(alert_subject or (f"logs/{requests}" if not isinstance(requests, pd.DataFrame)
+                                                     else "requests")):
+            emit(event)
+    return result
 
 
 def _check_rows(table: Any, name: str, kind: str, reference: str) -> list[dict[str, Any]]:

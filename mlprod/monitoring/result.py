@@ -13,6 +13,16 @@ if TYPE_CHECKING:  # pragma: no cover
 COLUMNS = ["window", "start", "end", "rows", "model_version", "metric", "feature", "value", "threshold", "alert",
            "reference"]
 SKIPPED_COLUMNS = ["window", "start", "end", "rows", "check", "reason"]
+#: alarm events speak of the newest windows only (an older window's alarm was news when it was newest)
+ALARM_WINDOWS = 2
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else round(f, 6)
 
 
 @dataclass
@@ -79,6 +89,44 @@ class MonitorResult(HtmlResult):
         if feature is not None:
             a = a[a["feature"] == feature]
         return None if a.empty else str(a["window"].min())
+
+    def events(self, subject: str = "requests", last_windows: int = ALARM_WINDOWS) -> list[Any]:
+        """The alarm events of the newest ``last_windows`` windows: one per window and kind
+        (``drift_alarm``, ``skew_alarm``, ``decay_alarm`` for measured or estimated accuracy), each
+        listing its alerting rows; keyed by kind, ``subject`` and window start, so a monitor
+        re-run over the same logs does not send them again (:mod:`mlprod.alerts`).
+
+        Example:
+            >>> import pandas as pd
+            >>> t = pd.DataFrame([{"window": "000", "start": "2024-01-01", "metric": "drift:jsd", "feature": "fare",
+            ...                    "value": 0.3, "threshold": 0.1, "alert": True}])
+            >>> [(e.kind, e.details["features"]) for e in MonitorResult(t).events("logs/taxi")]
+            [('drift_alarm', ['fare'])]
+        """
+        from mlprod.alerts import DECAY_ALARM, DRIFT_ALARM, SKEW_ALARM, Event
+
+        t = self.table
+        if not len(t):
+            return []
+        newest = set(sorted(str(w) for w in t["window"].unique())[-last_windows:])
+        out = []
+        a = self.alerts
+        a = a[a["window"].astype(str).isin(newest)]
+        kind_of = {"drift": DRIFT_ALARM, "skew": SKEW_ALARM, "accuracy": DECAY_ALARM, "estimated_accuracy": DECAY_ALARM}
+        a = a.assign(_kind=[kind_of.get(str(m).split(":", 1)[0]) for m in a["metric"]])
+        for (window, kind), g in a[a["_kind"].notna()].groupby(["window", "_kind"], sort=True):
+            first = g.iloc[0]
+            start = str(first.get("start", ""))
+            rows = [{"metric": str(r.metric), "feature": str(r.feature or ""), "value": _num(r.value),
+                     "threshold": _num(r.threshold), "reference": str(getattr(r, "reference", "") or "")}
+                    for r in g.itertuples(index=False)]
+            version = first.get("model_version")
+            out.append(Event(str(kind), subject, details={
+                "window": str(window), "start": start, "end": str(first.get("end", "")),
+                "model_version": None if version is None or version != version else int(version),
+                "features": sorted({r["feature"] for r in rows if r["feature"]}), "alerts": rows},
+                key=f"{kind}:{subject}:{start or window}"))
+        return out
 
     def series(self, metric: str, feature: str = "") -> "pd.DataFrame":
         """One metric over time (window, start, value, threshold, alert)."""

@@ -302,6 +302,28 @@ class RetrainOutcome(HtmlResult):
     run: Any = None
     note: str = ""
 
+    def event(self, config: Any = None) -> Any:
+        """The ``retrain_fired`` event of a fired decision (None when it did not fire): reasons,
+        the span written (or the note why none was), keyed by pipeline, first alerting window and
+        span so that one decision is one event.
+
+        Example:
+            >>> import pandas as pd
+            >>> out = RetrainOutcome(RetrainDecision(True, ["stale"]), MonitorResult(pd.DataFrame()), span=2)
+            >>> out.event().kind, out.event().details["span"]
+            ('retrain_fired', 2)
+        """
+        from mlprod.alerts import RETRAIN_FIRED, Event
+
+        if not self.decision:
+            return None
+        name = getattr(config, "pipeline_name", None) or "retrain"
+        return Event(RETRAIN_FIRED, f"pipeline/{name}", details={
+            "reasons": list(self.decision.reasons), "since_window": self.decision.since, "span": self.span,
+            "span_file": self.span_file, "span_rows": self.span_rows, "note": self.note,
+            "model_dir": _model_dir_of(config) if config is not None else None},
+            key=f"{RETRAIN_FIRED}:{name}:{self.decision.since or ''}:{self.span if self.span is not None else 'none'}")
+
     @property
     def pushed(self) -> bool:
         """True when a new model was blessed and pushed."""
@@ -405,6 +427,7 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
     requests = logs if isinstance(logs, pd.DataFrame) else read_requests(str(logs), label=label)
     if policy is not None and policy.on_skew and reference is None:
         reference = _training_span(config)
+    monitor_kwargs.setdefault("alert_subject", f"logs/{logs}" if not isinstance(logs, pd.DataFrame) else None)
     result = monitor(requests, reference, label=label, window=window, features=features, time_column=time_column,
                      time_unit=time_unit, **monitor_kwargs)
     decision = decide_for(result, policy, _model_dir_of(config), now)
@@ -418,4 +441,8 @@ def plan_retrain(logs: Any, config: Any, policy: RetrainPolicy | None = None, *,
         if "labelled requests" not in str(e):
             raise
         outcome.note = str(e)
+    from mlprod.alerts import emit, enabled
+
+    if enabled():
+        emit(outcome.event(config))
     return outcome

@@ -73,6 +73,40 @@ class RunSummary(HtmlResult):
     seconds: float = 0.0
     seed: int | None = None
 
+    def events(self) -> list[Any]:
+        """The lifecycle events of this run (:mod:`mlprod.alerts`): ``run_finished`` (verdict,
+        accuracy, components, seconds), and ``model_pushed`` when this run pushed a blessed model
+        (a Pusher reused from cache pushed nothing new). Keyed by run id and pushed folder, so a
+        run is reported once.
+
+        Example:
+            >>> s = RunSummary("penguin", "/tmp/r", "/tmp/m.sqlite", run_id="r1", executions={"Pusher": "COMPLETE"},
+            ...                blessed=True, pushed_model="/srv/models/penguin/17", accuracy=0.97)
+            >>> [(e.kind, e.subject) for e in s.events()]
+            [('run_finished', 'pipeline/penguin'), ('model_pushed', 'model/penguin/17')]
+        """
+        from mlprod.alerts import MODEL_PUSHED, RUN_FINISHED, Event
+
+        facts: dict[str, Any] = {
+            "run_id": self.run_id, "blessed": self.blessed, "pushed_model": self.pushed_model,
+            "accuracy": self.accuracy, "trivial_baseline": self.trivial_baseline, "components": len(self.executions),
+            "cached": len(self.cached), "seconds": round(self.seconds, 1), "pipeline_root": str(self.pipeline_root)}
+        if self.data_checks:
+            facts["data_checks"] = dict(self.data_checks)
+        if self.warnings:
+            facts["warnings"] = list(self.warnings)
+        failed_gate = any(not v.startswith("passed") for v in self.data_checks.values())
+        out = [Event(RUN_FINISHED, f"pipeline/{self.pipeline_name}",
+                     "warning" if self.warnings or failed_gate or self.blessed is False else "info", facts,
+                     key=f"{RUN_FINISHED}:{self.pipeline_name}:{self.run_id or self.seconds}")]
+        pushers = [v for k, v in self.executions.items() if "Pusher" in k or "EdgeOptimizer" in k]
+        if self.pushed_model and self.blessed is not False and (not pushers or "COMPLETE" in pushers):
+            version = os.path.basename(os.path.normpath(self.pushed_model))
+            out.append(Event(MODEL_PUSHED, f"model/{self.pipeline_name}/{version}", details={
+                "pushed_model": self.pushed_model, "run_id": self.run_id, "accuracy": self.accuracy,
+                "pipeline": self.pipeline_name}, key=f"{MODEL_PUSHED}:{self.pushed_model}"))
+        return out
+
     @property
     def cached(self) -> list[str]:
         """Component ids whose execution was reused from cache in this run."""
@@ -295,13 +329,31 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
         except Exception as e:  # surface which component failed, keep the cause chained
             node = failed_component(pipeline)
             where = f" in component {node!r}" if node else ""
-            raise PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
-                                f"{type(e).__name__}: {str(e)[:500]}") from e
+            error = PipelineError(f"pipeline {pipeline.pipeline_info.pipeline_name!r} failed{where}: "
+                                  f"{type(e).__name__}: {str(e)[:500]}")
+            _report_failure(pipeline.pipeline_info.pipeline_name, root, node, e, time.perf_counter() - t0)
+            raise error from e
         finally:
             after_tft_run()  # the Transform component's leftover cycles segfault when collected
         summary = summarize(pipeline)
     summary.seconds = time.perf_counter() - t0
+    from mlprod.alerts import emit, enabled
+
+    if enabled():
+        for event in summary.events():
+            emit(event)
     return summary
+
+
+def _report_failure(pipeline_name: str, root: str, node: str | None, error: Exception, seconds: float) -> None:
+    """Emit ``run_failed`` (keyed by pipeline, component and error type: a cron job failing the
+    same way every hour reports once per dedup window)."""
+    from mlprod.alerts import RUN_FAILED, Event, emit, enabled
+
+    if enabled():
+        emit(Event(RUN_FAILED, f"pipeline/{pipeline_name}", details={
+            "component": node, "error": f"{type(error).__name__}: {str(error)[:500]}", "pipeline_root": root,
+            "seconds": round(seconds, 1)}, key=f"{RUN_FAILED}:{pipeline_name}:{node}:{type(error).__name__}"))
 
 
 def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:

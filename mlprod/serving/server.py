@@ -237,10 +237,18 @@ class Server:
         return self.submit(sv, sig, inputs, request_id or new_request_id()).result()
 
     # -- lifecycle ------------------------------------------------------------------------
+    #: seconds between two readings of the request counters for ``server_errors`` events
+    error_watch_s: float = 60.0
+
     def start(self) -> Server:
-        """Load the servable versions (of every model), then open the REST and gRPC ports."""
+        """Load the servable versions (of every model), then open the REST and gRPC ports; with
+        alerts configured (:mod:`mlprod.alerts`), watch the server-error share for ``server_errors`` events."""
+        from mlprod.alerts import enabled
+
         for m in self.models.values():
             m.versions.start()
+        if enabled():
+            threading.Thread(target=self._watch_errors, name="mlprod-error-rate", daemon=True).start()
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 
@@ -248,6 +256,16 @@ class Server:
         if self._want_rest is not None:
             self._start_rest()
         return self
+
+    def _watch_errors(self) -> None:
+        from mlprod.alerts import emit
+        from mlprod.alerts.rate import ErrorRate, request_counts
+
+        watch = ErrorRate()
+        watch.observe(request_counts(self.m["registry"]), time.time())
+        while not self._stopped.wait(self.error_watch_s) and not self.draining:
+            for event in watch.observe(request_counts(self.m["registry"]), time.time()):
+                emit(event)
 
     def _start_rest(self) -> None:
         import uvicorn

@@ -10,8 +10,21 @@ from mlprod.pipelines.runner import run_pipeline
 
 @pytest.mark.slow
 def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
+    import json
+
+    from mlprod import alerts
+
     cfg = penguin.config(tmp_path)
-    first = run_pipeline(penguin.create_pipeline(cfg))
+    events = tmp_path / "alerts.jsonl"
+    alerts.configure(log=str(events), outbox=str(tmp_path / "alerts.sqlite"))
+    try:
+        first = run_pipeline(penguin.create_pipeline(cfg))
+        sent = [json.loads(x) for x in events.read_text().splitlines()]
+        assert [(e["kind"], e["subject"]) for e in sent] == [
+            ("run_finished", "pipeline/penguin"), ("model_pushed", f"model/penguin/{Path(first.pushed_model).name}")]
+        assert sent[0]["details"]["run_id"] == first.run_id and sent[1]["details"]["pushed_model"] == first.pushed_model
+    finally:
+        alerts.configure(None)
     assert first.accuracy is not None and first.accuracy >= 0.9, first
     assert first.blessed is True
     pushed = Path(first.pushed_model)
@@ -63,12 +76,23 @@ def test_penguin_pipeline_blesses_pushes_and_caches(tmp_path):
 
 @pytest.mark.slow
 def test_skew_gate_in_fail_mode_stops_before_training(tmp_path):
+    import json
+
+    from mlprod import alerts
     from mlprod.errors import PipelineError
     from mlprod.pipelines import metadata
 
     cfg = penguin.config(tmp_path, skew_mode="fail")
-    with pytest.raises(PipelineError, match=r"failed in component 'SkewValidator'.*culmen_length_mm"):
-        run_pipeline(penguin.create_pipeline(cfg))
+    events = tmp_path / "alerts.jsonl"
+    alerts.configure(log=str(events), outbox=str(tmp_path / "alerts.sqlite"))
+    try:
+        with pytest.raises(PipelineError, match=r"failed in component 'SkewValidator'.*culmen_length_mm"):
+            run_pipeline(penguin.create_pipeline(cfg))
+    finally:
+        alerts.configure(None)
+    [failed] = [json.loads(x) for x in events.read_text().splitlines()]
+    assert (failed["kind"], failed["severity"], failed["details"]["component"]) == ("run_failed", "error",
+                                                                                  "SkewValidator")
     nodes = set(metadata.artifacts(cfg.metadata)["produced_by"])
     assert "penguin.ServingStatisticsGen" in nodes
     assert not {"penguin.Transform", "penguin.Trainer", "penguin.Pusher"} & nodes
