@@ -73,12 +73,15 @@ _LAZY: dict[str, str] = {
     "retrain_if": "mlprod.pipelines.retrain",
     "RetrainPolicy": "mlprod.monitoring",
     "registry": "mlprod.pipelines.registry",
+    # the feature store (Feast)
+    "feature_repo": "mlprod.features",
+    "FeatureRepo": "mlprod.features",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "features", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -13,6 +13,7 @@ EXPECTED_PUBLIC = {
     "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
     "preprocessing", "optimize", "OptimizeResult", "optimization",
     "search", "DenseSpace", "ConvSpace", "SearchResult", "tuning",
+    "feature_repo", "FeatureRepo", "features",
 }
 
 
@@ -29,7 +30,7 @@ def test_every_public_name_resolves():
 def test_import_is_light_and_fast():
     code = ("import sys, time; t=time.perf_counter(); import mlprod; dt=time.perf_counter()-t;"
             "heavy=[m for m in ('tensorflow','apache_beam','tensorflow_model_analysis','tfx',"
-            "'tensorflow_data_validation','pandas') if m in sys.modules]; print(dt, heavy)")
+            "'tensorflow_data_validation','pandas','feast') if m in sys.modules]; print(dt, heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     dt, heavy = out.split(" ", 1)
     assert float(dt) < 1.0
