@@ -27,6 +27,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -311,14 +312,16 @@ class FeatureRepo:
         start_ts = _utc_one(start) if start is not None else dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         end_ts = _utc_one(end) if end is not None else _now()
         self._check_views(views)
-        self.store.materialize(start_ts, end_ts, feature_views=list(views) if views else None)
+        with contextlib.redirect_stdout(sys.stderr):  # Feast's progress lines: stderr, beside mlprod's notes
+            self.store.materialize(start_ts, end_ts, feature_views=list(views) if views else None)
 
     def materialize_incremental(self, end: Any = None, views: Sequence[str] | None = None) -> None:
         """Materialize what is new since the last materialization (first time: ``end`` minus the
         view's TTL) up to ``end`` (default now): Feast's ``materialize_incremental``."""
         self._check_views(views)
-        self.store.materialize_incremental(_utc_one(end) if end is not None else _now(),
-                                           feature_views=list(views) if views else None)
+        with contextlib.redirect_stdout(sys.stderr):
+            self.store.materialize_incremental(_utc_one(end) if end is not None else _now(),
+                                               feature_views=list(views) if views else None)
 
     def _check_views(self, views: Iterable[str] | None) -> None:
         known = self.views()
