@@ -31,6 +31,7 @@ from tfx.v1.dsl.components import OutputArtifact, Parameter
 
 from mlprod.components.monitoring import encode_names
 from mlprod.errors import DataError
+from mlprod.params import check_params
 
 
 @tfx.dsl.components.component
@@ -99,6 +100,9 @@ class FeatureExampleGen(_FeatureExampleGen):  # type: ignore[valid-type,misc,no-
     ``features`` may be a list, ``repo``/``entity_df`` paths, ``full_names`` a bool."""
 
     def __init__(self, **kwargs: Any) -> None:
+        from mlprod.features.examples import EXAMPLES_PARAMS
+
+        check_params("FeatureExampleGen", kwargs, EXAMPLES_PARAMS)
         if "features" in kwargs:
             kwargs["features"] = encode_names(kwargs["features"], "features", "FeatureExampleGen")
         for key in ("repo", "entity_df"):

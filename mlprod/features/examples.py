@@ -29,9 +29,13 @@ from typing import Any
 
 from mlprod.features.repo import FEAST_TIMESTAMP, FeatureRepo
 from mlprod.io.splits import HOLDOUT_SHARE, holdout_indices
+from mlprod.params import Interval, Kind, check_params
 
 SPLITS = ("train", "eval")
 FILE_NAME = "data_tfrecord-00000-of-00001.gz"  # ExampleGen's file name for a one-shard split
+# write_examples' and FeatureExampleGen's arguments (checked when the component is made, too)
+EXAMPLES_PARAMS = {"eval_share": Interval(float, 0, 1, closed="neither"), "seed": Interval(int, 0),
+                   "full_names": Kind(bool, int), "timestamp": Kind(str)}
 
 
 def write_examples(repo: FeatureRepo | str, entity_df: Any, features: Sequence[str] | str, output_dir: str, *,
@@ -58,15 +62,16 @@ def write_examples(repo: FeatureRepo | str, entity_df: Any, features: Sequence[s
 
     Raises:
         DataError: fewer than two entity rows, or the errors of ``training_frame``.
+        ConfigError: an argument outside :data:`EXAMPLES_PARAMS`.
     """
     import pandas as pd
 
-    from mlprod.errors import ConfigError, DataError
+    from mlprod.errors import DataError
     from mlprod.features.repo import _split_refs
     from mlprod.io.examples import write_tfrecord
 
-    if not 0 < eval_share < 1:
-        raise ConfigError(f"eval_share={eval_share!r} must be in (0, 1), e.g. 0.2.")
+    check_params("write_examples", {"eval_share": eval_share, "seed": seed, "full_names": full_names,
+                                    "timestamp": timestamp}, EXAMPLES_PARAMS)
     repo = repo if isinstance(repo, FeatureRepo) else FeatureRepo(repo)
     refs = [f"{v}:{f}" for v, f in _split_refs(features)]
     version = repo.registry_version()

@@ -37,11 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from mlprod.errors import ConfigError, DataError
+from mlprod.params import Kind, OneOf, check_params
 
 ROW = "__mlprod_row"  # the entity row's position, carried through Feast and joined back on
 FEAST_TIMESTAMP = "event_timestamp"  # the entity frame's timestamp column, as Feast names it
 INSTALL = "pip install mlprod[features]"
 ON_MISSING = ("flag", "raise")
+# the arguments of the retrieval calls (mlprod.params tables: one message wherever they are passed)
+TRAINING_PARAMS = {"timestamp": Kind(str), "full_names": Kind(bool)}
+ONLINE_PARAMS = {"on_missing": OneOf(*ON_MISSING), "full_names": Kind(bool)}
 
 _YAML = """\
 # written by mlprod.features: Feast's local provider, embedded (nothing to start)
@@ -377,6 +381,7 @@ class FeatureRepo:
         """
         import pandas as pd
 
+        check_params("training_frame", {"timestamp": timestamp, "full_names": full_names}, TRAINING_PARAMS)
         refs = _split_refs(features)
         views = self._view_objects(refs)
         if isinstance(entity_df, pd.DataFrame):
@@ -444,8 +449,7 @@ class FeatureRepo:
         """
         import pandas as pd
 
-        if on_missing not in ON_MISSING:
-            raise ConfigError(f"on_missing={on_missing!r} must be one of {list(ON_MISSING)}.")
+        check_params("online_features", {"on_missing": on_missing, "full_names": full_names}, ONLINE_PARAMS)
         refs = _split_refs(features)
         views = self._view_objects(refs)
         keys = list(dict.fromkeys(k for v in views.values() for k in v.join_keys))
