@@ -38,6 +38,13 @@ EXAMPLES_PARAMS = {"eval_share": Interval(float, 0, 1, closed="neither"), "seed"
                    "full_names": Kind(bool, int), "timestamp": Kind(str)}
 
 
+def iso_times(series: Any) -> Any:
+    """A timestamp column as the ISO-8601 text (UTC) the examples hold, e.g. ``2024-01-02T00:00:00+00:00``."""
+    from mlprod.features.repo import _utc
+
+    return _utc(series, "the timestamp column").map(lambda t: t.isoformat())
+
+
 def write_examples(repo: FeatureRepo | str, entity_df: Any, features: Sequence[str] | str, output_dir: str, *,
                    timestamp: str = FEAST_TIMESTAMP, eval_share: float = HOLDOUT_SHARE, seed: int = 0,
                    full_names: bool = False) -> dict[str, Any]:
@@ -64,8 +71,6 @@ def write_examples(repo: FeatureRepo | str, entity_df: Any, features: Sequence[s
         DataError: fewer than two entity rows, or the errors of ``training_frame``.
         ConfigError: an argument outside :data:`EXAMPLES_PARAMS`.
     """
-    import pandas as pd
-
     from mlprod.errors import DataError
     from mlprod.features.repo import _split_refs
     from mlprod.io.examples import write_tfrecord
@@ -78,8 +83,7 @@ def write_examples(repo: FeatureRepo | str, entity_df: Any, features: Sequence[s
     frame = repo.training_frame(entity_df, refs, timestamp=timestamp, full_names=full_names)
     if len(frame) < 2:
         raise DataError(f"{len(frame)} entity row(s): a train and an eval split need two or more.")
-    frame[timestamp] = pd.to_datetime(frame[timestamp], utc=True, format="ISO8601"
-                                      if frame[timestamp].dtype == object else None).map(lambda t: t.isoformat())
+    frame[timestamp] = iso_times(frame[timestamp])
     train, held = holdout_indices(len(frame), share=eval_share, seed=seed)
     rows = {}
     for split, idx in zip(SPLITS, (sorted(train), sorted(held)), strict=True):
