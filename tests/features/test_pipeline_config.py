@@ -58,3 +58,19 @@ def test_the_pipeline_trains_evaluates_and_pushes_from_the_feature_store(tmp_pat
     summary = run_pipeline(create_pipeline(cfg, notes=io.StringIO()))
     assert summary.executions["FeatureExampleGen"] == "COMPLETE" and summary.executions["Trainer"] == "COMPLETE"
     assert summary.accuracy is not None
+
+
+def test_cli_run_with_a_feature_repo_builds_the_config(tmp_path):
+    from mlprod import cli
+
+    repo, trips, _ = taxi_features(tmp_path, trips=50)
+    argv = ["run", "--data", str(trips), "--label", "big_tipper", "--feature-repo", str(repo.path),
+            "--features", ",".join(FEATURES), "--train-steps", "5", "--output", str(tmp_path / "o")]
+    cfg = cli._own_data_config(cli.build_parser().parse_args(argv), tmp_path / "o")
+    assert cfg.feature_store == {"repo": str(repo.path), "entity_df": str(trips), "features": FEATURES}
+    assert cfg.data_root is None and cfg.train_steps == 5 and cfg.pipeline_name == "features-trips"
+    assert check_config(cfg)["num_classes"] == 2
+    for bad, message in ((argv[:7] + argv[9:], "--feature-repo needs --features"),
+                         (argv[:5] + ["--features", "a:b"], "--features goes with --feature-repo")):
+        with pytest.raises(ConfigError, match=message):
+            cli._own_data_config(cli.build_parser().parse_args(bad), tmp_path / "o")
