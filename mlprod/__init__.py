@@ -75,12 +75,16 @@ _LAZY: dict[str, str] = {
     "registry": "mlprod.pipelines.registry",
     # lifecycle alerts (webhooks, a log file; mlprod.alerts.configure(...) turns them on)
     "Alerts": "mlprod.alerts",
+    # the feature store (Feast)
+    "feature_repo": "mlprod.features",
+    "FeatureRepo": "mlprod.features",
     # pipelines
     "PipelineConfig": "mlprod.pipelines.tabular",
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("alerts", "beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+_SUBMODULES = ("alerts", "beam", "datasets", "errors", "evaluation", "features", "monitoring", "optimization",
+               "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

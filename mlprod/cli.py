@@ -64,6 +64,20 @@ def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
     from mlprod.pipelines.tabular import PipelineConfig
 
     data = Path(args.data).expanduser().resolve()
+    extra: dict = {} if args.seed is None else {"seed": args.seed}
+    if args.train_steps is not None:
+        extra["train_steps"] = args.train_steps
+    if getattr(args, "feature_repo", None):  # --data is the entity rows; the features come from the repo
+        if not args.features:
+            raise ConfigError("--feature-repo needs --features VIEW:FEATURE,... (the feature references to train on).")
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", data.stem).strip("-") or "data"
+        store = {"repo": str(Path(args.feature_repo).expanduser().resolve()), "entity_df": str(data),
+                 "features": [f.strip() for f in args.features.split(",") if f.strip()]}
+        return PipelineConfig(data_root=None, label=args.label, pipeline_root=join_uri(out, "pipeline_root"),
+                              metadata_path=join_uri(out, "metadata.sqlite"), model_dir=join_uri(out, "serving_model"),
+                              pipeline_name=f"features-{name}", feature_spec=args.spec, feature_store=store, **extra)
+    if getattr(args, "features", None):
+        raise ConfigError("--features goes with --feature-repo REPO (the Feast repo they come from).")
     if data.is_file():
         if data.suffix.lower() != ".csv":
             raise DataError(f"--data {args.data!r} is not a .csv file; pass a CSV file or a folder of CSV files.")
@@ -80,9 +94,6 @@ def _own_data_config(args: argparse.Namespace, out: Path):  # noqa: ANN202
     else:
         raise DataError(f"--data {args.data!r} does not exist; pass a CSV file or a folder of CSV files.")
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", data.stem).strip("-") or "data"
-    extra = {} if args.seed is None else {"seed": args.seed}
-    if args.train_steps is not None:
-        extra["train_steps"] = args.train_steps
     return PipelineConfig(data_root=root, label=args.label, pipeline_root=join_uri(out, "pipeline_root"),
                           metadata_path=join_uri(out, "metadata.sqlite"),
                           model_dir=join_uri(out, "serving_model"), pipeline_name=f"tabular-{name}",
@@ -455,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "saved as OUTPUT/pipeline_root/feature_spec.yaml to edit)")
     run.add_argument("--seed", type=int, help="with --data: the Trainer's random seed (default 0)")
     run.add_argument("--train-steps", type=int, help="with --data: training steps (default 300)")
+    run.add_argument("--feature-repo", help="with --data: a Feast feature repo; --data is then the entity rows "
+                     "(Parquet/CSV: entity key, event_timestamp, label) and the features are read point-in-time")
+    run.add_argument("--features", help="with --feature-repo: feature references, e.g. area_daily:mean_fare,area_daily:trips")
     run.add_argument("--runner", default="local", choices=["local", "beam"],
                      help="TFX LocalDagRunner or BeamDagRunner (default: local)")
     run.add_argument("--output", default="mlprod-output", help="folder for artifacts and metadata")

@@ -14,6 +14,7 @@ EXPECTED_PUBLIC = {
     "preprocessing", "optimize", "OptimizeResult", "optimization",
     "search", "DenseSpace", "ConvSpace", "SearchResult", "tuning",
     "alerts", "Alerts",
+    "feature_repo", "FeatureRepo", "features",
 }
 
 
@@ -30,7 +31,7 @@ def test_every_public_name_resolves():
 def test_import_is_light_and_fast():
     code = ("import sys, time; t=time.perf_counter(); import mlprod; dt=time.perf_counter()-t;"
             "heavy=[m for m in ('tensorflow','apache_beam','tensorflow_model_analysis','tfx',"
-            "'tensorflow_data_validation','pandas') if m in sys.modules]; print(dt, heavy)")
+            "'tensorflow_data_validation','pandas','feast') if m in sys.modules]; print(dt, heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     dt, heavy = out.split(" ", 1)
     assert float(dt) < 1.0

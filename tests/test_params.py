@@ -8,6 +8,8 @@ import pytest
 
 import mlprod
 from mlprod.components.monitoring import RetrainTrigger
+from mlprod.features.examples import EXAMPLES_PARAMS, write_examples
+from mlprod.features.repo import ONLINE_PARAMS, TRAINING_PARAMS, FeatureRepo
 from mlprod.monitoring.monitor import MONITOR_PARAMS
 from mlprod.monitoring.retrain import RETRAIN_PARAMS, RetrainPolicy
 from mlprod.optimization import OPTIMIZE_PARAMS
@@ -19,8 +21,19 @@ from mlprod.serving.server import SERVE_PARAMS, Batching
 from mlprod.tuning.search import SEARCH_PARAMS
 
 
+def _feature_repo(tmp_path):
+    repo = FeatureRepo(tmp_path / "features")
+    repo.define("v", pd.DataFrame({"area": [1], "ts": pd.to_datetime(["2024-01-01"], utc=True), "x": [1.0]}),
+                entity="area", timestamp="ts")
+    return repo
+
+
 def _calls(tmp_path):
+    from mlprod.components.features import FeatureExampleGen
+
     df = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1], "_timestamp_ms": [1, 2]})
+    repo = _feature_repo(tmp_path)
+    rows = pd.DataFrame({"area": [1, 1], "event_timestamp": pd.to_datetime(["2024-01-02"] * 2, utc=True)})
     space = mlprod.DenseSpace((2,), 2)
     data = (np.zeros((10, 2), np.float32), np.zeros(10, np.int64))
     return [
@@ -36,6 +49,12 @@ def _calls(tmp_path):
             "data_root": "/data", "label": "label", "pipeline_root": str(tmp_path), **kw})),
         ("RetrainPolicy", RETRAIN_PARAMS, lambda **kw: RetrainPolicy(**kw)),
         ("RetrainTrigger", RETRAIN_PARAMS, lambda **kw: RetrainTrigger(log_dir=str(tmp_path), **kw)),
+        ("training_frame", TRAINING_PARAMS, lambda **kw: repo.training_frame(rows, ["v:x"], **kw)),
+        ("online_features", ONLINE_PARAMS, lambda **kw: repo.online_features([{"area": 1}], ["v:x"], **kw)),
+        ("write_examples", EXAMPLES_PARAMS, lambda **kw: write_examples(repo, rows, ["v:x"], str(tmp_path / "ex"),
+                                                                        **kw)),
+        ("FeatureExampleGen", EXAMPLES_PARAMS, lambda **kw: FeatureExampleGen(
+            repo=str(repo.path), entity_df=str(tmp_path / "rows.parquet"), features=["v:x"], **kw)),
     ]
 
 

@@ -26,6 +26,7 @@ _LAZY = {
     "TFLiteModels": "mlprod.components.optimization",
     "RetrainSignal": "mlprod.components.artifacts",
     "RetrainTrigger": "mlprod.components.monitoring",
+    "FeatureExampleGen": "mlprod.components.features",
 }
 __all__ = sorted(_LAZY)
 

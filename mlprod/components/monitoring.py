@@ -98,7 +98,7 @@ def RetrainTrigger(
 _TriggerComponent = RetrainTrigger
 
 
-def encode_names(value: Any, name: str) -> str:
+def encode_names(value: Any, name: str, component: str = "RetrainTrigger") -> str:
     """Names for a TFX string parameter: a list/tuple joined as ``"a,b"`` (a string passes as is).
 
     Raises:
@@ -107,7 +107,7 @@ def encode_names(value: Any, name: str) -> str:
     if isinstance(value, str):
         return value
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and "," not in v for v in value):
-        raise ConfigError(f"RetrainTrigger: {name}={value!r} must be a list of feature names (without commas) or "
+        raise ConfigError(f"{component}: {name}={value!r} must be a list of feature names (without commas) or "
                           "one comma-separated string.")
     return ",".join(value)
 

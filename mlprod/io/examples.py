@@ -46,7 +46,8 @@ def _kinds(df: "pd.DataFrame") -> dict[str, str]:
 
 
 def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    # None, NaN, and pandas' NA/NaT (nullable columns: Int64, string, datetimes)
+    return v is None or (isinstance(v, float) and math.isnan(v)) or type(v).__name__ in ("NAType", "NaTType")
 
 
 def to_examples(df: "pd.DataFrame") -> list[Any]:
@@ -61,13 +62,16 @@ def to_examples(df: "pd.DataFrame") -> list[Any]:
     return out
 
 
-def write_tfrecord(df: "pd.DataFrame", path: "str | Path") -> str:
-    """Write ``df`` as a TFRecord file of ``tf.Example`` (local path or ``gs://``-style URI); return the path."""
+def write_tfrecord(df: "pd.DataFrame", path: "str | Path", compression: str | None = None) -> str:
+    """Write ``df`` as a TFRecord file of ``tf.Example`` (local path or ``gs://``-style URI); return the path.
+
+    ``compression="GZIP"`` writes what ExampleGen writes (``Split-*/data_tfrecord-*.gz``).
+    """
     import tensorflow as tf
 
     path = str(path)
     tf.io.gfile.makedirs(path.rsplit("/", 1)[0] if "://" in path else str(Path(path).parent))
-    with tf.io.TFRecordWriter(path) as w:
+    with tf.io.TFRecordWriter(path, options=compression) as w:
         for ex in to_examples(df):
             w.write(ex.SerializeToString())
     return path

@@ -297,7 +297,7 @@ def _column(col: Any, n: int) -> Any:
 
 
 def load_frame(data: Any, what: str = "data") -> "pd.DataFrame":
-    """A DataFrame from a DataFrame, or CSV or TFRecord (``tf.Example``) path(s)/glob/folder.
+    """A DataFrame from a DataFrame, or CSV, Parquet or TFRecord (``tf.Example``) path(s)/glob/folder.
 
     Raises:
         DataError: unknown input type, mixed or unknown file kinds, empty data.
@@ -312,9 +312,11 @@ def load_frame(data: Any, what: str = "data") -> "pd.DataFrame":
             df = read_csv(files)
         elif all("tfrecord" in os.path.basename(f).lower() for f in files):
             df = read_tfrecord(files)
+        elif all(f.lower().endswith(".parquet") for f in files):
+            df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
         else:
-            raise DataError(f"cannot read {files[:2]} as {what}: pass CSV or TFRecord (tf.Example) files, or a "
-                            "DataFrame.")
+            raise DataError(f"cannot read {files[:2]} as {what}: pass CSV, Parquet or TFRecord (tf.Example) files, "
+                            "or a DataFrame.")
     else:
         raise DataError(f"cannot use a {type(data).__name__} as {what}; pass a DataFrame, CSV or TFRecord path(s).")
     check_frame(df, what)

@@ -80,8 +80,10 @@ PIPELINE_PARAMS = {
     "enable_cache": Kind(bool), "num_classes": Interval(int, 2, optional=True), "eval_slices": Kind(tuple, list),
     "skew_mode": GATE_PARAMS["mode"], "check_kind": GATE_PARAMS["kind"], "tune": Kind(dict, optional=True),
     "curate_schema": Kind(bool), "span_pattern": Kind(str, optional=True), "retrain_when": Kind(dict, optional=True),
-    "seed": Interval(int, 0),
+    "seed": Interval(int, 0), "feature_store": Kind(dict, optional=True),
 }
+#: the keys of ``PipelineConfig(feature_store={...})``: FeatureExampleGen's parameters
+FEATURE_STORE_KEYS = {"repo", "entity_df", "features", "timestamp", "eval_share", "seed"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class PipelineConfig:
     """Everything the tabular pipeline needs; paths may be ``str`` or ``Path``.
 
     Attributes:
-        data_root: folder holding the CSV file(s) (what CsvExampleGen reads).
+        data_root: folder holding the CSV file(s) (what CsvExampleGen reads); None with ``feature_store``.
         label: name of the class column: integer ids 0..K-1, or text (mapped to ids 0..K-1 in
             sorted order in a copy of the data under ``pipeline_root``; the served model's
             probabilities follow that order, recorded in ``label_classes.json``).
@@ -147,9 +149,17 @@ class PipelineConfig:
             ``span_pattern`` come from this config); when it fires it writes the labelled
             requests as the next span, and everything else runs under ``tfx.dsl.Cond`` on that:
             a run where nothing fires trains nothing. Needs ``span_pattern``.
+        feature_store: given, training data comes from a Feast feature repo instead of
+            ``data_root`` (pass ``data_root=None``): ``{"repo": folder, "entity_df": Parquet/CSV
+            file of entity key, event timestamp and label, "features": ["view:feature", ...]}``
+            (optional ``timestamp``, ``eval_share``, ``seed``); a
+            :class:`~mlprod.components.FeatureExampleGen` writes point-in-time-correct examples
+            in ExampleGen's place (docs/feature-store.md). The feature spec is inferred from the
+            first 2,000 entity rows joined with their features. Not with ``span_pattern`` or
+            ``retrain_when`` (they write CSV spans); labels must be class ids.
     """
 
-    data_root: str | Path
+    data_root: str | Path | None
     label: str
     pipeline_root: str | Path
     metadata_path: str | Path | None = None
@@ -173,6 +183,7 @@ class PipelineConfig:
     span_pattern: str | None = None
     retrain_when: dict[str, Any] | None = None
     seed: int = 0
+    feature_store: dict[str, Any] | None = None
     # the default model_dir this config resolved (so replace(config, pipeline_root=...) moves it along)
     _default_model_dir: str | None = field(default=None, repr=False, compare=False, kw_only=True)
 
@@ -252,6 +263,11 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
         >>> check_config(cfg)["num_classes"]
         3
     """
+    if config.feature_store is not None:
+        return _check_feature_store(config)
+    if config.data_root is None:
+        raise ConfigError("PipelineConfig: data_root=None needs feature_store={...}; pass the folder holding the "
+                          "CSV file(s).")
     root = Path(config.data_root)
     if not root.is_dir():
         raise DataError(f"data_root {str(root)!r} is not a folder; point it at the folder holding your CSV file(s).")
@@ -326,6 +342,66 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
                         "fix the spec.")
     return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
             "feature_spec": spec, "label_classes": classes, "inferred": inferred}
+
+
+def _check_feature_store(config: PipelineConfig) -> dict[str, Any]:
+    """:func:`check_config` for ``feature_store=``: the facts read from a preview of the training
+    rows (the first 2,000 entity rows joined with their features, as FeatureExampleGen joins them)."""
+    from mlprod.features.examples import iso_times
+    from mlprod.features.repo import FEAST_TIMESTAMP, FeatureRepo
+    from mlprod.io.frames import load_frame
+
+    fs = dict(config.feature_store or {})
+    unknown, lacking = sorted(set(fs) - FEATURE_STORE_KEYS), sorted({"repo", "entity_df", "features"} - set(fs))
+    if unknown or lacking:
+        raise ConfigError(f"PipelineConfig: feature_store has unknown key(s) {unknown} / lacks {lacking}; it takes "
+                          f"{sorted(FEATURE_STORE_KEYS)} (repo, entity_df and features are needed).")
+    if config.span_pattern or config.retrain_when is not None:
+        raise ConfigError("PipelineConfig: feature_store= cannot go with span_pattern= or retrain_when= (they read "
+                          "and write CSV spans under data_root); add new labelled rows to the entity file instead.")
+    if not (Path(fs["repo"]) / "feature_store.yaml").is_file():
+        raise DataError(f"feature_store repo {str(fs['repo'])!r} has no feature_store.yaml; create it with "
+                        "mlprod.feature_repo(path) and define the views first.")
+    timestamp = fs.get("timestamp", FEAST_TIMESTAMP)
+    entity = load_frame(str(fs["entity_df"]), what="entity rows")
+    if config.label not in entity.columns:
+        raise DataError(f"label column {config.label!r} is not in the entity rows {fs['entity_df']} (columns: "
+                        f"{list(entity.columns)}); pass the right label= name.")
+    try:
+        ints = sorted({int(v) for v in entity[config.label].dropna()})
+    except ValueError:
+        raise DataError(f"label {config.label!r} of the entity rows holds text; map class names to integers 0..K-1 "
+                        "in the entity file first.") from None
+    if not ints or ints[0] < 0 or len(ints) < 2:
+        raise DataError(f"label {config.label!r} must hold two or more class ids 0..K-1 (found {ints[:5]}).")
+    if config.serving_data_root is not None and not Path(config.serving_data_root).is_dir():
+        raise DataError(f"serving_data_root {str(config.serving_data_root)!r} is not a folder; point it at "
+                        "the folder holding the serving CSV(s), or set it to None.")
+    check_writable(config.pipeline_root)
+    if config.metadata_path is not None and "://" not in str(config.metadata_path):
+        check_writable(Path(config.metadata_path).parent)
+    _check_tune(config.tune)
+    preview = FeatureRepo(fs["repo"]).training_frame(entity.head(2000), fs["features"], timestamp=timestamp)
+    preview[timestamp] = iso_times(preview[timestamp])  # as the examples hold it
+    columns = list(preview.columns)
+    unknown = [c for s in config.eval_slices for c in ([s] if isinstance(s, str) else list(s)) if c not in columns]
+    if unknown:
+        raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the training rows {columns}; fix "
+                          "eval_slices.")
+    inferred = None
+    if config.feature_spec is None:
+        from mlprod.preprocessing.infer import infer_feature_spec
+
+        inferred = infer_feature_spec(preview, config.label)
+        spec = inferred.spec
+    else:
+        spec = load_feature_spec(config.feature_spec)
+    missing = [c for c in spec.input_columns() if c not in columns]
+    if missing:
+        raise DataError(f"the feature spec names column(s) {missing} that are not in the training rows {columns}; "
+                        "fix the spec.")
+    return {"csv_files": [Path(fs["entity_df"])], "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
+            "feature_spec": spec, "label_classes": None, "inferred": inferred}
 
 
 def load_feature_spec(spec: Any) -> Any:
@@ -580,10 +656,16 @@ def _training_nodes(config: PipelineConfig, facts: dict[str, Any]) -> list[Any]:
               "seed": config.seed}
     if facts.get("label_classes") is not None:
         custom["label_classes"] = list(facts["label_classes"])
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=facts.get("data_root", str(config.data_root)),
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.span_pattern)])
-        if config.span_pattern else None)
+    if config.feature_store is not None:
+        from mlprod.components.features import FeatureExampleGen
+
+        example_gen = FeatureExampleGen(**config.feature_store)
+    else:
+        example_gen = tfx.components.CsvExampleGen(
+            input_base=facts.get("data_root", str(config.data_root)),
+            input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split",
+                                                                       pattern=config.span_pattern)])
+            if config.span_pattern else None)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
