@@ -33,7 +33,17 @@ from mlprod.preprocessing.arrow import (
     value_kinds,
 )
 from mlprod.preprocessing.compile import ISO_DATE, Fn, build_preprocessing_fn
-from mlprod.preprocessing.spec import NMF, PCA, SVD, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
+from mlprod.preprocessing.spec import (
+    NMF,
+    PCA,
+    SVD,
+    Categorical,
+    Cross,
+    DateParts,
+    Distance,
+    FeatureSpec,
+    Numeric,
+)
 from mlprod.reporting import HtmlResult, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover

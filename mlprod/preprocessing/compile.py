@@ -16,7 +16,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from mlprod.preprocessing.spec import NMF, PCA, SVD, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
+from mlprod.preprocessing.spec import (
+    NMF,
+    PCA,
+    SVD,
+    Categorical,
+    Cross,
+    DateParts,
+    Distance,
+    FeatureSpec,
+    Numeric,
+)
 
 Fn = Callable[[dict[str, Any]], dict[str, Any]]
 EARTH_RADIUS_KM = 6371.0088

@@ -12,8 +12,7 @@ import mlprod
 from mlprod import datasets
 from mlprod.errors import ConfigError, DataError
 from mlprod.io.examples import serialized
-from mlprod.preprocessing import NMF, SVD, FeatureSpec
-from mlprod.preprocessing import tfx_fn
+from mlprod.preprocessing import NMF, SVD, FeatureSpec, tfx_fn
 from mlprod.preprocessing.decompose import RowSample, nmf_fit
 
 PAY = ["Cash", "Credit Card", "No Charge", "Unknown"]
