@@ -123,9 +123,9 @@ class RowSample(beam.CombineFn):
 
     def add_input(self, acc: Any, batch: Any) -> Any:
         x = np.asarray(batch[0], dtype=np.float64).reshape(-1, len(self.columns))
-        negative = (x < 0).any(axis=0)
+        negative: np.ndarray = np.asarray((x < 0).any(axis=0))
         if negative.any():
-            bad = [c for c, b in zip(self.columns, negative, strict=True) if b]
+            bad = [c for i, c in enumerate(self.columns) if negative[i]]
             raise DataError(f"{self.owner} needs non-negative inputs, but column(s) {bad} hold negative values "
                             f"(e.g. {float(x.min()):g}); clip or shift them first (in the data, or with "
                             "Numeric(..., clip=(0, ...)) before the spec), or use SVD, which takes any sign.")
