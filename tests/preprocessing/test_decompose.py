@@ -123,3 +123,16 @@ def test_row_sample_is_bounded_uniform_and_reproducible():
     assert n == 10_000 and len(rows) == 500
     np.testing.assert_array_equal(np.sort(rows[:, 0]), np.sort(again[1][:, 0]))
     assert 3_500 < rows.mean() < 6_500  # spread over all batches, not the first ones
+
+
+def test_nmf_fitted_on_a_bounded_sample_still_fits_all_rows(raw):
+    from mlprod.preprocessing.decompose import _fit_sample
+
+    x = matrix(raw, COUNTS)
+    fn = RowSample(300, "NMF('n')", tuple(COUNTS))
+    acc = fn.merge_accumulators([fn.add_input(fn.create_accumulator(), [b]) for b in np.array_split(x, 5)])
+    assert len(acc[1]) == 300 and acc[2] == len(x)
+    h = _fit_sample(fn.extract_output(acc), 2, 400, "NMF('n')")
+    w = np.stack([nnls(h.T, row)[0] for row in x])
+    sk = SkNMF(n_components=2, max_iter=1000, random_state=0).fit(x)  # on all 1,500 rows
+    assert np.linalg.norm(x - w @ h) <= 1.10 * sk.reconstruction_err_
