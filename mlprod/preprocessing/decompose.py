@@ -15,6 +15,7 @@ Example:
 """
 from __future__ import annotations
 
+import logging
 import zlib
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 from mlprod.errors import DataError
 
 NMF_TOL = 1e-4
+log = logging.getLogger("mlprod.preprocessing")
 
 
 def svd_flip_columns(v: Any) -> Any:
@@ -149,6 +151,8 @@ def _fit_sample(acc: Any, k: int, max_iter: int, owner: str) -> np.ndarray:
     if not rows.any():
         raise DataError(f"{owner}: every input value is 0, so there is nothing to factorize; check the columns.")
     rows = rows[np.argsort(keys, kind="stable")]  # an order independent of how the runner merged
+    log.info("%s: components fitted on %s of %s rows (%s)", owner, f"{len(rows):,}", f"{n:,}",
+             "all of them" if len(rows) == n else "a uniform sample; raise sample_rows= for more")
     return nmf_fit(rows, k, max_iter=max_iter)
 
 
