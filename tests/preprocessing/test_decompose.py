@@ -136,3 +136,12 @@ def test_nmf_fitted_on_a_bounded_sample_still_fits_all_rows(raw):
     w = np.stack([nnls(h.T, row)[0] for row in x])
     sk = SkNMF(n_components=2, max_iter=1000, random_state=0).fit(x)  # on all 1,500 rows
     assert np.linalg.norm(x - w @ h) <= 1.10 * sk.reconstruction_err_
+
+
+def test_nmf_refuses_a_negative_value_the_driver_sample_did_not_see(tmp_path):
+    taxi = datasets.chicago_taxi()[["fare", "trip_miles", "tips"]].copy()  # 15,002 rows; the driver reads 10,000
+    taxi.loc[12_000, "tips"] = -1.0
+    taxi.to_csv(tmp_path / "taxi.csv", index=False)
+    spec = FeatureSpec(features=(NMF("trip_nmf", ("fare", "trip_miles", "tips")),))
+    with pytest.raises(DataError, match=r"NMF\('trip_nmf'\) needs non-negative inputs, but column\(s\) \['tips'\]"):
+        mlprod.analyze_and_transform(str(tmp_path / "taxi.csv"), spec, output_dir=tmp_path / "out", progress=False)
