@@ -47,6 +47,8 @@ _LAZY: dict[str, str] = {
     "Categorical": "mlprod.preprocessing",
     "Cross": "mlprod.preprocessing",
     "PCA": "mlprod.preprocessing",
+    "SVD": "mlprod.preprocessing",
+    "NMF": "mlprod.preprocessing",
     "Distance": "mlprod.preprocessing",
     "DateParts": "mlprod.preprocessing",
     # neural architecture search

@@ -10,7 +10,7 @@ EXPECTED_PUBLIC = {
     "__version__", "create_pipeline", "datasets", "errors", "pipelines", "reporting",
     "run_pipeline", "infer_schema", "validate", "detect_skew", "detect_drift", "ValidationResult", "validation",
     "evaluate", "EvalSpec", "Threshold", "Buckets", "EvalResult", "evaluation",
-    "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "Distance", "DateParts",
+    "analyze_and_transform", "FeatureSpec", "Numeric", "Categorical", "Cross", "PCA", "SVD", "NMF", "Distance", "DateParts",
     "preprocessing", "optimize", "OptimizeResult", "optimization",
     "search", "DenseSpace", "ConvSpace", "SearchResult", "tuning",
     "alerts", "Alerts",

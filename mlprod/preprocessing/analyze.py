@@ -33,7 +33,17 @@ from mlprod.preprocessing.arrow import (
     value_kinds,
 )
 from mlprod.preprocessing.compile import ISO_DATE, Fn, build_preprocessing_fn
-from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
+from mlprod.preprocessing.spec import (
+    NMF,
+    PCA,
+    SVD,
+    Categorical,
+    Cross,
+    DateParts,
+    Distance,
+    FeatureSpec,
+    Numeric,
+)
 from mlprod.reporting import HtmlResult, html_page, table_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,7 +70,8 @@ def check_spec(df: "pd.DataFrame", spec: FeatureSpec) -> None:
         raise DataError(f"the spec names column(s) {missing} that are not in the data (columns: "
                         f"{list(df.columns)}); fix the names in the spec.")
     for f in spec.features:
-        numeric_cols = {Numeric: f.inputs, Distance: f.inputs, PCA: f.inputs, DateParts: f.inputs}.get(type(f), ())
+        numeric_cols = {Numeric: f.inputs, Distance: f.inputs, PCA: f.inputs, SVD: f.inputs, NMF: f.inputs,
+                        DateParts: f.inputs}.get(type(f), ())
         for c in numeric_cols:
             col = df[c]
             if isinstance(f, DateParts) and not pd.api.types.is_numeric_dtype(col):
@@ -84,6 +95,10 @@ def check_spec(df: "pd.DataFrame", spec: FeatureSpec) -> None:
             if np.isnan(values).any() and getattr(f, "impute", "x") is None and not isinstance(f, DateParts):
                 raise DataError(f"column {c!r} has {int(np.isnan(values).sum())} missing value(s); set "
                                 f"impute='mean'|'median'|'constant' on {type(f).__name__}({f.name!r}).")
+            if isinstance(f, NMF) and (values < 0).any():
+                raise DataError(f"NMF({f.name!r}) needs non-negative inputs, but column {c!r} has "
+                                f"{int((values < 0).sum())} negative value(s) (min {np.nanmin(values):g}); clip or "
+                                "shift the column first, or use SVD, which takes any sign.")
         if isinstance(f, (Categorical, Cross)):
             for c in f.inputs:
                 if df[c].isna().all():

@@ -1,6 +1,6 @@
 """Compile a :class:`FeatureSpec` into a TensorFlow Transform ``preprocessing_fn``.
 
-Every output is dense: scalars as ``[batch]``, one-hot and PCA as ``[batch, k]``. Inputs may
+Every output is dense: scalars as ``[batch]``, one-hot, PCA, SVD and NMF as ``[batch, k]``. Inputs may
 be dense (``[batch]`` or ``[batch, 1]``) or sparse (optional features), so the same function
 serves TFX's Transform (schema-driven inputs) and :func:`analyze_and_transform`.
 
@@ -16,7 +16,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from mlprod.preprocessing.spec import PCA, Categorical, Cross, DateParts, Distance, FeatureSpec, Numeric
+from mlprod.preprocessing.spec import (
+    NMF,
+    PCA,
+    SVD,
+    Categorical,
+    Cross,
+    DateParts,
+    Distance,
+    FeatureSpec,
+    Numeric,
+)
 
 Fn = Callable[[dict[str, Any]], dict[str, Any]]
 EARTH_RADIUS_KM = 6371.0088
@@ -191,6 +201,17 @@ def _pca(f: PCA, inputs: dict[str, Any]) -> Any:
     return tf.cast(tf.matmul(x, matrix), tf.float32)
 
 
+def _decomposition(f: SVD | NMF, inputs: dict[str, Any]) -> Any:
+    import tensorflow as tf
+
+    from mlprod.preprocessing.decompose import nmf_project, svd_project
+
+    x = tf.cast(tf.stack([_numeric_input(inputs[c], f.impute, f.fill_value) for c in f.columns], axis=1),
+                tf.float64)
+    out = svd_project(x, f.components) if isinstance(f, SVD) else nmf_project(x, f)
+    return tf.cast(out, tf.float32)
+
+
 def build_preprocessing_fn(spec: FeatureSpec, user_fn: Fn | None = None) -> Fn:
     """The ``preprocessing_fn`` for ``spec``; ``user_fn``'s outputs are merged in (they win on clashes).
 
@@ -216,6 +237,8 @@ def build_preprocessing_fn(spec: FeatureSpec, user_fn: Fn | None = None) -> Fn:
                 out[f.name] = _cross(f, inputs)
             elif isinstance(f, PCA):
                 out[f.name] = _pca(f, inputs)
+            elif isinstance(f, (SVD, NMF)):
+                out[f.name] = _decomposition(f, inputs)
         for name in spec.passthrough:
             out[name] = _dense(inputs[name], 0)
         if spec.label:

@@ -174,6 +174,108 @@ class PCA:
         return tuple(self.columns)
 
 
+def _check_decomposition(kind: str, f: Any) -> None:
+    owner = f"{kind}({f.name!r})"
+    _check_name(kind, "name", f.name)
+    _check_names(owner, "columns", f.columns)
+    _check_int(owner, "components", f.components, 1)
+    _check_choice(owner, "impute", f.impute, NUMERIC_IMPUTE)
+    if f.components > len(f.columns):
+        raise ConfigError(f"{owner}: components={f.components} is larger than the input width "
+                          f"({len(f.columns)} column(s)); choose components between 1 and {len(f.columns)}, "
+                          "or add columns.")
+
+
+@dataclass(frozen=True)
+class SVD:
+    """Truncated SVD of a group of numeric columns (uncentered, as scikit-learn's ``TruncatedSVD``).
+
+    Meant for sparse, count and one-hot/indicator columns, where centering (PCA) would destroy
+    the sparsity. The full-pass analysis sums the uncentered second-moment matrix ``X'X`` (float64,
+    exact, one pass); its top ``components`` eigenvectors are the right singular vectors ``V``,
+    signed so the largest-magnitude entry of each is positive (scikit-learn's ``svd_flip``). The
+    output is ``x @ V`` (``[batch, components]``), computed in the graph, so serving applies the
+    same projection.
+
+    Attributes:
+        name: output feature name.
+        columns: the numeric input columns (the input width is their number).
+        components: output dimension ``k`` (1 .. number of columns).
+        impute: missing values: ``constant`` (the default, ``fill_value`` 0: an absent entry of a
+            sparse row counts as 0), ``mean``, ``median`` or ``None`` (refuse missing values).
+        fill_value: the value for ``impute="constant"``.
+
+    Example:
+        >>> SVD("words", ("count_a", "count_b", "count_c"), components=2).components
+        2
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    components: int = 2
+    impute: str | None = "constant"
+    fill_value: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_decomposition("SVD", self)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+
+@dataclass(frozen=True)
+class NMF:
+    """Non-negative matrix factorization of a group of non-negative columns: ``X ~ W H``, output ``W``.
+
+    Fitting: the Frobenius NMF objective has no sufficient statistic a one-pass combiner could
+    sum (each row's optimal ``w`` is a non-negative least-squares solution, nonlinear in the
+    row), so the full-pass analysis draws a bounded uniform sample of ``sample_rows`` rows
+    (reproducible: the random keys are seeded by each batch's bytes; all rows when there are
+    fewer) and fits the components ``H`` (``[components, columns]``) on it with scikit-learn's
+    recipe: NNDSVDa initialisation, then coordinate descent (HALS) for at most ``max_iter``
+    sweeps (relative tolerance 1e-4). The analysis also checks every row: a negative value fails
+    it, naming the column.
+
+    Transform: in the graph, each row's ``w >= 0`` solves ``min ||x - w H||`` (non-negative least
+    squares) by a fixed number (``TRANSFORM_STEPS``) of coordinate-descent sweeps, started from the
+    clipped unconstrained solution; negative inputs at serving time are clipped to 0 first. The
+    outputs are non-negative, ``[batch, components]``.
+
+    Attributes:
+        name: output feature name.
+        columns: the non-negative numeric input columns.
+        components: ``k`` (1 .. number of columns).
+        impute: missing values: ``constant`` (the default, ``fill_value`` 0), ``mean``,
+            ``median`` or ``None``.
+        sample_rows: at most this many rows fit the components.
+        max_iter: coordinate-descent sweeps of the fit.
+
+    Example:
+        >>> NMF("topics", ("count_a", "count_b", "count_c"), components=2).sample_rows
+        100000
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    components: int = 2
+    impute: str | None = "constant"
+    fill_value: float = 0.0
+    sample_rows: int = 100_000
+    max_iter: int = 400
+
+    TRANSFORM_STEPS = 100  # class constant, not a field: coordinate-descent sweeps per row in the graph
+
+    def __post_init__(self) -> None:
+        _check_decomposition("NMF", self)
+        _check_int(f"NMF({self.name!r})", "sample_rows", self.sample_rows, 10)
+        _check_int(f"NMF({self.name!r})", "max_iter", self.max_iter, 1)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+
 @dataclass(frozen=True)
 class Distance:
     """Great-circle (haversine) distance in km between two latitude/longitude pairs (degrees)."""
@@ -220,8 +322,9 @@ class DateParts:
         return (self.timestamp,)
 
 
-Feature = Numeric | Categorical | Cross | PCA | Distance | DateParts
-KINDS: dict[str, type] = {c.__name__.lower(): c for c in (Numeric, Categorical, Cross, PCA, Distance, DateParts)}
+Feature = Numeric | Categorical | Cross | PCA | SVD | NMF | Distance | DateParts
+KINDS: dict[str, type] = {c.__name__.lower(): c for c in (Numeric, Categorical, Cross, PCA, SVD, NMF, Distance,
+                                                         DateParts)}
 
 
 @dataclass(frozen=True)
