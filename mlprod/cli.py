@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlprod import __version__
 from mlprod.errors import ConfigError, MlprodError
@@ -266,6 +267,17 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _online_features(args: argparse.Namespace) -> Any:
+    """``--feature-store REPO --features v:f,...`` as the server's online join (None without them)."""
+    if bool(args.feature_store) != bool(args.features):
+        raise ConfigError("give --feature-store REPO and --features view:feature,... together.")
+    if not args.feature_store:
+        return None
+    from mlprod.serving.features import OnlineFeatures
+
+    return OnlineFeatures(args.feature_store, args.features, on_missing=args.on_missing_features)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -290,7 +302,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
-                poll_s=args.file_system_poll_wait_seconds)
+                poll_s=args.file_system_poll_wait_seconds, feature_store=_online_features(args))
     import gc
 
     # this process only serves: move what loading made (TensorFlow, the model, the web stack:
@@ -548,6 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="threads one TensorFlow op may use (TF Serving's flag; 0: TensorFlow picks)")
     sv.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
                     help="TensorFlow ops run at once (TF Serving's flag; 0: TensorFlow picks)")
+    sv.add_argument("--feature-store", help="a feature repo (mlprod.features): requests carry entity keys, the "
+                                            "server adds --features from its online store")
+    sv.add_argument("--features", help="feature references view:feature,... read from --feature-store")
+    sv.add_argument("--on-missing-features", choices=["error", "absent"], default="error",
+                    help="an entity without current values: a 400 (error, default) or the model's default (absent)")
     sv.set_defaults(func=_cmd_serve)
 
     rg = sub.add_parser("registry", help="every trained model with its stage (serving, rolled back, retired, "

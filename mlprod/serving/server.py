@@ -94,7 +94,7 @@ class Server:
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
                  versions: list[int] | None = None, poll_s: float = 1.0,
                  version_labels: dict[str, int] | None = None,
-                 model_config_file: str | None = None) -> None:
+                 model_config_file: str | None = None, feature_store: Any = None) -> None:
         if (model_dir is None) == (model_config_file is None):
             raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
                               "models), not both.")
@@ -132,6 +132,8 @@ class Server:
         self.batcher = (Batcher(self._run, max_batch_size=cfg_b.max_batch_size, batch_timeout_s=cfg_b.batch_timeout_s,
                                 num_batch_threads=cfg_b.num_batch_threads,
                                 on_run=self._ran) if cfg_b else None)
+        #: mlprod.serving.features.OnlineFeatures joined into example-taking requests (None: off)
+        self.feature_store = feature_store
         self.draining = False
         self._rest: Any = None
         self._rest_thread: threading.Thread | None = None
@@ -202,6 +204,7 @@ class Server:
         While draining, only requests ``admitted`` before it began (the APIs check on arrival) run."""
         if self.draining and not admitted:
             raise Unavailable("the server is shutting down; retry on another replica.")
+        inputs = self._with_features(sig, inputs)
         key = (sv, sig.name)
         if self.batcher is not None:
             return self.batcher.submit(key, inputs, request_id)
@@ -215,7 +218,7 @@ class Server:
                      request_id: str | None = None, *, admitted: bool = False) -> Any:
         """:meth:`submit` for the REST server's event loop: an awaitable of the outputs."""
         if self.batcher is not None and (admitted or not self.draining):
-            return self.batcher.submit_async((sv, sig.name), inputs, request_id)
+            return self.batcher.submit_async((sv, sig.name), self._with_features(sig, inputs), request_id)
         done = self.submit(sv, sig, inputs, request_id, admitted=admitted)  # unbatched: it ran here, in the loop's thread
         fut = asyncio.get_running_loop().create_future()  # handed over without asyncio.wrap_future's wake-up
         if done.exception() is None:
@@ -223,6 +226,13 @@ class Server:
         else:
             fut.set_exception(done.exception())
         return fut
+
+    def _with_features(self, sig: Signature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The request's examples with the feature store's online values added (one lookup per request)."""
+        if self.feature_store is None or not sig.takes_examples:
+            return inputs
+        name = next(iter(sig.inputs))
+        return {**inputs, name: self.feature_store.join(inputs[name], sig.example_features)}
 
     def infer(self, inputs: dict[str, np.ndarray], *, version: int | None = None, signature_name: str | None = None,
               request_id: str | None = None, model_name: str | None = None) -> dict[str, np.ndarray]:
@@ -392,7 +402,9 @@ def serve(model_dir: str | None = None, *, model_name: str = "model", host: str 
             ``versions``, ``poll_s`` (how often the base folder is scanned), ``version_labels``
             (TF Serving's labels, e.g. ``{"stable": 1, "canary": 2}``: ``/labels/stable:predict``,
             gRPC ``model_spec.version_label``; serve both versions with ``version_policy="all"``
-            or ``"specific"``).
+            or ``"specific"``), ``feature_store`` (an :class:`mlprod.serving.features.OnlineFeatures`:
+            example-taking requests carry entity keys, the server adds the store's online values,
+            one lookup per request; ``mlprod serve --feature-store REPO --features v:f,...``).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
