@@ -5,7 +5,6 @@ import urllib.error
 import urllib.request
 
 import grpc
-import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
