@@ -279,7 +279,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
-                poll_s=args.file_system_poll_wait_seconds)
+                poll_s=args.file_system_poll_wait_seconds, require_approval=args.require_approval)
     import gc
 
     # this process only serves: move what loading made (TensorFlow, the model, the web stack:
@@ -487,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--num_batch_threads", type=int, default=2)
     sv.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
                     help="how often the base folder is scanned for new versions")
+    sv.add_argument("--require-approval", action="store_true",
+                    help="serve only the version the model registry approved (mlprod registry approve); its "
+                         "aliases (candidate) answer under /labels/ALIAS")
     sv.add_argument("--log_dir", help="append every request and prediction here (TFRecords per day)")
     sv.add_argument("--log_sample_rate", type=float, default=1.0)
     sv.add_argument("--log_flush_interval", type=float, default=1.0,
