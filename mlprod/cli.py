@@ -306,14 +306,43 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_TRACKING = "mlprod-output/pipeline_root/mlflow.db"
+
+
+def _tracking_uri(args: argparse.Namespace) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the store `mlprod run` writes (which must exist)."""
+    import os
+
+    uri = getattr(args, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    if not Path(DEFAULT_TRACKING).is_file():
+        raise ConfigError(f"no MLflow store at {DEFAULT_TRACKING} (where `mlprod run` keeps it); pass --tracking-uri "
+                          "sqlite:///OUTPUT/pipeline_root/mlflow.db or a server's URL, or set MLFLOW_TRACKING_URI.")
+    return f"sqlite:///{Path(DEFAULT_TRACKING).resolve()}"
+
+
 def _cmd_registry(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if args.action in ("approve", "rollback"):
+        from mlprod import tracking
+
+        uri = _tracking_uri(args)
+        if args.action == "approve":
+            a = tracking.approve(args.name, args.version, note=args.note, by=args.by, tracking_uri=uri)
+            what = f"approved {a['name']} version {a['version']}"
+        else:
+            a = tracking.rollback(args.name, note=args.note or "", by=args.by, tracking_uri=uri)
+            what = f"rolled {a['name']} back from version {a['previous']} to version {a['version']}"
+        print(f"{what} (folder {a['serving_version']} of {a['model_dir']}; by {a['by']} at {a['at']}: {a['note']}); "
+              "servers started with --require-approval serve it at their next poll")
+        return 0
     from mlprod.pipelines.registry import registry
 
-    table = registry(args.metadata, args.model_dir)
+    table = registry(args.metadata, args.model_dir, tracking_uri=getattr(args, "tracking_uri", None))
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
-        print(table.drop(columns=["uri"]).to_string(index=False) if len(table) else "no models recorded yet")
+        print(table.drop(columns=["uri", "metrics"]).to_string(index=False) if len(table) else "no models recorded yet")
     return 0
 
 
@@ -379,9 +408,16 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
     if (args.version is None) == (not args.unpin):
         raise ConfigError("give a VERSION to roll back to, or --unpin (not both).")
+    from mlprod.serving.versions import read_pin_state
+
     write_pin(args.model_base_path, None if args.unpin else args.version)
     what = "the newest version (policy)" if args.unpin else f"version {args.version}"
     print(f"{args.model_base_path}: servers now serve {what}; versions on disk {list_versions(args.model_base_path)}")
+    approval = read_pin_state(args.model_base_path)["approval"]
+    if approval is not None:
+        print(f"note: servers started with --require-approval keep serving the approved version {approval['version']}; "
+              f"move the approval with `mlprod registry rollback {approval.get('model', 'NAME')}` or `mlprod registry "
+              "approve NAME VERSION --note ...`.")
     return 0
 
 
@@ -505,7 +541,23 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--metadata", default="mlprod-output/metadata.sqlite", help="SQLite ML Metadata store")
     rg.add_argument("--model-dir", "--serving-dir", dest="model_dir",
                     help="the Pusher folder servers watch (tells serving / rolled back; --serving-dir: the old name)")
-    rg.set_defaults(func=_cmd_registry)
+    tracking_help = (f"the MLflow store (default: MLFLOW_TRACKING_URI, else sqlite:///{DEFAULT_TRACKING}, where "
+                     "`mlprod run` keeps it)")
+    rg.add_argument("--tracking-uri", help=tracking_help)
+    rg.set_defaults(func=_cmd_registry, action=None)
+    rg_sub = rg.add_subparsers(dest="action", required=False)
+    ap = rg_sub.add_parser("approve", help="approve a registered version for release: alias 'champion', who/when/why "
+                                           "recorded; --require-approval servers serve it next")
+    ap.add_argument("name", help="the registered model (the pipeline's name)")
+    ap.add_argument("version", type=int, help="its registered version number (mlprod registry lists them)")
+    ap.add_argument("--note", required=True, help="why it is approved (recorded on the version)")
+    ap.add_argument("--by", help="who approves (default: the login name)")
+    ap.add_argument("--tracking-uri", help=tracking_help)
+    rb_reg = rg_sub.add_parser("rollback", help="move 'champion' back to the version approved before")
+    rb_reg.add_argument("name", help="the registered model")
+    rb_reg.add_argument("--note", help="why (recorded on the version rolled back)")
+    rb_reg.add_argument("--by", help="who (default: the login name)")
+    rb_reg.add_argument("--tracking-uri", help=tracking_help)
 
     def monitoring_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("log_dir", help="the server's request-log folder (mlprod serve --log_dir)")
