@@ -66,7 +66,7 @@ def registry(store: "str | Path | Any", model_dir: "str | Path | None" = None, *
         DataError: no store at that path.
 
     Example:
-        (Needs a pipeline or a run's outputs; tests/test_tracking.py runs this path.)
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_tracking.py runs this path.)
         >>> registry("/tmp/penguin/metadata.sqlite", "/tmp/penguin/serving_model")[["model_id", "stage"]]  # doctest: +SKIP
     """
     import os

@@ -20,7 +20,7 @@ pipeline, alias ``candidate`` (:func:`mlprod.tracking.register_version`), with t
 Logging the same ML Metadata run twice updates its MLflow run; it never makes a second one.
 
 Example:
-    (Needs a pipeline or a run's outputs; tests/test_tracking.py runs this path.)
+    (Needs a pipeline or a run's outputs; tests/pipelines/test_tracking.py runs this path.)
     >>> from mlprod.pipelines.tracking import log_run
     >>> log_run(summary, config=cfg)["metrics"]["sparse_categorical_accuracy"]  # doctest: +SKIP
     0.97
@@ -201,7 +201,7 @@ def log_run(summary: "RunSummary", *, config: Any = None, tracking_uri: str | No
         ConfigError: MLflow is not installed (``pip install mlprod[registry]``) or no store can be found.
 
     Example:
-        (Needs a pipeline or a run's outputs; tests/test_tracking.py runs this path.)
+        (Needs a pipeline or a run's outputs; tests/pipelines/test_tracking.py runs this path.)
         >>> log_run(summary, config=cfg)["model_version"]["version"]  # doctest: +SKIP
         1
     """

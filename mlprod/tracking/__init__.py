@@ -6,7 +6,7 @@ tracking URI); :mod:`mlprod.tracking.models` registers pushes and moves the ``ch
 :func:`mlprod.pipelines.tracking.log_run` (``run_pipeline`` calls it).
 
 Example:
-    (tests/test_tracking.py runs this.)
+    (tests/serving/test_approval.py runs this.)
     >>> from mlprod import tracking
     >>> tracking.approve("penguin", 2, note="reviewed", tracking_uri="sqlite:////srv/p/mlflow.db")  # doctest: +SKIP
 """

@@ -16,7 +16,7 @@ Version tags written here: ``mlprod.model_dir`` (the Pusher folder), ``mlprod.se
 (:func:`mlprod.pipelines.tracking.log_run`).
 
 Example:
-    (tests/test_tracking.py runs this.)
+    (tests/serving/test_approval.py runs this.)
     >>> from mlprod import tracking
     >>> uri = "sqlite:////srv/registry/mlflow.db"
     >>> v = tracking.register_version("penguin", "/srv/models/penguin/1700000000", tracking_uri=uri)  # doctest: +SKIP
@@ -147,7 +147,7 @@ def approve(name: str, version: int | str, *, note: str, by: str | None = None, 
         DataError: no such version.
 
     Example:
-        (tests/test_tracking.py runs this.)
+        (tests/serving/test_approval.py runs this.)
         >>> approve("penguin", 3, note="beats v2 on every species", tracking_uri=uri)  # doctest: +SKIP
     """
     if not isinstance(note, str) or not note.strip():
@@ -178,7 +178,7 @@ def rollback(name: str, *, note: str = "", by: str | None = None, tracking_uri: 
         DataError: no champion, or no earlier approved version to go back to.
 
     Example:
-        (tests/test_tracking.py runs this.)
+        (tests/serving/test_approval.py runs this.)
         >>> rollback("penguin", note="latency regression", tracking_uri=uri)["version"]  # doctest: +SKIP
         2
     """
@@ -266,7 +266,7 @@ def model_versions(name: str | None = None, *, tracking_uri: str) -> "pd.DataFra
     ``approved_at``, ``note``, ``model_dir``, ``serving_version``, ``run_id``, ``created``, ``tags``.
 
     Example:
-        (tests/test_tracking.py runs this.)
+        (tests/serving/test_approval.py runs this.)
         >>> model_versions("penguin", tracking_uri=uri)[["version", "aliases", "approval"]]  # doctest: +SKIP
     """
     import pandas as pd
