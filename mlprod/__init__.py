@@ -78,7 +78,7 @@ _LAZY: dict[str, str] = {
     "create_pipeline": "mlprod.pipelines.tabular",
     "run_pipeline": "mlprod.pipelines.runner",
 }
-_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+_SUBMODULES = ("beam", "datasets", "errors", "evaluation", "monitoring", "optimization", "pipelines", "preprocessing", "reporting", "serving", "tracking", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -272,6 +272,6 @@ def _log_artifacts(c: Any, rid: str, summary: "RunSummary", spec_yaml: str | Non
     if spec_yaml:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "feature_spec.yaml")
-            with open(path, "w") as f:
-                f.write(spec_yaml)
+            with open(path, "w") as fh:
+                fh.write(spec_yaml)
             c.log_artifact(rid, path)

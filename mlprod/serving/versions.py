@@ -268,8 +268,10 @@ class Versions:
                     del self._loaded[v]
                     self._ended.add(v)
                     log.info("unloaded model version %s", v)
+            new: int | None
             if ready_main:
                 new = max(ready_main)
+                self._said = ""
             elif self.require_approval:  # no approved version loads: keep the one serving (or none)
                 new = self._default if self._default in self._loaded else None
                 problem = self.approval_problem(list(folders))

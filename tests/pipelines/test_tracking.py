@@ -20,7 +20,7 @@ def test_a_run_is_logged_to_mlflow_and_its_push_registered(tmp_path, monkeypatch
     from mlprod import tracking
 
     cfg = penguin.config(tmp_path, train_steps=60, serving_data_root=None,
-                         tune={"strategy": "random", "max_trials": 1, "epochs": 1, "steps": 5, "depth": (1,),
+                         tune={"strategy": "random", "max_trials": 1, "epochs": 1, "steps": 5, "depth": (1, 1),
                                "width": (8, 16, 8)})
     summary = run_pipeline(penguin.create_pipeline(cfg))
     assert summary.pushed_model and summary.mlflow_run_id and summary.model_version == 1, summary
@@ -61,7 +61,7 @@ def test_a_run_is_logged_to_mlflow_and_its_push_registered(tmp_path, monkeypatch
     assert mv.run_id == summary.mlflow_run_id and mv.tags["mlprod.run_id"] == summary.run_id
     assert mv.tags["mlprod.serving_version"] == os.path.basename(summary.pushed_model)
     assert mv.tags["mlprod.model_dir"] == os.path.dirname(summary.pushed_model) and mv.tags["mlprod.spans"] == "0"
-    assert c.get_model_version_by_alias("penguin", "candidate").version == "1"
+    assert int(c.get_model_version_by_alias("penguin", "candidate").version) == 1
 
     view = registry(cfg.metadata, cfg.model_dir)
     row = view.iloc[0]
