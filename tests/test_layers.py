@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "mlprod"
-CORES = ("validation", "preprocessing", "tuning", "optimization", "evaluation", "serving", "monitoring", "io")
+CORES = ("validation", "preprocessing", "tuning", "optimization", "evaluation", "serving", "monitoring", "io",
+         "tracking")
 SHIMS = {"mlprod._data", "mlprod._fs", "mlprod._examples"}  # one-release re-exports of mlprod.io
 
 

@@ -31,15 +31,13 @@ import json
 import os
 import re
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlprod.pipelines.metadata import _spans, open_store
 from mlprod.tracking.models import TAG, register_version
 from mlprod.tracking.store import client, experiment_id, resolve_tracking_uri
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mlprod.pipelines.runner import RunSummary
-
+RunSummary = Any  # mlprod.pipelines.runner.RunSummary (runner imports this module: no import back)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]+")
 
 
@@ -149,7 +147,7 @@ def _tuned(uri: str | None) -> dict[str, str]:
     return out
 
 
-def _run_facts(summary: "RunSummary") -> dict[str, Any]:
+def _run_facts(summary: RunSummary) -> dict[str, Any]:
     """From ML Metadata: the run's execution ids per component, its Model artifact, Trainer properties, spans."""
     s = open_store(summary.metadata_path)
     facts: dict[str, Any] = {"executions": {}, "trainer": {}, "spans": "", "model_id": None}
@@ -180,7 +178,7 @@ def _run_facts(summary: "RunSummary") -> dict[str, Any]:
     return facts
 
 
-def log_run(summary: "RunSummary", *, config: Any = None, tracking_uri: str | None = None,
+def log_run(summary: RunSummary, *, config: Any = None, tracking_uri: str | None = None,
             model_name: str | None = None) -> dict[str, Any]:
     """Log one pipeline run to MLflow (see the module doc) and register its push.
 
@@ -250,7 +248,7 @@ def log_run(summary: "RunSummary", *, config: Any = None, tracking_uri: str | No
             "model_version": version}
 
 
-def _log_artifacts(c: Any, rid: str, summary: "RunSummary", spec_yaml: str | None) -> None:
+def _log_artifacts(c: Any, rid: str, summary: RunSummary, spec_yaml: str | None) -> None:
     import tempfile
 
     a = summary.artifacts
