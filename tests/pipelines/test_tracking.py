@@ -19,7 +19,7 @@ def test_a_run_is_logged_to_mlflow_and_its_push_registered(tmp_path, monkeypatch
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     from mlprod import tracking
 
-    cfg = penguin.config(tmp_path, train_steps=60, serving_data_root=None,
+    cfg = penguin.config(tmp_path, train_steps=100, serving_data_root=None, min_accuracy=None,
                          tune={"strategy": "random", "max_trials": 1, "epochs": 1, "steps": 5, "depth": (1, 1),
                                "width": (8, 16, 8)})
     summary = run_pipeline(penguin.create_pipeline(cfg))
@@ -41,7 +41,7 @@ def test_a_run_is_logged_to_mlflow_and_its_push_registered(tmp_path, monkeypatch
 
     # params: config fields, the spec, the tuned hyperparameters, the Trainer's properties
     p = run.data.params
-    assert p["config.train_steps"] == "60" and p["config.pipeline_name"] == "penguin"
+    assert p["config.train_steps"] == "100" and p["config.pipeline_name"] == "penguin"
     assert '"kind": "numeric"' in p["spec.culmen_length_mm"]
     assert any(k.startswith("tuned.") for k in p), sorted(p)
     assert p["trainer.custom_config.seed"] == "0"

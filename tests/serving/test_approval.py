@@ -140,3 +140,19 @@ def test_registry_cli_needs_a_store_and_a_note(tmp_path, monkeypatch, capsys):
     uri = tracking.default_tracking_uri(tmp_path)
     assert cli.main(["registry", "approve", "penguin", "1", "--note", "x", "--tracking-uri", uri]) == 1
     assert "no version 1" in capsys.readouterr().err
+
+
+def test_a_pin_file_with_a_bad_approval_is_named(tmp_path):
+    from mlprod.serving.versions import read_pin_state, write_pin
+
+    (tmp_path / "1").mkdir()
+    with pytest.raises(mlprod.ConfigError, match="approved version 7 is not under"):
+        write_pin(str(tmp_path), approval={"version": 7})
+    (tmp_path / PIN_FILE).write_text(json.dumps({"pinned_version": None, "approval": {"version": "one"}}))
+    with pytest.raises(mlprod.ConfigError, match="approval or labels that are not the registry's"):
+        read_pin_state(str(tmp_path))
+    (tmp_path / PIN_FILE).unlink()
+    write_pin(str(tmp_path), approval={"version": 1, "by": "ana"}, labels={"candidate": 1})
+    write_pin(str(tmp_path), 1)  # a manual pin keeps the registry's part
+    assert read_pin_state(str(tmp_path)) == {"pinned_version": 1, "approval": {"version": 1, "by": "ana"},
+                                             "labels": {"candidate": 1}}
