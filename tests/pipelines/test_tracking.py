@@ -21,9 +21,9 @@ def test_a_run_is_logged_to_mlflow_and_its_push_registered(tmp_path, monkeypatch
 
     cfg = penguin.config(tmp_path, train_steps=100, serving_data_root=None, min_accuracy=None,
                          tune={"strategy": "random", "max_trials": 1, "epochs": 1, "steps": 5, "depth": (1, 1),
-                               "width": (8, 16, 8)})
+                               "width": (8, 16, 8), "learning_rate": (1e-2, 3e-2)})
     summary = run_pipeline(penguin.create_pipeline(cfg))
-    assert summary.pushed_model and summary.mlflow_run_id and summary.model_version == 1, summary
+    assert summary.pushed_model and summary.mlflow_run_id and summary.model_version == 1, str(summary)
     uri = tracking.default_tracking_uri(cfg.pipeline_root)
     assert os.path.isfile(os.path.join(cfg.pipeline_root, "mlflow.db"))
     c = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
