@@ -348,6 +348,11 @@ def _track(summary: RunSummary, pipeline: "tfx.dsl.Pipeline", track: bool | None
     summary.mlflow_run_id = logged["run_id"]
     if logged["model_version"] is not None:
         summary.model_version = logged["model_version"]["version"]
+    ui = f"; see it with `mlflow ui --backend-store-uri {logged['tracking_uri']}`" \
+        if logged["tracking_uri"].startswith("sqlite:") else ""
+    print(f"mlprod: logged the run to MLflow at {logged['tracking_uri']} (run {logged['run_id']}"
+          + ("" if summary.model_version is None else f", registered version {summary.model_version} as 'candidate'")
+          + f"){ui}.", file=sys.stderr, flush=True)
 
 
 def summarize(pipeline: "tfx.dsl.Pipeline") -> RunSummary:
