@@ -86,7 +86,7 @@ _LAZY: dict[str, str] = {
     "run_pipeline": "mlprod.pipelines.runner",
 }
 _SUBMODULES = ("alerts", "beam", "datasets", "errors", "evaluation", "features", "monitoring", "optimization",
-               "pipelines", "preprocessing", "reporting", "serving", "tuning", "validation")
+               "pipelines", "preprocessing", "reporting", "serving", "tracking", "tuning", "validation")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

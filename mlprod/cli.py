@@ -302,7 +302,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 rest_port=args.rest_api_port if args.rest_api_port >= 0 else None,
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
-                poll_s=args.file_system_poll_wait_seconds, feature_store=_online_features(args))
+                poll_s=args.file_system_poll_wait_seconds, feature_store=_online_features(args),
+                require_approval=args.require_approval)
     import gc
 
     # this process only serves: move what loading made (TensorFlow, the model, the web stack:
@@ -329,14 +330,43 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_TRACKING = "mlprod-output/pipeline_root/mlflow.db"
+
+
+def _tracking_uri(args: argparse.Namespace) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the store `mlprod run` writes (which must exist)."""
+    import os
+
+    uri = getattr(args, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    if not Path(DEFAULT_TRACKING).is_file():
+        raise ConfigError(f"no MLflow store at {DEFAULT_TRACKING} (where `mlprod run` keeps it); pass --tracking-uri "
+                          "sqlite:///OUTPUT/pipeline_root/mlflow.db or a server's URL, or set MLFLOW_TRACKING_URI.")
+    return f"sqlite:///{Path(DEFAULT_TRACKING).resolve()}"
+
+
 def _cmd_registry(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if args.action in ("approve", "rollback"):
+        from mlprod import tracking
+
+        uri = _tracking_uri(args)
+        if args.action == "approve":
+            a = tracking.approve(args.name, args.version, note=args.note, by=args.by, tracking_uri=uri)
+            what = f"approved {a['name']} version {a['version']}"
+        else:
+            a = tracking.rollback(args.name, note=args.note or "", by=args.by, tracking_uri=uri)
+            what = f"rolled {a['name']} back from version {a['previous']} to version {a['version']}"
+        print(f"{what} (folder {a['serving_version']} of {a['model_dir']}; by {a['by']} at {a['at']}: {a['note']}); "
+              "servers started with --require-approval serve it at their next poll")
+        return 0
     from mlprod.pipelines.registry import registry
 
-    table = registry(args.metadata, args.model_dir)
+    table = registry(args.metadata, args.model_dir, tracking_uri=getattr(args, "tracking_uri", None))
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
-        print(table.drop(columns=["uri"]).to_string(index=False) if len(table) else "no models recorded yet")
+        print(table.drop(columns=["uri", "metrics"]).to_string(index=False) if len(table) else "no models recorded yet")
     return 0
 
 
@@ -402,7 +432,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
     from mlprod.alerts import MODEL_ROLLED_BACK, emit
     from mlprod.serving import list_versions, write_pin
-    from mlprod.serving.versions import serving_version
+    from mlprod.serving.versions import read_pin_state, serving_version
 
     if (args.version is None) == (not args.unpin):
         raise ConfigError("give a VERSION to roll back to, or --unpin (not both).")
@@ -416,6 +446,11 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
              key=f"{MODEL_ROLLED_BACK}:{name}:{before}->{args.version}")
     what = "the newest version (policy)" if args.unpin else f"version {args.version}"
     print(f"{args.model_base_path}: servers now serve {what}; versions on disk {list_versions(args.model_base_path)}")
+    approval = read_pin_state(args.model_base_path)["approval"]
+    if approval is not None:
+        print(f"note: servers started with --require-approval keep serving the approved version {approval['version']}; "
+              f"move the approval with `mlprod registry rollback {approval.get('model', 'NAME')}` or `mlprod registry "
+              "approve NAME VERSION --note ...`.")
     return 0
 
 
@@ -552,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--num_batch_threads", type=int, default=2)
     sv.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
                     help="how often the base folder is scanned for new versions")
+    sv.add_argument("--require-approval", action="store_true",
+                    help="serve only the version the model registry approved (mlprod registry approve); its "
+                         "aliases (candidate) answer under /labels/ALIAS")
     sv.add_argument("--log_dir", help="append every request and prediction here (TFRecords per day)")
     sv.add_argument("--log_sample_rate", type=float, default=1.0)
     sv.add_argument("--log_flush_interval", type=float, default=1.0,
@@ -572,7 +610,23 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--metadata", default="mlprod-output/metadata.sqlite", help="SQLite ML Metadata store")
     rg.add_argument("--model-dir", "--serving-dir", dest="model_dir",
                     help="the Pusher folder servers watch (tells serving / rolled back; --serving-dir: the old name)")
-    rg.set_defaults(func=_cmd_registry)
+    tracking_help = (f"the MLflow store (default: MLFLOW_TRACKING_URI, else sqlite:///{DEFAULT_TRACKING}, where "
+                     "`mlprod run` keeps it)")
+    rg.add_argument("--tracking-uri", help=tracking_help)
+    rg.set_defaults(func=_cmd_registry, action=None)
+    rg_sub = rg.add_subparsers(dest="action", required=False)
+    ap = rg_sub.add_parser("approve", help="approve a registered version for release: alias 'champion', who/when/why "
+                                           "recorded; --require-approval servers serve it next")
+    ap.add_argument("name", help="the registered model (the pipeline's name)")
+    ap.add_argument("version", type=int, help="its registered version number (mlprod registry lists them)")
+    ap.add_argument("--note", required=True, help="why it is approved (recorded on the version)")
+    ap.add_argument("--by", help="who approves (default: the login name)")
+    ap.add_argument("--tracking-uri", help=tracking_help)
+    rb_reg = rg_sub.add_parser("rollback", help="move 'champion' back to the version approved before")
+    rb_reg.add_argument("name", help="the registered model")
+    rb_reg.add_argument("--note", help="why (recorded on the version rolled back)")
+    rb_reg.add_argument("--by", help="who (default: the login name)")
+    rb_reg.add_argument("--tracking-uri", help=tracking_help)
 
     def monitoring_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("log_dir", help="the server's request-log folder (mlprod serve --log_dir)")

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "mlprod"
 CORES = ("validation", "preprocessing", "tuning", "optimization", "evaluation", "serving", "monitoring", "io",
-         "alerts", "features")
+         "alerts", "features", "tracking")
 SHIMS = {"mlprod._data", "mlprod._fs", "mlprod._examples"}  # one-release re-exports of mlprod.io
 
 

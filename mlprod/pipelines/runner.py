@@ -56,6 +56,9 @@ class RunSummary(HtmlResult):
         seconds: wall time of the run.
         seed: the Trainer's random seed in this run, read from its ``custom_config`` in ML
             Metadata (None when no Trainer ran or it recorded none).
+        mlflow_run_id: the MLflow run this run was logged to (None: not tracked).
+        model_version: the registered model version its push became (alias ``candidate``;
+            None: nothing pushed or not tracked).
     """
 
     pipeline_name: str
@@ -72,6 +75,8 @@ class RunSummary(HtmlResult):
     data_checks: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     seed: int | None = None
+    mlflow_run_id: str | None = None
+    model_version: int | None = None
 
     def events(self) -> list[Any]:
         """The lifecycle events of this run (:mod:`mlprod.alerts`): ``run_finished`` (verdict,
@@ -166,6 +171,10 @@ class RunSummary(HtmlResult):
         ]
         if self.seed is not None:
             rows.append(("trainer seed", str(self.seed)))
+        if self.mlflow_run_id is not None:
+            rows.append(("mlflow run", self.mlflow_run_id + ("" if self.model_version is None else
+                                                             f" (registered version {self.model_version}, "
+                                                             "alias candidate)")))
         rows += [("data check", f"{node}: {text}") for node, text in sorted(self.data_checks.items())]
         rows += [("warning", w) for w in self.warnings]
         return rows
@@ -289,15 +298,22 @@ def failed_component(pipeline: "tfx.dsl.Pipeline") -> str | None:
     return max(failed, key=lambda pair: (pair[0].last_update_time_since_epoch, pair[0].id))[1]
 
 
-def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSummary:
+def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local", *, track: bool | None = None,
+                 tracking_uri: str | None = None) -> RunSummary:
     """Run ``pipeline`` with TFX's ``LocalDagRunner`` (``"local"``) or ``BeamDagRunner`` (``"beam"``).
 
     Both run the Beam-powered components with the pipeline's ``beam_pipeline_args`` (any Beam
     runner). Re-running the same pipeline reuses cached executions, so a run that crashed
     half-way resumes where it stopped.
 
+    Then the run is logged to MLflow (:func:`mlprod.pipelines.tracking.log_run`: params,
+    the Evaluator's metrics, artifacts, a registered version for a push) in ``tracking_uri``
+    (default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///<pipeline_root>/mlflow.db``). ``track``:
+    None (default) logs when MLflow is installed (a note says so when it is not, or when a local
+    default cannot be made); True requires it; False never logs.
+
     Raises:
-        ConfigError: unknown runner or unwritable pipeline root.
+        ConfigError: unknown runner or unwritable pipeline root; ``track=True`` without MLflow.
         PipelineError: a component failed (the message names it; earlier artifacts stay intact).
 
     Example:
@@ -337,12 +353,47 @@ def run_pipeline(pipeline: "tfx.dsl.Pipeline", runner: str = "local") -> RunSumm
             after_tft_run()  # the Transform component's leftover cycles segfault when collected
         summary = summarize(pipeline)
     summary.seconds = time.perf_counter() - t0
+    _track(summary, pipeline, track, tracking_uri)
     from mlprod.alerts import emit, enabled
 
     if enabled():
         for event in summary.events():
             emit(event)
     return summary
+
+
+def _track(summary: RunSummary, pipeline: "tfx.dsl.Pipeline", track: bool | None, tracking_uri: str | None) -> None:
+    """Log the run to MLflow (see :func:`run_pipeline`); in auto mode a failure is a warning, not an error."""
+    from mlprod.tracking.store import available
+
+    if track is False:
+        return
+    if track is None and not available():
+        print("mlprod: MLflow is not installed, so this run is not tracked or registered "
+              "(pip install mlprod[registry]; track=False silences this).", file=sys.stderr, flush=True)
+        return
+    if track is None and tracking_uri is None and not os.environ.get("MLFLOW_TRACKING_URI") \
+            and "://" in summary.pipeline_root:
+        print(f"mlprod: the pipeline root {summary.pipeline_root} is remote, so no local MLflow store is made; pass "
+              "tracking_uri= to track this run.", file=sys.stderr, flush=True)
+        return
+    from mlprod.pipelines.tracking import log_run
+
+    try:
+        logged = log_run(summary, config=getattr(pipeline, "mlprod_config", None), tracking_uri=tracking_uri)
+    except Exception as e:
+        if track:
+            raise
+        summary.warnings.append(f"the run was not logged to MLflow: {type(e).__name__}: {str(e)[:300]}")
+        return
+    summary.mlflow_run_id = logged["run_id"]
+    if logged["model_version"] is not None:
+        summary.model_version = logged["model_version"]["version"]
+    ui = f"; see it with `mlflow ui --backend-store-uri {logged['tracking_uri']}`" \
+        if logged["tracking_uri"].startswith("sqlite:") else ""
+    print(f"mlprod: logged the run to MLflow at {logged['tracking_uri']} (run {logged['run_id']}"
+          + ("" if summary.model_version is None else f", registered version {summary.model_version} as 'candidate'")
+          + f"){ui}.", file=sys.stderr, flush=True)
 
 
 def _report_failure(pipeline_name: str, root: str, node: str | None, error: Exception, seconds: float) -> None:

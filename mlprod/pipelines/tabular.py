@@ -605,7 +605,7 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
         with tfx.dsl.Cond(trigger.outputs["signal"].future()[0].custom_property("retrain") == 1):
             nodes = _training_nodes(config, facts)
         nodes = [trigger, *nodes]
-    return tfx.dsl.Pipeline(
+    pipeline = tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),
         components=nodes,
@@ -613,6 +613,8 @@ def create_pipeline(config: PipelineConfig, notes: TextIO | None = None) -> "tfx
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.metadata)),
         beam_pipeline_args=worker_args(beam_args))
+    pipeline.mlprod_config = config  # run_pipeline logs its fields as the MLflow run's params
+    return pipeline
 
 
 def evaluation_spec(config: PipelineConfig) -> Any:

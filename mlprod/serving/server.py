@@ -28,7 +28,7 @@ import numpy as np
 
 from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError, NotFound, Unavailable
-from mlprod.params import Interval, OneOf, check_params
+from mlprod.params import Interval, Kind, OneOf, check_params
 from mlprod.serving.batching import BATCHING_PARAMS, Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
@@ -43,7 +43,7 @@ log = logging.getLogger("mlprod.serving")
 SERVE_PARAMS = {"rest_port": Interval(int, 0, 65535, optional=True), "grpc_port": Interval(int, 0, 65535, optional=True),
                 "poll_s": Interval(float, 0, closed="neither"), "version_policy": OneOf("latest", "all", "specific"),
                 "num_latest": Interval(int, 1), "log_sample_rate": Interval(float, 0, 1, closed="right"),
-                "log_flush_interval_s": Interval(float, 0, closed="neither")}
+                "log_flush_interval_s": Interval(float, 0, closed="neither"), "require_approval": Kind(bool)}
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ class Server:
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
                  versions: list[int] | None = None, poll_s: float = 1.0,
                  version_labels: dict[str, int] | None = None,
-                 model_config_file: str | None = None, feature_store: Any = None) -> None:
+                 model_config_file: str | None = None, feature_store: Any = None,
+                 require_approval: bool = False) -> None:
         if (model_dir is None) == (model_config_file is None):
             raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
                               "models), not both.")
@@ -114,7 +115,7 @@ class Server:
             labels = _check_labels(cfg.version_labels)
             vs = Versions(cfg.base_path, policy=cfg.version_policy, num_latest=cfg.num_latest, specific=cfg.versions,
                           poll_s=poll_s, on_change=self._on_change(cfg.name), keep=list(labels.values()),
-                          name=cfg.name)
+                          name=cfg.name, require_approval=require_approval)
             folder = None if not log_dir else (log_dir if len(configs) == 1 else f"{log_dir}/{cfg.name}")
             rl = (RequestLog(folder, sample_rate=log_sample_rate, flush_interval_s=log_flush_interval_s,
                              max_file_bytes=log_max_file_bytes, max_total_bytes=log_max_total_bytes)
@@ -178,11 +179,12 @@ class Server:
     def label_version(self, label: str, name: str | None = None) -> int:
         """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
         m = self.model(name or self.model_name)
-        if label not in m.labels:
+        labels = {**m.versions.file_labels, **m.labels}  # the registry's aliases (require_approval), then the config's
+        if label not in labels:
             raise NotFound(f"version label {label!r} is not defined for model {m.cfg.name!r} "
-                           f"(labels: {m.labels or 'none'}); define it with version_labels={{...}} "
-                           "or version_labels in a model config file.")
-        return m.labels[label]
+                           f"(labels: {labels or 'none'}); define it with version_labels={{...}}, "
+                           "version_labels in a model config file, or a registry alias (require_approval).")
+        return labels[label]
 
     def resolve(self, name: str, version: int | str | None,
                 signature_name: str | None) -> tuple[Servable, Signature]:
@@ -404,7 +406,9 @@ def serve(model_dir: str | None = None, *, model_name: str = "model", host: str 
             gRPC ``model_spec.version_label``; serve both versions with ``version_policy="all"``
             or ``"specific"``), ``feature_store`` (an :class:`mlprod.serving.features.OnlineFeatures`:
             example-taking requests carry entity keys, the server adds the store's online values,
-            one lookup per request; ``mlprod serve --feature-store REPO --features v:f,...``).
+            one lookup per request; ``mlprod serve --feature-store REPO --features v:f,...``),
+            ``require_approval`` (serve only the version the model registry approved,
+            :mod:`mlprod.tracking`; its aliases, e.g. ``candidate``, become labels).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
