@@ -164,6 +164,10 @@ def approve(name: str, version: int | str, *, note: str, by: str | None = None, 
         c.delete_registered_model_alias(name, CANDIDATE)  # approved: no longer a candidate
     sync_serving(name, tracking_uri=tracking_uri)
     log.info("%s version %s approved by %s: %s", name, mv.version, record["approved_by"], note)
+    from mlprod.alerts import MODEL_APPROVED, emit
+
+    emit(MODEL_APPROVED, f"model/{name}/{mv.version}", key=f"{MODEL_APPROVED}:{name}:{mv.version}",
+         details={"by": record["approved_by"], "note": note, "previous": previous})
     return _approval(c, name, int(mv.version)) | {"previous": previous}
 
 
@@ -199,6 +203,10 @@ def rollback(name: str, *, note: str = "", by: str | None = None, tracking_uri: 
     c.set_registered_model_alias(name, CHAMPION, target.version)
     sync_serving(name, tracking_uri=tracking_uri)
     log.info("%s rolled back from version %s to %s", name, current, target.version)
+    from mlprod.alerts import MODEL_ROLLED_BACK, emit
+
+    emit(MODEL_ROLLED_BACK, f"model/{name}/{target.version}", key=f"{MODEL_ROLLED_BACK}:{name}:{current}->{target.version}",
+         details={"from_version": current, "to_version": int(target.version), "by": _who(by), "note": note})
     return _approval(c, name, int(target.version)) | {"previous": current}
 
 
