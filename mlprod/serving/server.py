@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Hashable
@@ -28,7 +29,7 @@ import numpy as np
 
 from mlprod._compat import renamed
 from mlprod.errors import ConfigError, DataError, NotFound, Unavailable
-from mlprod.params import Interval, OneOf, check_params
+from mlprod.params import Interval, Kind, OneOf, check_params
 from mlprod.serving.batching import BATCHING_PARAMS, Batcher, request_rows, run_unbatched
 from mlprod.serving.config import ModelConfig, read_model_config
 from mlprod.serving.model import Servable, Signature
@@ -43,7 +44,12 @@ log = logging.getLogger("mlprod.serving")
 SERVE_PARAMS = {"rest_port": Interval(int, 0, 65535, optional=True), "grpc_port": Interval(int, 0, 65535, optional=True),
                 "poll_s": Interval(float, 0, closed="neither"), "version_policy": OneOf("latest", "all", "specific"),
                 "num_latest": Interval(int, 1), "log_sample_rate": Interval(float, 0, 1, closed="right"),
-                "log_flush_interval_s": Interval(float, 0, closed="neither")}
+                "log_flush_interval_s": Interval(float, 0, closed="neither"),
+                # access control (mlprod.serving.access) and TLS: files, or None (off)
+                "api_keys_file": Kind(str, os.PathLike, optional=True), "open_health": Kind(bool),
+                "open_metrics": Kind(bool), "tls_cert": Kind(str, os.PathLike, optional=True),
+                "tls_key": Kind(str, os.PathLike, optional=True),
+                "tls_client_ca": Kind(str, os.PathLike, optional=True)}
 
 
 @dataclass(frozen=True)
@@ -94,13 +100,23 @@ class Server:
                  log_max_total_bytes: int | None = None, version_policy: str = "latest", num_latest: int = 1,
                  versions: list[int] | None = None, poll_s: float = 1.0,
                  version_labels: dict[str, int] | None = None,
-                 model_config_file: str | None = None) -> None:
+                 model_config_file: str | None = None, api_keys_file: str | None = None,
+                 open_health: bool = True, open_metrics: bool = False, tls_cert: str | None = None,
+                 tls_key: str | None = None, tls_client_ca: str | None = None) -> None:
         if (model_dir is None) == (model_config_file is None):
             raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
                               "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
         check_params("serve", {**locals(), "log_sample_rate": log_sample_rate}, SERVE_PARAMS)
+        self.tls = _check_tls(tls_cert, tls_key, tls_client_ca)
+        self.open_health, self.open_metrics = open_health, open_metrics
+        if api_keys_file is not None:
+            from mlprod.serving.access import KeyStore
+
+            self.keys: Any = KeyStore(str(api_keys_file))
+        else:
+            self.keys = None
         configs = read_model_config(model_config_file) if model_config_file else [
             ModelConfig(model_name, str(model_dir), version_policy, num_latest, versions, dict(version_labels or {}))]
         self.host = host
@@ -169,9 +185,26 @@ class Server:
     def model(self, name: str) -> _Model:
         """The served model called ``name`` (NotFound when this server does not serve it)."""
         m = self.models.get(name)
-        if m is None:
-            raise NotFound(f"model {name!r} is not served here (this server serves {sorted(self.models)}).")
+        if m is None:  # with access control, the names of other models are not a client's business
+            raise NotFound(f"model {name!r} is not served here" +
+                           ("." if self.keys is not None else f" (this server serves {sorted(self.models)})."))
         return m
+
+    def authorize(self, authorization: str | None, model: str | None = None) -> Any:
+        """The API key of a request (``Authorization`` header / metadata value) that may use ``model``
+        (None: every served model, as protected metrics and health details need); None when access
+        control is off.
+
+        Raises:
+            Unauthenticated: no key, a wrong, removed or expired one (401 / UNAUTHENTICATED).
+            PermissionDenied: a valid key whose models do not include ``model`` (403 / PERMISSION_DENIED).
+        """
+        if self.keys is None:
+            return None
+        key = self.keys.authenticate(authorization)
+        for name in ([model] if model is not None else list(self.models)):
+            self.keys.authorize(key, name)
+        return key
 
     def label_version(self, label: str, name: str | None = None) -> int:
         """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
@@ -241,6 +274,7 @@ class Server:
         """Load the servable versions (of every model), then open the REST and gRPC ports."""
         for m in self.models.values():
             m.versions.start()
+        log.info("%s", self.access_note())
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 
@@ -254,10 +288,18 @@ class Server:
 
         from mlprod.serving.rest import make_app
 
+        tls: dict[str, Any] = {}
+        if self.tls:
+            import ssl
+
+            cert, key, ca = self.tls
+            tls = {"ssl_certfile": cert, "ssl_keyfile": key}
+            if ca:
+                tls.update(ssl_ca_certs=ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
         config = uvicorn.Config(make_app(self), host=self.host, port=int(self._want_rest or 0), log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=30, access_log=False,
                                 proxy_headers=False,  # nothing here reads the client address
-                                server_header=False)
+                                server_header=False, **tls)
         self._rest = uvicorn.Server(config)
         self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
         self._rest_thread.start()
@@ -271,7 +313,8 @@ class Server:
 
     @property
     def rest_url(self) -> str | None:
-        return f"http://{self.host}:{self.rest_port}" if self.rest_port else None
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.rest_port}" if self.rest_port else None
 
     @property
     def grpc_target(self) -> str | None:
@@ -329,17 +372,45 @@ class Server:
         except DataError as e:
             raise NotFound(f"model {m.cfg.name!r}: {e}") from None
 
+    def access_note(self) -> str:
+        """One line saying whether access control and TLS are on (logged at start)."""
+        tls = "off" if not self.tls else ("on, client certificates required (mutual TLS)" if self.tls[2] else "on")
+        if self.keys is None:
+            return (f"access control: off (no api_keys_file): every client that reaches the ports can call every "
+                    f"model; TLS {tls}.")
+        return (f"access control: on, {len(self.keys)} API keys from {self.keys.path} (re-read when it changes); "
+                f"health {'open' if self.open_health else 'protected'}, metrics "
+                f"{'open' if self.open_metrics else 'protected'}; TLS {tls}.")
+
     def health_problems(self) -> list[str]:
-        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin file."""
+        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin or keys file."""
         out = []
         if self.draining:
             out.append("the server is shutting down")
+        if self.keys is not None and self.keys.error:
+            out.append(self.keys.error)
         for name, m in self.models.items():
             if m.versions.default is None:
                 out.append(f"no version of model {name!r} is loaded")
             if m.versions.pin_error:
                 out.append(m.versions.pin_error)
         return out
+
+
+def _check_tls(cert: str | None, key: str | None, client_ca: str | None) -> tuple[str, str, str | None] | None:
+    """(certificate, key, client CA or None) as strings, or None without TLS; ConfigError naming a
+    missing piece or file."""
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key: the server's own certificate.")
+        return None
+    if cert is None or key is None:
+        raise ConfigError("pass tls_cert (PEM certificate chain) and tls_key (its PEM private key) together.")
+    files = {"tls_cert": str(cert), "tls_key": str(key), **({"tls_client_ca": str(client_ca)} if client_ca else {})}
+    for name, path in files.items():
+        if not os.path.isfile(path):
+            raise ConfigError(f"{name}={path!r} is not a file; give a PEM file.")
+    return files["tls_cert"], files["tls_key"], files.get("tls_client_ca")
 
 
 def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
@@ -374,7 +445,12 @@ def serve(model_dir: str | None = None, *, model_name: str = "model", host: str 
             ``versions``, ``poll_s`` (how often the base folder is scanned), ``version_labels``
             (TF Serving's labels, e.g. ``{"stable": 1, "canary": 2}``: ``/labels/stable:predict``,
             gRPC ``model_spec.version_label``; serve both versions with ``version_policy="all"``
-            or ``"specific"``).
+            or ``"specific"``). Access (docs/serving.md, "Access control"): ``api_keys_file``
+            (a keys file of :mod:`mlprod.serving.access`; None, the default: no access control),
+            ``open_health`` (True: ``/healthz`` answers without a key, status only),
+            ``open_metrics`` (False: metrics need a key for every model); ``tls_cert`` and
+            ``tls_key`` (PEM files: REST over HTTPS, gRPC over TLS), ``tls_client_ca`` (PEM CA:
+            clients must present a certificate it signed, mutual TLS).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).
