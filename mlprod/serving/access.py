@@ -350,6 +350,13 @@ class KeyStore:
             raise PermissionDenied(f"API key {key.name!r} may not use model {model!r} "
                                    f"(its models: {', '.join(key.models)}).")
 
+    @staticmethod
+    def authorize_all(key: ApiKey, models: list[str], what: str) -> None:
+        """Raise PermissionDenied unless ``key`` may call every one of ``models`` (the message names none)."""
+        if not all(key.covers(m) for m in models):
+            raise PermissionDenied(f"API key {key.name!r} may not read {what}: that needs a key for every model "
+                                   "(models '*').")
+
     def __len__(self) -> int:
         return len(self.keys)
 

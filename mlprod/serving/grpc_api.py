@@ -36,14 +36,15 @@ def _auth_interceptor(server: Any) -> Any:
 
     from mlprod.errors import PermissionDenied, Unauthenticated
 
-    def models_of(request: Any) -> list[str]:
+    def models_of(request: Any) -> list[str] | None:
+        """The models a request names (None: it names none, so it needs a key for every model)."""
         if hasattr(request, "tasks"):  # MultiInference
             return [t.model_spec.name for t in request.tasks]
-        return [request.model_spec.name] if hasattr(request, "model_spec") else list(server.models)
+        return [request.model_spec.name] if hasattr(request, "model_spec") else None
 
     def refuse(api: str, code: Any, msg: str, name: str | None = None) -> Any:
         def answer(request: Any, context: Any) -> Any:
-            n = name or next((x for x in models_of(request) if x in server.models), server.model_name)
+            n = name or next((x for x in models_of(request) or () if x in server.models), server.model_name)
             server.m["requests"].labels(n, api, code.name).inc()
             context.abort(code, msg)
         return answer
@@ -65,7 +66,10 @@ def _auth_interceptor(server: Any) -> Any:
             if fn is None:
                 def fn(request: Any, context: Any) -> Any:
                     try:
-                        for name in models_of(request):
+                        names = models_of(request)
+                        if names is None:
+                            server.keys.authorize_all(key, list(server.models), "this service")
+                        for name in names or ():
                             server.keys.authorize(key, name)
                     except PermissionDenied as e:
                         return refuse(api, grpc.StatusCode.PERMISSION_DENIED, str(e))(request, context)

@@ -127,13 +127,16 @@ def make_app(server: Any) -> Any:
             key = await asyncio.to_thread(keys.authenticate, auth)
         return key
 
-    async def guard(request: Request, model: str | None) -> Any:
-        """The request's API key, allowed ``model`` (None: every model); 401/403 raised. Off: None."""
+    async def guard(request: Request, model: str | None, what: str = "") -> Any:
+        """The request's API key, allowed ``model`` (None: every model, for ``what``); 401/403 raised.
+        Off: None."""
         if keys is None:
             return None
         key = await authenticated(request)
-        for name in ([model] if model is not None else list(server.models)):
-            keys.authorize(key, name)
+        if model is None:
+            keys.authorize_all(key, list(server.models), what)
+        else:
+            keys.authorize(key, model)
         return key
 
     def ok(api: str, obj: Any, name: str) -> Any:
@@ -228,7 +231,7 @@ def make_app(server: Any) -> Any:
         detail = True
         if keys is not None:  # open: anyone learns ok / unavailable; the details need a key for every model
             try:
-                await guard(request, None)
+                await guard(request, None, "the health details")
             except Exception as e:  # noqa: BLE001
                 if not server.open_health:
                     return error(e, "health", None)
@@ -244,7 +247,7 @@ def make_app(server: Any) -> Any:
     async def metrics(request: Request) -> Any:
         if keys is not None and not server.open_metrics:  # model names and versions are in the labels
             try:
-                await guard(request, None)
+                await guard(request, None, "the metrics")
             except Exception as e:  # noqa: BLE001
                 return error(e, "metrics", None)
         return Response(generate_latest(m["registry"]), media_type=CONTENT_TYPE_LATEST)

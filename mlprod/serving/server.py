@@ -190,22 +190,6 @@ class Server:
                            ("." if self.keys is not None else f" (this server serves {sorted(self.models)})."))
         return m
 
-    def authorize(self, authorization: str | None, model: str | None = None) -> Any:
-        """The API key of a request (``Authorization`` header / metadata value) that may use ``model``
-        (None: every served model, as protected metrics and health details need); None when access
-        control is off.
-
-        Raises:
-            Unauthenticated: no key, a wrong, removed or expired one (401 / UNAUTHENTICATED).
-            PermissionDenied: a valid key whose models do not include ``model`` (403 / PERMISSION_DENIED).
-        """
-        if self.keys is None:
-            return None
-        key = self.keys.authenticate(authorization)
-        for name in ([model] if model is not None else list(self.models)):
-            self.keys.authorize(key, name)
-        return key
-
     def label_version(self, label: str, name: str | None = None) -> int:
         """The version a TF Serving version label (``stable``, ``canary``) names (NotFound if none)."""
         m = self.model(name or self.model_name)
@@ -387,8 +371,10 @@ class Server:
         out = []
         if self.draining:
             out.append("the server is shutting down")
-        if self.keys is not None and self.keys.error:
-            out.append(self.keys.error)
+        if self.keys is not None:
+            self.keys.refresh()
+            if self.keys.error:
+                out.append(self.keys.error)
         for name, m in self.models.items():
             if m.versions.default is None:
                 out.append(f"no version of model {name!r} is loaded")
