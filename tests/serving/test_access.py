@@ -3,7 +3,6 @@ Serving's own client), rotation without restart, TLS and mutual TLS with a CA ma
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import mlprod
 from mlprod.cli import main
 from mlprod.serving.access import KeyStore, add_key, list_keys, remove_key
 
-from .conftest import export_penguin_model, penguin_rows
+from .conftest import export_penguin_model, make_test_pki, penguin_rows
 
 MODELS = ("penguin", "other")
 
@@ -209,58 +208,8 @@ def test_keys_file_helpers_and_cli(tmp_path, capsys):
         mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, tls_client_ca=f)
 
 
-# -- TLS ------------------------------------------------------------------------------------------
-def _pki(folder: Path) -> dict[str, str]:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.timezone.utc)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    def cert(subject: str, key, issuer: str, issuer_key, ca: bool, usage=None, san=None):
-        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                            critical=False)  # Python 3.13 verifies strictly (RFC 5280): both identifiers
-             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
-                                          content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                          key_agreement=False, encipher_only=False, decipher_only=False),
-                            critical=True))
-        if usage:
-            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        if san:
-            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return b.sign(issuer_key, hashes.SHA256())
-
-    out = {}
-
-    def write(stem: str, c, key) -> None:
-        out[f"{stem}_cert"] = str(folder / f"{stem}.pem")
-        out[f"{stem}_key"] = str(folder / f"{stem}.key")
-        Path(out[f"{stem}_cert"]).write_bytes(c.public_bytes(serialization.Encoding.PEM))
-        Path(out[f"{stem}_key"]).write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    write("ca", cert("mlprod test CA", ca_key, "mlprod test CA", ca_key, True), ca_key)
-    sk = ec.generate_private_key(ec.SECP256R1())
-    write("server", cert("127.0.0.1", sk, "mlprod test CA", ca_key, False, ExtendedKeyUsageOID.SERVER_AUTH,
-                         [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), sk)
-    ck = ec.generate_private_key(ec.SECP256R1())
-    write("client", cert("client", ck, "mlprod test CA", ca_key, False, ExtendedKeyUsageOID.CLIENT_AUTH), ck)
-    return out
-
-
 def test_tls_and_mutual_tls_with_a_test_ca(config_file, tmp_path):
-    pki = _pki(tmp_path)
+    pki = make_test_pki(tmp_path)
     keys_file = str(tmp_path / "keys.json")
     key = add_key(keys_file, "app", "penguin")
     ca = Path(pki["ca_cert"]).read_bytes()
