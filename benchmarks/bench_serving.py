@@ -11,15 +11,15 @@ bombardier ~50 us, so bombardier's numbers are closer to clients on other machin
 penguin classifier whose ``serving_default`` parses serialized tf.Examples, as TFX exports.
 Batching runs twice: with TF Serving's advice for CPUs (``batch_timeout_micros=0``,
 ``num_batch_threads`` = cores: a batch runs as soon as a thread is free and holds what queued
-meanwhile) and with a fixed wait (``--batch-timeout-micros``, 5 ms). The access-control case
-runs the fixed-wait batching case again with an API key (``Authorization: Bearer``) and TLS
+meanwhile) and with a fixed wait (``--batch-timeout-micros``, 5 ms). The access-control cases
+run the fixed-wait batching case again with an API key (``Authorization: Bearer``), TLS, and both
 (a test CA made for the run; the clients keep their connections, so this is the steady-state cost
 of encryption and the key check, not of handshakes): compare it with its twin without.
 
 Usage:
     scripts/in-env python -m benchmarks.bench_serving
     scripts/in-env python -m benchmarks.bench_serving --concurrency 32 --requests 4000
-    scripts/in-env python -m benchmarks.bench_serving --cases "API key" --rounds 5   # + its twin without
+    scripts/in-env python -m benchmarks.bench_serving --cases "API key,TLS" --rounds 5   # + their twin
 """
 from __future__ import annotations
 
@@ -173,8 +173,8 @@ def main() -> None:
     (work / "pki").mkdir()
     pki = make_test_pki(work / "pki")
     api_key = add_key(str(work / "keys.json"), "bench", "penguin")
-    secure = ["--api_keys_file", str(work / "keys.json"), "--tls_cert", pki["server_cert"], "--tls_key",
-              pki["server_key"]]
+    with_key = ["--api_keys_file", str(work / "keys.json")]
+    with_tls = ["--tls_cert", pki["server_cert"], "--tls_key", pki["server_key"]]
 
     def batch(timeout_us: int) -> list[str]:
         return ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
@@ -195,12 +195,14 @@ def main() -> None:
         (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + request log",
          lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros),
                        "--log_dir", str(work / "logs")]),
-        (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + API key + TLS",
-         lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros), *secure]),
+        *[(f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + {what}",
+           lambda port, extra=extra: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros), *extra])
+          for what, extra in (("API key", with_key), ("TLS", with_tls), ("API key + TLS", with_key + with_tls))],
     ]
     wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
     picked = {n for n, _ in cases if not wanted or n.startswith("plain") or any(w in n for w in wanted)}
-    picked |= {n.removesuffix(" + API key + TLS") for n in picked}  # the access case runs with its twin
+    # the access cases run with their twin without
+    picked |= {n.removesuffix(" + API key + TLS").removesuffix(" + API key").removesuffix(" + TLS") for n in picked}
     cases = [(n, c) for n, c in cases if n in picked]
     runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
     for rnd in range(args.rounds):

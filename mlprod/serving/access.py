@@ -10,7 +10,7 @@ once (``mlprod serve-keys add`` does), it cannot be recovered from the file.
 :class:`KeyStore` is the server side: it re-reads the file when it changes (a ``stat`` at most
 every half second: rotation without restart) and keeps the last good keys when the file cannot
 be read (logged, and ``/healthz`` answers 503 naming the problem). A key is verified with scrypt
-once (~60 ms); then a keyed digest of it is cached, so a request costs one HMAC and a dict lookup.
+once (~60 ms); then a keyed digest of it (BLAKE2b) is cached, so a request costs a digest and a dict lookup.
 
 Example:
     >>> import os, tempfile
@@ -293,7 +293,8 @@ class KeyStore:
             self._load()
 
     def _digest(self, token: str) -> bytes:
-        return hmac.digest(self._digest_key, token.encode(), "sha256")
+        # keyed BLAKE2b is a MAC (RFC 7693); ~0.5 us, where hmac.digest(sha256) measured ~9 us per call
+        return hashlib.blake2b(token.encode(), key=self._digest_key, digest_size=32).digest()
 
     def cached(self, authorization: str | None) -> ApiKey | None:
         """The key of an ``Authorization`` value when it needs no scrypt (verified before), else None.

@@ -110,6 +110,9 @@ class Server:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
         check_params("serve", {**locals(), "log_sample_rate": log_sample_rate}, SERVE_PARAMS)
         self.tls = _check_tls(tls_cert, tls_key, tls_client_ca)
+        if not open_health and api_keys_file is None:
+            raise ConfigError("open_health=False protects /healthz with API keys: pass api_keys_file too "
+                              "(`mlprod serve-keys add` makes one).")
         self.open_health, self.open_metrics = open_health, open_metrics
         if api_keys_file is not None:
             from mlprod.serving.access import KeyStore

@@ -204,6 +204,8 @@ def test_keys_file_helpers_and_cli(tmp_path, capsys):
         mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, api_keys_file=str(tmp_path / "none.json"))
     with pytest.raises(mlprod.ConfigError, match="tls_cert .* and tls_key"):
         mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, tls_cert=f)
+    with pytest.raises(mlprod.ConfigError, match="open_health=False protects"):
+        mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, open_health=False)
     with pytest.raises(mlprod.ConfigError, match="tls_client_ca"):
         mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, tls_client_ca=f)
 
