@@ -57,23 +57,28 @@ def _auth_interceptor(server: Any) -> Any:
             api = details.method.rsplit("/", 1)[-1].lower()
             auth = next((v for k, v in details.invocation_metadata if k == "authorization"), None)
             inner = handler.unary_unary
-            try:
-                key = server.keys.authenticate(auth)
-                fn = None
-            except Unauthenticated as e:  # refused before the request is deserialized into a model's business
-                fn = refuse(api, grpc.StatusCode.UNAUTHENTICATED, str(e), server.model_name)
+            try:  # here, in the server's polling thread: only the cheap check (a malformed, unknown,
+                # refused, expired or already verified key); a new key's scrypt runs in the worker below
+                key = server.keys.cached(auth)
+            except Unauthenticated as e:  # refused before the request is deserialized
+                return grpc.unary_unary_rpc_method_handler(
+                    refuse(api, grpc.StatusCode.UNAUTHENTICATED, str(e), server.model_name),
+                    request_deserializer=None, response_serializer=handler.response_serializer)
 
-            if fn is None:
-                def fn(request: Any, context: Any) -> Any:
-                    try:
-                        names = models_of(request)
-                        if names is None:
-                            server.keys.authorize_all(key, list(server.models), "this service")
-                        for name in names or ():
-                            server.keys.authorize(key, name)
-                    except PermissionDenied as e:
-                        return refuse(api, grpc.StatusCode.PERMISSION_DENIED, str(e))(request, context)
-                    return inner(request, context)
+            def fn(request: Any, context: Any) -> Any:
+                try:
+                    k = key if key is not None else server.keys.authenticate(auth)
+                except Unauthenticated as e:
+                    return refuse(api, grpc.StatusCode.UNAUTHENTICATED, str(e), server.model_name)(request, context)
+                try:
+                    names = models_of(request)
+                    if names is None:
+                        server.keys.authorize_all(k, list(server.models), "this service")
+                    for name in names or ():
+                        server.keys.authorize(k, name)
+                except PermissionDenied as e:
+                    return refuse(api, grpc.StatusCode.PERMISSION_DENIED, str(e))(request, context)
+                return inner(request, context)
             return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=handler.request_deserializer,
                                                        response_serializer=handler.response_serializer)
 
