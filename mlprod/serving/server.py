@@ -261,7 +261,8 @@ class Server:
         """Load the servable versions (of every model), then open the REST and gRPC ports."""
         for m in self.models.values():
             m.versions.start()
-        log.info("%s", self.access_note())
+        exposed = self.keys is None and self.host not in ("127.0.0.1", "localhost", "::1")
+        log.log(logging.WARNING if exposed else logging.INFO, "%s", self.access_note())  # off on 0.0.0.0: say so loudly
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 

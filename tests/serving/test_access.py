@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -210,7 +211,8 @@ def test_keys_file_helpers_and_cli(tmp_path, capsys):
         mlprod.serve(str(tmp_path), rest_port=0, grpc_port=None, tls_client_ca=f)
 
 
-def test_tls_and_mutual_tls_with_a_test_ca(config_file, tmp_path):
+def test_tls_and_mutual_tls_with_a_test_ca(config_file, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="mlprod.serving")
     pki = make_test_pki(tmp_path)
     keys_file = str(tmp_path / "keys.json")
     key = add_key(keys_file, "app", "penguin")
@@ -242,6 +244,8 @@ def test_tls_and_mutual_tls_with_a_test_ca(config_file, tmp_path):
     with mlprod.serve(model_config_file=str(config_file), rest_port=0, grpc_port=0, tls_cert=pki["server_cert"],
                       tls_key=pki["server_key"], tls_client_ca=pki["ca_cert"]) as srv:
         assert "mutual TLS" in srv.access_note() and "access control: off" in srv.access_note()
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("access control")]
+        assert said[0].startswith("access control: on, 1 API keys") and said[1] == srv.access_note()
         client = grpc.ssl_channel_credentials(root_certificates=ca, private_key=Path(pki["client_key"]).read_bytes(),
                                               certificate_chain=Path(pki["client_cert"]).read_bytes())
         stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.secure_channel(srv.grpc_target, client))
