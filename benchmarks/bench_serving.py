@@ -11,11 +11,15 @@ bombardier ~50 us, so bombardier's numbers are closer to clients on other machin
 penguin classifier whose ``serving_default`` parses serialized tf.Examples, as TFX exports.
 Batching runs twice: with TF Serving's advice for CPUs (``batch_timeout_micros=0``,
 ``num_batch_threads`` = cores: a batch runs as soon as a thread is free and holds what queued
-meanwhile) and with a fixed wait (``--batch-timeout-micros``, 5 ms).
+meanwhile) and with a fixed wait (``--batch-timeout-micros``, 5 ms). The access-control cases
+run the fixed-wait batching case again with an API key (``Authorization: Bearer``), TLS, and both
+(a test CA made for the run; the clients keep their connections, so this is the steady-state cost
+of encryption and the key check, not of handshakes): compare it with its twin without.
 
 Usage:
     scripts/in-env python -m benchmarks.bench_serving
     scripts/in-env python -m benchmarks.bench_serving --concurrency 32 --requests 4000
+    scripts/in-env python -m benchmarks.bench_serving --cases "API key,TLS" --rounds 5   # + their twin
 """
 from __future__ import annotations
 
@@ -43,14 +47,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cmd: list[str], port: int) -> subprocess.Popen:
+def start(cmd: list[str], port: int, ca: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import ssl
     import urllib.request
 
+    tls = ssl.create_default_context(cafile=ca) if ca else None
     for _ in range(600):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            urllib.request.urlopen(f"{'https' if ca else 'http'}://127.0.0.1:{port}/healthz", timeout=1, context=tls)
             return p
         except Exception as e:  # noqa: BLE001 - not up yet
             if getattr(e, "code", None) == 404:  # the plain endpoint has no /healthz: it is up
@@ -62,9 +68,13 @@ def start(cmd: list[str], port: int) -> subprocess.Popen:
     raise RuntimeError(f"server did not start: {' '.join(cmd)}")
 
 
-async def _load(url: str, bodies: list[bytes], concurrency: int, n: int) -> tuple[list[float], int, float]:
+async def _load(url: str, bodies: list[bytes], concurrency: int, n: int, headers: dict[str, str] | None = None,
+                ca: str | None = None) -> tuple[list[float], int, float]:
+    import ssl
+
     import aiohttp
 
+    head = {"Content-Type": "application/json", **(headers or {})}
     lat: list[float] = []
     errors = 0
     sent = 0
@@ -75,13 +85,13 @@ async def _load(url: str, bodies: list[bytes], concurrency: int, n: int) -> tupl
             body = bodies[sent % len(bodies)]
             sent += 1
             t0 = time.perf_counter()
-            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+            async with session.post(url, data=body, headers=head) as r:
                 await r.read()
                 if r.status != 200:
                     errors += 1
             lat.append(time.perf_counter() - t0)
 
-    conn = aiohttp.TCPConnector(limit=concurrency)
+    conn = aiohttp.TCPConnector(limit=concurrency, ssl=ssl.create_default_context(cafile=ca) if ca else True)
     async with aiohttp.ClientSession(connector=conn) as session:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
@@ -89,15 +99,17 @@ async def _load(url: str, bodies: list[bytes], concurrency: int, n: int) -> tupl
     return lat, errors, wall
 
 
-def measure(url: str, bodies: list[bytes], concurrency: int, n: int) -> dict[str, Any]:
-    asyncio.run(_load(url, bodies, concurrency, max(200, n // 10)))  # warm-up
-    lat, errors, wall = asyncio.run(_load(url, bodies, concurrency, n))
+def measure(url: str, bodies: list[bytes], concurrency: int, n: int, headers: dict[str, str] | None = None,
+            ca: str | None = None) -> dict[str, Any]:
+    asyncio.run(_load(url, bodies, concurrency, max(200, n // 10), headers, ca))  # warm-up
+    lat, errors, wall = asyncio.run(_load(url, bodies, concurrency, n, headers, ca))
     lat.sort()
     return {"requests": n, "errors": errors, "req_per_s": round(n / wall),
             "p50_ms": round(1000 * statistics.median(lat), 1), "p99_ms": round(1000 * lat[int(0.99 * len(lat)) - 1], 1)}
 
 
-def measure_bombardier(url: str, body: bytes, concurrency: int, n: int) -> dict[str, Any]:
+def measure_bombardier(url: str, body: bytes, concurrency: int, n: int, headers: dict[str, str] | None = None,
+                       ca: str | None = None) -> dict[str, Any]:
     """The same measurement with bombardier (one request body, repeated)."""
     import json
 
@@ -106,6 +118,10 @@ def measure_bombardier(url: str, body: bytes, concurrency: int, n: int) -> dict[
         f.flush()
         base = [shutil.which("bombardier") or "bombardier", "--fasthttp", "-c", str(concurrency), "-m", "POST",
                 "-f", f.name, "-H", "Content-Type: application/json", "-t", "30s"]
+        for k, v in (headers or {}).items():
+            base += ["-H", f"{k}: {v}"]
+        if ca:  # the test CA's server certificate (bombardier cannot take a CA file)
+            base.append("--insecure")
         subprocess.run([*base, "-n", str(max(200, n // 10)), "-q", url], check=True, capture_output=True)  # warm-up
         out = subprocess.run([*base, "-n", str(n), "-l", "-p", "r", "-o", "j", url], check=True, capture_output=True,
                              text=True).stdout
@@ -151,6 +167,15 @@ def main() -> None:
     bodies = [json.dumps({"instances": [{f: float(r[f]) for f in FEATURES}]}).encode() for _, r in df.iterrows()]
     py = sys.executable
     serve = [py, "-m", "mlprod.cli", "serve", "--model_base_path", str(base), "--model_name", "penguin", "--port", "-1"]
+    from mlprod.serving.access import add_key
+    from tests.serving.conftest import make_test_pki
+
+    (work / "pki").mkdir()
+    pki = make_test_pki(work / "pki")
+    api_key = add_key(str(work / "keys.json"), "bench", "penguin")
+    with_key = ["--api_keys_file", str(work / "keys.json")]
+    with_tls = ["--tls_cert", pki["server_cert"], "--tls_key", pki["server_key"]]
+
     def batch(timeout_us: int) -> list[str]:
         return ["--enable_batching", "--max_batch_size", str(args.max_batch_size),
                 "--batch_timeout_micros", str(timeout_us), "--num_batch_threads", str(args.batch_threads)]
@@ -170,18 +195,27 @@ def main() -> None:
         (f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + request log",
          lambda port: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros),
                        "--log_dir", str(work / "logs")]),
+        *[(f"mlprod serve, batching ({args.batch_timeout_micros} us timeout) + {what}",
+           lambda port, extra=extra: [*serve, "--rest_api_port", str(port), *batch(args.batch_timeout_micros), *extra])
+          for what, extra in (("API key", with_key), ("TLS", with_tls), ("API key + TLS", with_key + with_tls))],
     ]
     wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
-    cases = [(n, c) for n, c in cases if not wanted or n.startswith("plain") or any(w in n for w in wanted)]
+    picked = {n for n, _ in cases if not wanted or n.startswith("plain") or any(w in n for w in wanted)}
+    # the access cases run with their twin without
+    picked |= {n.removesuffix(" + API key + TLS").removesuffix(" + API key").removesuffix(" + TLS") for n in picked}
+    cases = [(n, c) for n, c in cases if n in picked]
     runs: dict[str, list[dict]] = {name: [] for name, _ in cases}
     for rnd in range(args.rounds):
         for name, cmd in cases:
             port = free_port()
-            proc = start(cmd(port), port)
+            tls = "TLS" in name
+            ca = pki["ca_cert"] if tls else None
+            headers = {"Authorization": f"Bearer {api_key}"} if "API key" in name else None
+            proc = start(cmd(port), port, ca)
             try:
-                url = f"http://127.0.0.1:{port}/v1/models/penguin:predict"
-                row = measure_bombardier(url, bodies[0], args.concurrency, args.requests) if client == "bombardier" \
-                    else measure(url, bodies, args.concurrency, args.requests)
+                url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/v1/models/penguin:predict"
+                row = measure_bombardier(url, bodies[0], args.concurrency, args.requests, headers, ca) \
+                    if client == "bombardier" else measure(url, bodies, args.concurrency, args.requests, headers, ca)
             finally:
                 proc.terminate()
                 proc.wait(60)

@@ -303,7 +303,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 grpc_port=args.port if args.port >= 0 else None, batching=batching, log_dir=args.log_dir,
                 log_sample_rate=args.log_sample_rate, log_flush_interval_s=args.log_flush_interval,
                 poll_s=args.file_system_poll_wait_seconds, feature_store=_online_features(args),
-                require_approval=args.require_approval)
+                require_approval=args.require_approval, api_keys_file=args.api_keys_file,
+                open_health=not args.protect_health, open_metrics=args.open_metrics, tls_cert=args.tls_cert,
+                tls_key=args.tls_key, tls_client_ca=args.tls_client_ca)
     import gc
 
     # this process only serves: move what loading made (TensorFlow, the model, the web stack:
@@ -322,6 +324,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     what = ", ".join(f"{n!r} version {m.versions.default} from {m.cfg.base_path}" for n, m in srv.models.items())
     print(f"serving {what}: REST {srv.rest_url or '-'}, gRPC {srv.grpc_target or '-'}", flush=True)
+    print(srv.access_note(), flush=True)
     while not stop.wait(0.5):
         pass
     print("draining: finishing in-flight requests and writing the request log ...", flush=True)
@@ -344,6 +347,26 @@ def _tracking_uri(args: argparse.Namespace) -> str:
         raise ConfigError(f"no MLflow store at {DEFAULT_TRACKING} (where `mlprod run` keeps it); pass --tracking-uri "
                           "sqlite:///OUTPUT/pipeline_root/mlflow.db or a server's URL, or set MLFLOW_TRACKING_URI.")
     return f"sqlite:///{Path(DEFAULT_TRACKING).resolve()}"
+
+
+def _cmd_serve_keys(args: argparse.Namespace) -> int:
+    from mlprod.serving.access import add_key, list_keys, remove_key
+
+    if args.action == "add":
+        if not args.name or not args.models:
+            raise ConfigError("serve-keys add needs --name NAME and --models a,b (or '*').")
+        key = add_key(args.keys_file, args.name, args.models, expires=args.expires)
+        print(f"added API key {args.name!r} to {args.keys_file} (running servers pick it up within a second).\n"
+              "The key (shown once; the file keeps only its hash):", file=sys.stderr)
+        print(key, flush=True)
+    elif args.action == "remove":
+        if not args.name:
+            raise ConfigError("serve-keys remove needs --name NAME (or the key's id).")
+        remove_key(args.keys_file, args.name)
+        print(f"removed API key {args.name!r} from {args.keys_file}; running servers refuse it within a second.")
+    else:
+        print(list_keys(args.keys_file).to_string(index=False))
+    return 0
 
 
 def _cmd_registry(args: argparse.Namespace) -> int:
@@ -603,7 +626,24 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--features", help="feature references view:feature,... read from --feature-store")
     sv.add_argument("--on-missing-features", choices=["error", "absent"], default="error",
                     help="an entity without current values: a 400 (error, default) or the model's default (absent)")
+    sv.add_argument("--api_keys_file", help="require API keys (Authorization: Bearer KEY) from this file "
+                                            "(`mlprod serve-keys add`); re-read when it changes. Default: no keys")
+    sv.add_argument("--protect_health", action="store_true",
+                    help="with --api_keys_file: /healthz needs a key too (default: open, status only)")
+    sv.add_argument("--open_metrics", action="store_true",
+                    help="with --api_keys_file: metrics answer without a key (default: a key for every model)")
+    sv.add_argument("--tls_cert", help="PEM certificate (chain): REST over HTTPS and gRPC over TLS")
+    sv.add_argument("--tls_key", help="PEM private key of --tls_cert")
+    sv.add_argument("--tls_client_ca", help="PEM CA: clients must present a certificate it signed (mutual TLS)")
     sv.set_defaults(func=_cmd_serve)
+
+    sk = sub.add_parser("serve-keys", help="add, list or remove the API keys of `mlprod serve --api_keys_file`")
+    sk.add_argument("action", choices=("add", "list", "remove"))
+    sk.add_argument("keys_file", help="the keys file (JSON of hashed keys; made by the first add)")
+    sk.add_argument("--name", help="who holds the key (add, remove)")
+    sk.add_argument("--models", help="comma-separated model names the key may call, or '*' for every model (add)")
+    sk.add_argument("--expires", help="a duration (30D, 12h) or an ISO date after which the key is refused (add)")
+    sk.set_defaults(func=_cmd_serve_keys)
 
     rg = sub.add_parser("registry", help="every trained model with its stage (serving, rolled back, retired, "
                                          "blessed, rejected), accuracy and training spans")

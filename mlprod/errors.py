@@ -35,3 +35,11 @@ class NotFound(DataError):
 
 class Unavailable(MlprodError, RuntimeError):
     """The server cannot take the request now: it is shutting down (HTTP 503 / gRPC UNAVAILABLE); retry elsewhere."""
+
+
+class Unauthenticated(MlprodError, PermissionError):
+    """A request brought no API key, or one that is unknown or expired (HTTP 401 / gRPC UNAUTHENTICATED)."""
+
+
+class PermissionDenied(MlprodError, PermissionError):
+    """A valid API key whose scopes do not cover the model asked for (HTTP 403 / gRPC PERMISSION_DENIED)."""

@@ -3,7 +3,11 @@ and ``ModelService.GetModelStatus``, from the ``tensorflow-serving-api`` protos,
 own client (``prediction_service_pb2_grpc.PredictionServiceStub``) works unchanged.
 
 The request id is read from the ``x-request-id`` metadata key (or made up) and sent back in the
-initial metadata.
+initial metadata. With access control on (``serve(api_keys_file=...)``), a server interceptor
+reads the key from the ``authorization`` metadata (``Bearer <key>``): UNAUTHENTICATED before the
+request is even parsed, PERMISSION_DENIED when its models do not include every model the request
+names. With ``tls_cert``/``tls_key`` the port speaks TLS (``grpc.ssl_channel_credentials`` on
+the client); with ``tls_client_ca`` clients must present a certificate that CA signed.
 
 Example:
     (tests/serving/test_server.py runs this.)
@@ -24,6 +28,61 @@ import numpy as np
 
 from mlprod.errors import DataError, Unavailable
 from mlprod.serving.model import examples_of_input as _examples
+
+
+def _auth_interceptor(server: Any) -> Any:
+    """A ``grpc.ServerInterceptor`` checking the API key (metadata) and the models a request names."""
+    import grpc
+
+    from mlprod.errors import PermissionDenied, Unauthenticated
+
+    def models_of(request: Any) -> list[str] | None:
+        """The models a request names (None: it names none, so it needs a key for every model)."""
+        if hasattr(request, "tasks"):  # MultiInference
+            return [t.model_spec.name for t in request.tasks]
+        return [request.model_spec.name] if hasattr(request, "model_spec") else None
+
+    def refuse(api: str, code: Any, msg: str, name: str | None = None) -> Any:
+        def answer(request: Any, context: Any) -> Any:
+            n = name or next((x for x in models_of(request) or () if x in server.models), server.model_name)
+            server.m["requests"].labels(n, api, code.name).inc()
+            context.abort(code, msg)
+        return answer
+
+    class Auth(grpc.ServerInterceptor):
+        def intercept_service(self, continuation: Any, details: Any) -> Any:
+            handler = continuation(details)
+            if handler is None or handler.unary_unary is None:
+                return handler
+            api = details.method.rsplit("/", 1)[-1].lower()
+            auth = next((v for k, v in details.invocation_metadata if k == "authorization"), None)
+            inner = handler.unary_unary
+            try:  # here, in the server's polling thread: only the cheap check (a malformed, unknown,
+                # refused, expired or already verified key); a new key's scrypt runs in the worker below
+                key = server.keys.cached(auth)
+            except Unauthenticated as e:  # refused before the request is deserialized
+                return grpc.unary_unary_rpc_method_handler(
+                    refuse(api, grpc.StatusCode.UNAUTHENTICATED, str(e), server.model_name),
+                    request_deserializer=None, response_serializer=handler.response_serializer)
+
+            def fn(request: Any, context: Any) -> Any:
+                try:
+                    k = key if key is not None else server.keys.authenticate(auth)
+                except Unauthenticated as e:
+                    return refuse(api, grpc.StatusCode.UNAUTHENTICATED, str(e), server.model_name)(request, context)
+                try:
+                    names = models_of(request)
+                    if names is None:
+                        server.keys.authorize_all(k, list(server.models), "this service")
+                    for name in names or ():
+                        server.keys.authorize(k, name)
+                except PermissionDenied as e:
+                    return refuse(api, grpc.StatusCode.PERMISSION_DENIED, str(e))(request, context)
+                return inner(request, context)
+            return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=handler.request_deserializer,
+                                                       response_serializer=handler.response_serializer)
+
+    return Auth()
 
 
 def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
@@ -59,6 +118,7 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
         except Exception as e:  # noqa: BLE001 - every error becomes a gRPC status
             http, msg = error_status(e, server.draining)
             code = {404: grpc.StatusCode.NOT_FOUND, 400: grpc.StatusCode.INVALID_ARGUMENT,
+                    401: grpc.StatusCode.UNAUTHENTICATED, 403: grpc.StatusCode.PERMISSION_DENIED,
                     503: grpc.StatusCode.UNAVAILABLE}.get(http, grpc.StatusCode.INTERNAL)
             m["requests"].labels(name, api, code.name).inc()
             context.abort(code, msg)
@@ -207,10 +267,22 @@ def start_grpc(server: Any, host: str, port: int) -> tuple[Any, int]:
             return handle("status", context, fn, request.model_spec)
 
     g = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="mlprod-grpc"),
-                    options=[("grpc.max_receive_message_length", 256 << 20)])
+                    options=[("grpc.max_receive_message_length", 256 << 20)],
+                    interceptors=[_auth_interceptor(server)] if server.keys is not None else None)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Prediction(), g)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(Models(), g)
-    bound = g.add_insecure_port(f"{host}:{port}")
+    if server.tls:
+        cert, key, ca = server.tls
+        with open(cert, "rb") as f1, open(key, "rb") as f2:
+            pair = (f2.read(), f1.read())
+        root = None
+        if ca:
+            with open(ca, "rb") as f3:
+                root = f3.read()
+        creds = grpc.ssl_server_credentials([pair], root_certificates=root, require_client_auth=bool(ca))
+        bound = g.add_secure_port(f"{host}:{port}", creds)
+    else:
+        bound = g.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         from mlprod.errors import ConfigError
 

@@ -55,8 +55,10 @@ def _print_all_fields() -> dict[str, bool]:
 def _json(obj: Any, status: int = 200, request_id: str | None = None) -> Any:
     from starlette.responses import Response
 
-    headers = {"X-Request-Id": request_id} if request_id else None
-    return Response(json.dumps(obj), status_code=status, media_type="application/json", headers=headers)
+    headers = {"X-Request-Id": request_id} if request_id else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(json.dumps(obj), status_code=status, media_type="application/json", headers=headers or None)
 
 
 def make_app(server: Any) -> Any:
@@ -72,6 +74,7 @@ def make_app(server: Any) -> Any:
     from mlprod.serving.status import error_status, new_request_id
 
     m = server.m
+    keys = server.keys  # None: access control off
     apis = ("predict", "classify", "regress")
     ok_count = {(n, api): m["requests"].labels(n, api, "200") for n in server.models for api in apis}
     latency = {(n, api): m["latency"].labels(n, api) for n in server.models for api in apis}
@@ -113,6 +116,29 @@ def make_app(server: Any) -> Any:
         m["requests"].labels(name, api, str(code)).inc()
         return _json({"error": msg}, code, rid)
 
+    async def authenticated(request: Request) -> Any:
+        """The request's valid API key (401 raised). A key seen before costs a digest; a new one is
+        verified (scrypt, ~60 ms) off the event loop."""
+        auth = request.headers.get("authorization")
+        key = keys.cached(auth)
+        if key is None:
+            import asyncio
+
+            key = await asyncio.to_thread(keys.authenticate, auth)
+        return key
+
+    async def guard(request: Request, model: str | None, what: str = "") -> Any:
+        """The request's API key, allowed ``model`` (None: every model, for ``what``); 401/403 raised.
+        Off: None."""
+        if keys is None:
+            return None
+        key = await authenticated(request)
+        if model is None:
+            keys.authorize_all(key, list(server.models), what)
+        else:
+            keys.authorize(key, model)
+        return key
+
     def ok(api: str, obj: Any, name: str) -> Any:
         m["requests"].labels(name, api, "200").inc()
         return _json(obj, 200)
@@ -121,6 +147,8 @@ def make_app(server: Any) -> Any:
         rest = request.path_params["rest"]
         api = "status"
         try:
+            if keys is not None:
+                await guard(request, rest.split("/", 1)[0].split(":", 1)[0])
             name, version, verb, meta = parse(rest)
             if verb:
                 raise NotFound(f":{verb} takes POST.")
@@ -143,6 +171,8 @@ def make_app(server: Any) -> Any:
         try:
             if server.draining:  # refused on arrival; a request that arrived before draining is finished
                 raise Unavailable("the server is shutting down; retry on another replica.")
+            if keys is not None:
+                await guard(request, rest.split("/", 1)[0].split(":", 1)[0])
             name, version, verb, meta = parse(rest)
             if verb is None or meta:
                 raise NotFound("POST to /v1/models/NAME[/versions/V]:predict, :classify or :regress.")
@@ -180,7 +210,10 @@ def make_app(server: Any) -> Any:
         from mlprod.serving.requestlog import log_feedback
 
         try:
+            key = await authenticated(request) if keys is not None else None  # before an unknown client's body
             body = await read_json(request)
+            if keys is not None and isinstance(body, dict):
+                keys.authorize(key, body.get("model") or server.model_name)
             labels = body.get("labels") if isinstance(body, dict) else None
             if not isinstance(labels, dict) or not labels:
                 raise DataError('feedback takes {"labels": {"REQUEST_ID": label, ...}, "label": "NAME", '
@@ -195,13 +228,28 @@ def make_app(server: Any) -> Any:
             return error(e, "feedback", None)
 
     async def health(request: Request) -> Any:
+        detail = True
+        if keys is not None:  # open: anyone learns ok / unavailable; the details need a key for every model
+            try:
+                await guard(request, None, "the health details")
+            except Exception as e:  # noqa: BLE001
+                if not server.open_health:
+                    return error(e, "health", None)
+                detail = False
         problems = server.health_problems()
-        body = {"status": "unavailable" if problems else "ok", "version": server.versions.default}
-        if problems:
-            body["error"] = "; ".join(problems)
+        body: dict[str, Any] = {"status": "unavailable" if problems else "ok"}
+        if detail:
+            body["version"] = server.versions.default
+            if problems:
+                body["error"] = "; ".join(problems)
         return _json(body, 503 if problems else 200)
 
     async def metrics(request: Request) -> Any:
+        if keys is not None and not server.open_metrics:  # model names and versions are in the labels
+            try:
+                await guard(request, None, "the metrics")
+            except Exception as e:  # noqa: BLE001
+                return error(e, "metrics", None)
         return Response(generate_latest(m["registry"]), media_type=CONTENT_TYPE_LATEST)
 
     async def no_route(request: Request, exc: Exception) -> Any:  # 404 / 405 as TF Serving answers: JSON

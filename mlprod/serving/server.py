@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Hashable
@@ -43,7 +44,12 @@ log = logging.getLogger("mlprod.serving")
 SERVE_PARAMS = {"rest_port": Interval(int, 0, 65535, optional=True), "grpc_port": Interval(int, 0, 65535, optional=True),
                 "poll_s": Interval(float, 0, closed="neither"), "version_policy": OneOf("latest", "all", "specific"),
                 "num_latest": Interval(int, 1), "log_sample_rate": Interval(float, 0, 1, closed="right"),
-                "log_flush_interval_s": Interval(float, 0, closed="neither"), "require_approval": Kind(bool)}
+                "log_flush_interval_s": Interval(float, 0, closed="neither"),
+                # access control (mlprod.serving.access) and TLS: files, or None (off)
+                "api_keys_file": Kind(str, os.PathLike, optional=True), "open_health": Kind(bool),
+                "open_metrics": Kind(bool), "tls_cert": Kind(str, os.PathLike, optional=True),
+                "tls_key": Kind(str, os.PathLike, optional=True),
+                "tls_client_ca": Kind(str, os.PathLike, optional=True), "require_approval": Kind(bool)}
 
 
 @dataclass(frozen=True)
@@ -95,13 +101,26 @@ class Server:
                  versions: list[int] | None = None, poll_s: float = 1.0,
                  version_labels: dict[str, int] | None = None,
                  model_config_file: str | None = None, feature_store: Any = None,
-                 require_approval: bool = False) -> None:
+                 require_approval: bool = False, api_keys_file: str | None = None,
+                 open_health: bool = True, open_metrics: bool = False, tls_cert: str | None = None,
+                 tls_key: str | None = None, tls_client_ca: str | None = None) -> None:
         if (model_dir is None) == (model_config_file is None):
             raise ConfigError("pass model_dir (one model) or model_config_file (TF Serving's config of one or more "
                               "models), not both.")
         if rest_port is None and grpc_port is None:
             raise ConfigError("pass rest_port and/or grpc_port (0 picks a free port).")
         check_params("serve", {**locals(), "log_sample_rate": log_sample_rate}, SERVE_PARAMS)
+        self.tls = _check_tls(tls_cert, tls_key, tls_client_ca)
+        if not open_health and api_keys_file is None:
+            raise ConfigError("open_health=False protects /healthz with API keys: pass api_keys_file too "
+                              "(`mlprod serve-keys add` makes one).")
+        self.open_health, self.open_metrics = open_health, open_metrics
+        if api_keys_file is not None:
+            from mlprod.serving.access import KeyStore
+
+            self.keys: Any = KeyStore(str(api_keys_file))
+        else:
+            self.keys = None
         configs = read_model_config(model_config_file) if model_config_file else [
             ModelConfig(model_name, str(model_dir), version_policy, num_latest, versions, dict(version_labels or {}))]
         self.host = host
@@ -172,8 +191,9 @@ class Server:
     def model(self, name: str) -> _Model:
         """The served model called ``name`` (NotFound when this server does not serve it)."""
         m = self.models.get(name)
-        if m is None:
-            raise NotFound(f"model {name!r} is not served here (this server serves {sorted(self.models)}).")
+        if m is None:  # with access control, the names of other models are not a client's business
+            raise NotFound(f"model {name!r} is not served here" +
+                           ("." if self.keys is not None else f" (this server serves {sorted(self.models)})."))
         return m
 
     def label_version(self, label: str, name: str | None = None) -> int:
@@ -261,6 +281,8 @@ class Server:
             m.versions.start()
         if enabled():
             threading.Thread(target=self._watch_errors, name="mlprod-error-rate", daemon=True).start()
+        exposed = self.keys is None and self.host not in ("127.0.0.1", "localhost", "::1")
+        log.log(logging.WARNING if exposed else logging.INFO, "%s", self.access_note())  # off on 0.0.0.0: say so loudly
         if self._want_grpc is not None:
             from mlprod.serving.grpc_api import start_grpc
 
@@ -284,10 +306,18 @@ class Server:
 
         from mlprod.serving.rest import make_app
 
+        tls: dict[str, Any] = {}
+        if self.tls:
+            import ssl
+
+            cert, key, ca = self.tls
+            tls = {"ssl_certfile": cert, "ssl_keyfile": key}
+            if ca:
+                tls.update(ssl_ca_certs=ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
         config = uvicorn.Config(make_app(self), host=self.host, port=int(self._want_rest or 0), log_level="warning",
                                 lifespan="off", timeout_graceful_shutdown=30, access_log=False,
                                 proxy_headers=False,  # nothing here reads the client address
-                                server_header=False)
+                                server_header=False, **tls)
         self._rest = uvicorn.Server(config)
         self._rest_thread = threading.Thread(target=self._rest.run, name="mlprod-rest", daemon=True)
         self._rest_thread.start()
@@ -301,7 +331,8 @@ class Server:
 
     @property
     def rest_url(self) -> str | None:
-        return f"http://{self.host}:{self.rest_port}" if self.rest_port else None
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.rest_port}" if self.rest_port else None
 
     @property
     def grpc_target(self) -> str | None:
@@ -359,17 +390,47 @@ class Server:
         except DataError as e:
             raise NotFound(f"model {m.cfg.name!r}: {e}") from None
 
+    def access_note(self) -> str:
+        """One line saying whether access control and TLS are on (logged at start)."""
+        tls = "off" if not self.tls else ("on, client certificates required (mutual TLS)" if self.tls[2] else "on")
+        if self.keys is None:
+            return (f"access control: off (no api_keys_file): every client that reaches the ports can call every "
+                    f"model; TLS {tls}.")
+        return (f"access control: on, {len(self.keys)} API keys from {self.keys.path} (re-read when it changes); "
+                f"health {'open' if self.open_health else 'protected'}, metrics "
+                f"{'open' if self.open_metrics else 'protected'}; TLS {tls}.")
+
     def health_problems(self) -> list[str]:
-        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin file."""
+        """Why the server is not healthy (empty when it is): draining, nothing loaded, a bad pin or keys file."""
         out = []
         if self.draining:
             out.append("the server is shutting down")
+        if self.keys is not None:
+            self.keys.refresh()
+            if self.keys.error:
+                out.append(self.keys.error)
         for name, m in self.models.items():
             if m.versions.default is None:
                 out.append(f"no version of model {name!r} is loaded")
             if m.versions.pin_error:
                 out.append(m.versions.pin_error)
         return out
+
+
+def _check_tls(cert: str | None, key: str | None, client_ca: str | None) -> tuple[str, str, str | None] | None:
+    """(certificate, key, client CA or None) as strings, or None without TLS; ConfigError naming a
+    missing piece or file."""
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise ConfigError("tls_client_ca (mutual TLS) needs tls_cert and tls_key: the server's own certificate.")
+        return None
+    if cert is None or key is None:
+        raise ConfigError("pass tls_cert (PEM certificate chain) and tls_key (its PEM private key) together.")
+    files = {"tls_cert": str(cert), "tls_key": str(key), **({"tls_client_ca": str(client_ca)} if client_ca else {})}
+    for name, path in files.items():
+        if not os.path.isfile(path):
+            raise ConfigError(f"{name}={path!r} is not a file; give a PEM file.")
+    return files["tls_cert"], files["tls_key"], files.get("tls_client_ca")
 
 
 def _check_labels(labels: dict[str, int] | None) -> dict[str, int]:
@@ -409,6 +470,11 @@ def serve(model_dir: str | None = None, *, model_name: str = "model", host: str 
             one lookup per request; ``mlprod serve --feature-store REPO --features v:f,...``),
             ``require_approval`` (serve only the version the model registry approved,
             :mod:`mlprod.tracking`; its aliases, e.g. ``candidate``, become labels).
+            Access (docs/serving.md, "Access control"): ``api_keys_file`` (a keys file of :mod:`mlprod.serving.access`; None, the default: no access control),
+            ``open_health`` (True: ``/healthz`` answers without a key, status only),
+            ``open_metrics`` (False: metrics need a key for every model); ``tls_cert`` and
+            ``tls_key`` (PEM files: REST over HTTPS, gRPC over TLS), ``tls_client_ca`` (PEM CA:
+            clients must present a certificate it signed, mutual TLS).
 
     Returns:
         The running :class:`Server` (``rest_url``, ``grpc_target``, ``rollback``, ``stop``).

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from mlprod.errors import ConfigError, DataError, NotFound, Unavailable
+from mlprod.errors import ConfigError, DataError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 
 
 def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
@@ -35,6 +35,10 @@ def error_status(e: BaseException, draining: bool = False) -> tuple[int, str]:
             return (400 if isinstance(e, (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)) else 500), msg
     except ImportError:  # pragma: no cover
         pass
+    if isinstance(e, Unauthenticated):
+        return 401, msg
+    if isinstance(e, PermissionDenied):
+        return 403, msg
     if isinstance(e, NotFound):
         return 404, msg
     if isinstance(e, Unavailable) or (isinstance(e, RuntimeError) and draining):

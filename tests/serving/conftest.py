@@ -63,6 +63,59 @@ def export_tflite(path: Path, seed: int = 0) -> None:
     (path / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
+def make_test_pki(folder: Path) -> dict[str, str]:
+    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate it signed, as
+    PEM files in ``folder``: ``{ca,server,client}_{cert,key}`` -> path (``cryptography``, made here)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(subject: str, key, issuer: str, issuer_key, ca: bool, usage=None, san=None):
+        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                            critical=False)  # Python 3.13 verifies strictly (RFC 5280): both identifiers
+             .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca,
+                                          content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                          key_agreement=False, encipher_only=False, decipher_only=False),
+                            critical=True))
+        if usage:
+            b = b.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    out = {}
+
+    def write(stem: str, c, key) -> None:
+        out[f"{stem}_cert"] = str(folder / f"{stem}.pem")
+        out[f"{stem}_key"] = str(folder / f"{stem}.key")
+        Path(out[f"{stem}_cert"]).write_bytes(c.public_bytes(serialization.Encoding.PEM))
+        Path(out[f"{stem}_key"]).write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    write("ca", cert("mlprod test CA", ca_key, "mlprod test CA", ca_key, True), ca_key)
+    sk = ec.generate_private_key(ec.SECP256R1())
+    write("server", cert("127.0.0.1", sk, "mlprod test CA", ca_key, False, ExtendedKeyUsageOID.SERVER_AUTH,
+                         [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), sk)
+    ck = ec.generate_private_key(ec.SECP256R1())
+    write("client", cert("client", ck, "mlprod test CA", ca_key, False, ExtendedKeyUsageOID.CLIENT_AUTH), ck)
+    return out
+
+
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Version folders built once: ``good`` (v1 accurate) and ``flipped`` (a different model)."""
