@@ -85,7 +85,8 @@ NOTEBOOKS = {
              "both = result.table.merge(tfma_result.table, on=['slice', 'metric'], suffixes=('', '_tfma'))\n"
              "print(f'largest difference: {(both.value - both.value_tfma).abs().max():.2g}; '\n"
              "      f'TFMA {t_tfma:.1f} s, vectorized {t_vec:.1f} s')"),
-        code("result.plot();"),
+        code("from IPython.display import HTML\n\nfrom mlprod.reporting import figure_html\n\n"
+             "HTML(figure_html(result.plot().figure))   # the main metric per slice"),
     ],
     "preprocessing": [
         md("# Preprocessing at scale\n\nDescribe features once; mlprod compiles a TensorFlow Transform "
