@@ -316,32 +316,45 @@ def check_config(config: PipelineConfig) -> dict[str, Any]:
     if len(ints) < 2:
         raise DataError(f"label {config.label!r} has one class only ({sorted(labels)}); a classifier needs two or "
                         "more.")
+    _check_outputs(config)
+    spec, inferred = _spec_for(config, columns, files, "CSV header")
+    return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
+            "feature_spec": spec, "label_classes": classes, "inferred": inferred}
+
+
+def _check_outputs(config: PipelineConfig) -> None:
+    """Where the run writes can be written, and the tuning options fit (both data paths)."""
     check_writable(config.pipeline_root)
     if config.metadata_path is not None and "://" not in str(config.metadata_path):
         check_writable(Path(config.metadata_path).parent)
     _check_tune(config.tune)
-    slice_cols = [c for s in config.eval_slices for c in ([s] if isinstance(s, str) else list(s))]
-    unknown = [c for c in slice_cols if c not in (columns or [])]
+
+
+def _spec_for(config: PipelineConfig, columns: list[str] | None, source: Any, where: str) -> tuple[Any, Any]:
+    """``(feature spec, InferredSpec or None)`` for the training data ``source`` (CSV files or rows),
+    with ``eval_slices``, the spec's label and its input columns checked against ``columns``
+    (``where`` names them in the messages: "CSV header", "training rows")."""
+    have = columns or []
+    unknown = [c for s in config.eval_slices for c in ([s] if isinstance(s, str) else list(s)) if c not in have]
     if unknown:
-        raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the CSV header {columns}; "
+        raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the {where} {columns}; "
                           "fix eval_slices.")
     inferred = None
     if config.feature_spec is None:
         from mlprod.preprocessing.infer import infer_feature_spec
 
-        inferred = infer_feature_spec(files, config.label)
+        inferred = infer_feature_spec(source, config.label)
         spec = inferred.spec
     else:
         spec = load_feature_spec(config.feature_spec)
     if spec.label is not None and spec.label != config.label:
         raise ConfigError(f"the feature spec's label is {spec.label!r} but the config's is {config.label!r}; make "
                           "them the same.")
-    missing = [c for c in spec.input_columns() if c not in (columns or [])]
+    missing = [c for c in spec.input_columns() if c not in have]
     if missing:
-        raise DataError(f"the feature spec names column(s) {missing} that are not in the CSV header {columns}; "
+        raise DataError(f"the feature spec names column(s) {missing} that are not in the {where} {columns}; "
                         "fix the spec.")
-    return {"csv_files": files, "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
-            "feature_spec": spec, "label_classes": classes, "inferred": inferred}
+    return spec, inferred
 
 
 def _check_feature_store(config: PipelineConfig) -> dict[str, Any]:
@@ -377,29 +390,11 @@ def _check_feature_store(config: PipelineConfig) -> dict[str, Any]:
     if config.serving_data_root is not None and not Path(config.serving_data_root).is_dir():
         raise DataError(f"serving_data_root {str(config.serving_data_root)!r} is not a folder; point it at "
                         "the folder holding the serving CSV(s), or set it to None.")
-    check_writable(config.pipeline_root)
-    if config.metadata_path is not None and "://" not in str(config.metadata_path):
-        check_writable(Path(config.metadata_path).parent)
-    _check_tune(config.tune)
+    _check_outputs(config)
     preview = FeatureRepo(fs["repo"]).training_frame(entity.head(2000), fs["features"], timestamp=timestamp)
     preview[timestamp] = iso_times(preview[timestamp])  # as the examples hold it
     columns = list(preview.columns)
-    unknown = [c for s in config.eval_slices for c in ([s] if isinstance(s, str) else list(s)) if c not in columns]
-    if unknown:
-        raise ConfigError(f"eval_slices name column(s) {unknown} that are not in the training rows {columns}; fix "
-                          "eval_slices.")
-    inferred = None
-    if config.feature_spec is None:
-        from mlprod.preprocessing.infer import infer_feature_spec
-
-        inferred = infer_feature_spec(preview, config.label)
-        spec = inferred.spec
-    else:
-        spec = load_feature_spec(config.feature_spec)
-    missing = [c for c in spec.input_columns() if c not in columns]
-    if missing:
-        raise DataError(f"the feature spec names column(s) {missing} that are not in the training rows {columns}; "
-                        "fix the spec.")
+    spec, inferred = _spec_for(config, columns, preview, "training rows")
     return {"csv_files": [Path(fs["entity_df"])], "columns": columns, "num_classes": config.num_classes or ints[-1] + 1,
             "feature_spec": spec, "label_classes": None, "inferred": inferred}
 
